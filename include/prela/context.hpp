@@ -1,0 +1,242 @@
+// Trace contexts: what "current" means, for threads, tasks and forks.
+//
+// A trace context belongs to one flow of control (a thread, a coroutine task, a
+// callable handed to a pool). It holds the trace id, sampled flag, tracestate, baggage
+// and the stack of active spans of that flow. A *fork* is taken wherever concurrent
+// work is created: it starts with the same trace id, flags, tracestate and a copy of the
+// baggage, and its first span is a child of the span current where the fork was taken.
+// A fork never writes back to its origin. See docs/context.md.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "prela/detail/ref_ptr.hpp"
+#include "prela/detail/thread_state.hpp"
+#include "prela/ids.hpp"
+#include "prela/span.hpp"
+
+namespace prela {
+
+namespace detail {
+/// Immutable, shared between a context and its forks until one of them changes it.
+using baggage_entries = std::vector<std::pair<std::string, std::string>>;  // sorted by key
+class span_factory;
+class activation;
+class context_guard;
+}  // namespace detail
+
+class trace_context {
+ public:
+  /// Creates an empty context (no trace yet, sampled, no baggage, no spans).
+  static detail::ref_ptr<trace_context> create();
+
+  trace_context(const trace_context&) = delete;
+  trace_context& operator=(const trace_context&) = delete;
+
+  /// The current span's trace id; without a span, the trace this context was created
+  /// for (new_trace_context, a fork); invalid when there is none yet.
+  [[nodiscard]] prela::trace_id trace_id() const noexcept;
+  /// Sampled flag of the current span, or of the context when no span is open.
+  [[nodiscard]] bool is_sampled() const noexcept;
+  /// Innermost active span of this context; for a fork with no span of its own, the
+  /// span current where the fork was taken (possibly ended). nullptr when none.
+  [[nodiscard]] span* current_span() const noexcept {
+    return st_.stack.empty() ? st_.fork_parent.get() : st_.stack.back().get();
+  }
+  /// W3C tracestate carried by this flow.
+  [[nodiscard]] const std::string& trace_state() const noexcept;
+  /// Number of spans opened in this context and not yet ended.
+  [[nodiscard]] std::size_t depth() const noexcept { return st_.stack.size(); }
+
+  /// Baggage: key/value pairs that travel with the flow (and to other services).
+  void set_baggage(std::string_view key, std::string_view value);
+  [[nodiscard]] std::optional<std::string> get_baggage(std::string_view key) const;
+  /// Removes the key; true if it was present.
+  bool remove_baggage(std::string_view key);
+  [[nodiscard]] std::map<std::string, std::string> baggage() const;
+  /// Removes every baggage entry.
+  void clear_baggage();
+
+  /// A fork of this context, as taken at co_spawn, gather or copy_context_to_thread.
+  [[nodiscard]] detail::ref_ptr<trace_context> fork() const;
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+ private:
+  friend class detail::span_factory;
+  friend class detail::activation;
+  friend class detail::context_guard;
+  friend class context_scope;
+  friend trace_context& detail::create_own_context();
+  friend class context_scope new_trace_context(struct new_trace_options);
+  trace_context() = default;
+  ~trace_context() = default;
+
+  // The part that new_trace_context() swaps out and back.
+  struct state {
+    prela::trace_id trace_id;           // for roots opened here; invalid: each root starts a trace
+    bool sampled = true;                // false: roots opened here are not sampled
+    bool explicit_trace = false;        // trace_id/sampled were set (new_trace_context, fork)
+    bool random_trace_id = false;       // trace_id is random (W3C Level 2 flag)
+    std::string trace_state;
+    std::shared_ptr<const detail::baggage_entries> baggage;
+    detail::ref_ptr<span> fork_parent;  // span current where this fork was taken
+    std::vector<detail::ref_ptr<span>> stack;
+  };
+  state swap_state(state next) noexcept;
+  void push(detail::ref_ptr<span> s);
+  /// Removes exactly this span (normally the innermost); false if it is not here.
+  bool remove(const span* s) noexcept;
+
+  std::atomic<std::uint32_t> refs_{1};
+  // Installed on some thread right now (by a context_guard). A span scope that ends
+  // in a context that is not installed anywhere belongs to a coroutine frame destroyed
+  // while suspended. Relaxed loads and stores only: it is a hint, not a lock.
+  std::atomic<bool> installed_{false};
+  bool thread_own_ = false;  // a thread's own context: implicitly installed on its thread
+  state st_;
+};
+
+using context_ref = detail::ref_ptr<trace_context>;
+
+/// The context of this thread or coroutine right now, created empty on demand.
+inline trace_context& get_trace_context() {
+  trace_context* c = detail::tls.current;
+  return c != nullptr ? *c : detail::create_own_context();
+}
+
+/// The innermost active span, or nullptr.
+inline span* current_span() noexcept {
+  trace_context* c = detail::tls.current;
+  return c != nullptr ? c->current_span() : nullptr;
+}
+
+/// The trace id of the current flow, if it has one.
+std::optional<prela::trace_id> current_trace_id() noexcept;
+
+void set_baggage(std::string_view key, std::string_view value);
+std::optional<std::string> get_baggage(std::string_view key);
+bool remove_baggage(std::string_view key);
+
+namespace detail {
+
+/// Installs a context on this thread for the guard's lifetime, then puts back whatever
+/// was installed before. The caller keeps the context alive.
+class context_guard {
+ public:
+  explicit context_guard(trace_context* ctx) noexcept : previous_(tls.current), ctx_(ctx) {
+    if (ctx_ != nullptr) {
+      was_installed_ = ctx_->installed_.load(std::memory_order_relaxed);
+      ctx_->installed_.store(true, std::memory_order_relaxed);
+    }
+    tls.current = ctx;
+  }
+  context_guard(const context_guard&) = delete;
+  context_guard& operator=(const context_guard&) = delete;
+  ~context_guard() {
+    tls.current = previous_;
+    if (ctx_ != nullptr) ctx_->installed_.store(was_installed_, std::memory_order_relaxed);
+  }
+
+ private:
+  trace_context* previous_;
+  trace_context* ctx_;
+  bool was_installed_ = false;
+};
+
+/// The current context, or nullptr when this thread has none installed.
+inline trace_context* peek_context() noexcept { return tls.current; }
+
+/// A fork of the current context (a fresh empty context when there is none).
+context_ref fork_current();
+
+/// A callable that runs `f` under a fork of a captured context (copy_context_to_thread).
+template <class F>
+class context_bound {
+ public:
+  context_bound(context_ref origin, F f) : origin_(std::move(origin)), f_(std::move(f)) {}
+
+  template <class... Args>
+  decltype(auto) operator()(Args&&... args) & {
+    return invoke(f_, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  decltype(auto) operator()(Args&&... args) const& {
+    return invoke(f_, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  decltype(auto) operator()(Args&&... args) && {
+    return invoke(std::move(f_), std::forward<Args>(args)...);
+  }
+
+ private:
+  template <class G, class... Args>
+  decltype(auto) invoke(G&& g, Args&&... args) const {
+    // A fresh fork per invocation: concurrent or repeated calls never share spans.
+    context_ref ctx = origin_ ? origin_->fork() : trace_context::create();
+    context_guard guard(ctx.get());
+    return std::forward<G>(g)(std::forward<Args>(args)...);
+  }
+
+  context_ref origin_;  // a fork taken at wrap time, never installed itself
+  F f_;
+};
+
+}  // namespace detail
+
+/// Wraps `f` so that, wherever and however often it is invoked, it runs under a fork of
+/// the context current here, and the invoking thread's own context is back afterwards.
+template <class F>
+auto copy_context_to_thread(F&& f) {
+  return detail::context_bound<std::decay_t<F>>(detail::fork_current(), std::forward<F>(f));
+}
+
+/// Alias of copy_context_to_thread.
+template <class F>
+auto bind_context(F&& f) {
+  return copy_context_to_thread(std::forward<F>(f));
+}
+
+struct new_trace_options {
+  std::optional<prela::trace_id> trace_id;  // generated when empty
+  bool sampled = true;  // false: spans of this trace are not sampled (the sampler decides otherwise)
+  std::map<std::string, std::string> baggage;
+};
+
+/// Restores the previous trace state of its context on destruction. Move-only.
+class context_scope {
+ public:
+  context_scope(context_scope&& other) noexcept;
+  context_scope& operator=(context_scope&&) = delete;
+  context_scope(const context_scope&) = delete;
+  ~context_scope();
+
+  [[nodiscard]] trace_context& context() const noexcept { return *ctx_; }
+  [[nodiscard]] prela::trace_id trace_id() const noexcept { return ctx_->trace_id(); }
+
+ private:
+  friend context_scope new_trace_context(new_trace_options);
+  context_scope(context_ref ctx, trace_context::state saved) noexcept;
+  context_ref ctx_;
+  trace_context::state saved_;
+};
+
+/// Starts an isolated trace in the current flow: a fresh trace id, no spans, only the
+/// given baggage. Everything of the previous trace comes back when the scope ends.
+/// Works inside coroutines: it changes the flow's own context in place, so it survives
+/// every co_await.
+[[nodiscard]] context_scope new_trace_context(new_trace_options options = {});
+
+}  // namespace prela

@@ -1,0 +1,27 @@
+// The interface between the tracer and a backend.
+#pragma once
+
+#include <chrono>
+#include <span>
+
+#include "prela/span.hpp"
+
+namespace prela {
+
+enum class export_result { success, failure };
+
+/// Receives ended, sampled spans in batches. Each exporter is called from its own
+/// background thread, never concurrently with itself and never from the thread that
+/// ended the span; a slow or failing exporter does not delay the application or the
+/// other exporters.
+class exporter {
+ public:
+  virtual ~exporter() = default;
+  virtual export_result export_spans(std::span<const span_data> spans) = 0;
+  /// Writes out anything buffered. Called by prela::force_flush and before shutdown.
+  virtual bool force_flush(std::chrono::milliseconds /*timeout*/) { return true; }
+  /// Last call the exporter receives.
+  virtual bool shutdown(std::chrono::milliseconds /*timeout*/) { return true; }
+};
+
+}  // namespace prela

@@ -1,0 +1,44 @@
+// Prints each trace as a tree with durations and a timeline bar.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <ostream>
+#include <vector>
+
+#include "prela/exporter.hpp"
+
+namespace prela {
+
+struct console_options {
+  std::size_t bar_width = 32;        // characters of the timeline bar
+  bool show_attributes = true;       // one indented line of attributes under each span
+  std::size_t max_buffered_spans = 10000;  // past this, incomplete traces are printed as they are
+};
+
+/// Spans are buffered per trace until the trace's local root ends (the last span to end
+/// in well-nested code); the whole tree is then printed at once. Spans arriving after
+/// their root are printed on their own, marked "(late)". force_flush and shutdown print
+/// whatever is still buffered.
+class console_exporter final : public exporter {
+ public:
+  explicit console_exporter(std::ostream& out = std::cout, console_options options = {});
+  export_result export_spans(std::span<const span_data> spans) override;
+  bool force_flush(std::chrono::milliseconds timeout) override;
+  bool shutdown(std::chrono::milliseconds timeout) override;
+
+ private:
+  void print_trace(std::vector<span_data>& spans, bool complete);
+  void flush_all();
+
+  std::ostream& out_;
+  console_options options_;
+  std::mutex mu_;
+  std::map<trace_id, std::vector<span_data>> pending_;
+  std::size_t pending_count_ = 0;
+};
+
+}  // namespace prela

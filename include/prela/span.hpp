@@ -1,0 +1,163 @@
+// Spans: the live, mutable `span` and the immutable `span_data` handed to exporters.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "prela/attributes.hpp"
+#include "prela/detail/ref_ptr.hpp"
+#include "prela/ids.hpp"
+
+namespace prela {
+
+class tracer;
+class trace_context;
+namespace detail {
+struct tracer_config;
+}
+
+/// What a span represents. The names match the seed library's span types.
+enum class span_type : std::uint8_t { agent, llm, tool, retrieval, embedding, custom };
+/// "agent", "llm", "tool", "retrieval", "embedding" or "custom".
+std::string_view to_string(span_type type) noexcept;
+
+enum class span_status : std::uint8_t { unset, ok, error };
+/// "unset", "ok" or "error".
+std::string_view to_string(span_status status) noexcept;
+
+/// W3C trace-flags bits.
+inline constexpr std::uint8_t trace_flag_sampled = 0x01;
+inline constexpr std::uint8_t trace_flag_random = 0x02;  // Trace Context Level 2
+
+/// Limits per span, as in OpenTelemetry's defaults. Past them, further attributes and
+/// events are dropped and counted in span_data::dropped_attributes / dropped_events.
+inline constexpr std::size_t max_attributes_per_span = 128;
+inline constexpr std::size_t max_events_per_span = 128;
+
+/// A timestamped annotation on a span.
+struct span_event {
+  std::string name;
+  std::chrono::nanoseconds time{};  // since the Unix epoch
+  prela::attributes attributes;
+};
+
+/// Who produced the spans (OpenTelemetry "resource"). Shared by all spans of a tracer.
+struct resource {
+  std::string service_name;
+  prela::attributes attributes;  // always contains service.name
+};
+
+/// The record of an ended span, as exporters receive it.
+struct span_data {
+  std::string name;
+  prela::span_type type = prela::span_type::custom;
+  prela::trace_id trace_id;
+  prela::span_id span_id;
+  prela::span_id parent_span_id;  // invalid for a root
+  bool parent_is_remote = false;  // the parent came from another process (headers)
+  prela::span_status status = prela::span_status::unset;
+  std::string status_message;
+  std::chrono::nanoseconds start_time{};  // since the Unix epoch
+  std::chrono::nanoseconds end_time{};
+  prela::attributes attributes;
+  std::vector<span_event> events;
+  std::uint32_t dropped_attributes = 0;
+  std::uint32_t dropped_events = 0;
+  std::shared_ptr<const prela::resource> resource;
+  std::uint8_t trace_flags = trace_flag_sampled;
+  std::string trace_state;
+
+  /// The attribute's value, or nullptr if the span has no such key.
+  [[nodiscard]] const attribute_value* attribute(std::string_view key) const noexcept;
+  [[nodiscard]] std::chrono::nanoseconds duration() const noexcept { return end_time - start_time; }
+};
+
+namespace detail {
+class span_factory;
+class batch_processor;
+class activation;
+}  // namespace detail
+
+/// A live span. Obtained from `tracer::span()` / `tracer::start_span()` or
+/// `current_span()`. Thread-safe: several threads may annotate one span. Mutating an
+/// ended span does nothing and is counted in `tracer::stats().mutations_after_end`.
+class span {
+ public:
+  span(const span&) = delete;
+  span& operator=(const span&) = delete;
+
+  [[nodiscard]] std::string_view name() const noexcept { return name_; }
+  [[nodiscard]] span_type type() const noexcept { return type_; }
+  [[nodiscard]] prela::trace_id trace_id() const noexcept { return trace_id_; }
+  [[nodiscard]] prela::span_id span_id() const noexcept { return span_id_; }
+  [[nodiscard]] prela::span_id parent_span_id() const noexcept { return parent_span_id_; }
+  [[nodiscard]] bool is_sampled() const noexcept { return (trace_flags_ & trace_flag_sampled) != 0; }
+  [[nodiscard]] std::uint8_t trace_flags() const noexcept { return trace_flags_; }
+  [[nodiscard]] const std::string& trace_state() const noexcept { return trace_state_; }
+  [[nodiscard]] bool is_ended() const noexcept { return ended_.load(std::memory_order_acquire); }
+
+  void set_attribute(std::string_view key, attribute_value value);
+  void add_event(std::string_view name, prela::attributes attrs = {});
+  void set_status(span_status status, std::string_view message = {});
+  /// Error status with the exception's message, plus `error.type` (the demangled
+  /// dynamic type) and `error.message` attributes and an "exception" event.
+  void record_exception(const std::exception& e);
+  /// Same, for an exception_ptr (non-std exceptions get error.type "unknown").
+  void record_exception(std::exception_ptr e);
+  /// Ends the span; later calls do nothing.
+  void end() noexcept;
+
+  // Intrusive reference count (see detail::ref_ptr).
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+  }
+
+ private:
+  friend class detail::span_factory;
+  friend class detail::batch_processor;
+  friend class detail::activation;
+  span() = default;
+  ~span() = default;
+  void destroy() noexcept;
+  bool begin_mutation();  // locks mu_ when the span is recording; false when it is not
+  void record_error(std::string_view type, std::string_view message);
+
+  std::atomic<std::uint32_t> refs_{1};
+  std::atomic<bool> ended_{false};
+  span_type type_ = span_type::custom;
+  std::uint8_t trace_flags_ = 0;
+  bool parent_is_remote_ = false;
+  bool recording_ = false;  // sampled and a processor was running at start
+  span* next_free_ = nullptr;  // per-thread recycling list
+  const detail::tracer_config* config_ = nullptr;  // tracer configuration at start
+  prela::trace_id trace_id_;
+  prela::span_id span_id_;
+  prela::span_id parent_span_id_;
+  std::string name_;
+  std::string trace_state_;
+  std::chrono::nanoseconds start_time_{};
+  std::chrono::nanoseconds end_time_{};
+
+  // Recorded while the span is live; guarded by mu_. Only sampled spans record.
+  std::mutex mu_;
+  span_status status_ = span_status::unset;
+  std::string status_message_;
+  prela::attributes attributes_;
+  std::vector<span_event> events_;
+  std::uint32_t dropped_attributes_ = 0;
+  std::uint32_t dropped_events_ = 0;
+};
+
+namespace detail {
+using span_ref = ref_ptr<span>;
+}
+
+}  // namespace prela

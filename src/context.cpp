@@ -1,0 +1,210 @@
+#include "prela/context.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <utility>
+
+#include "detail/tracer_impl.hpp"
+
+namespace prela {
+namespace detail {
+
+constinit thread_local thread_state tls{};
+
+namespace {
+std::atomic<std::uint32_t> next_thread_index{0};
+
+// Registered on a thread's first slow-path use; runs at thread exit.
+struct thread_cleanup {
+  ~thread_cleanup() {
+    tls.exiting = true;
+    span_factory::drain_thread_cache();
+    if (tls.current == tls.own) tls.current = nullptr;
+    if (tls.own != nullptr) std::exchange(tls.own, nullptr)->release();
+  }
+};
+}  // namespace
+
+void register_thread() {
+  if (tls.registered) return;
+  static thread_local thread_cleanup cleanup;
+  (void)cleanup;  // odr-use: constructs it, so its destructor runs at thread exit
+  tls.index = next_thread_index.fetch_add(1, std::memory_order_relaxed);
+  tls.registered = true;
+}
+
+trace_context& create_own_context() {
+  register_thread();
+  if (tls.own == nullptr) {
+    tls.own = trace_context::create().detach();
+    tls.own->thread_own_ = true;
+  }
+  tls.current = tls.own;
+  return *tls.own;
+}
+
+context_ref fork_current() {
+  trace_context* c = tls.current;
+  return c != nullptr ? c->fork() : context_ref();
+}
+
+namespace {
+const baggage_entries empty_baggage{};
+
+const baggage_entries& entries_of(const std::shared_ptr<const baggage_entries>& b) {
+  return b ? *b : empty_baggage;
+}
+
+template <class Entries>
+auto find_key(Entries& e, std::string_view key) {
+  return std::lower_bound(e.begin(), e.end(), key,
+                          [](const auto& entry, std::string_view k) { return entry.first < k; });
+}
+}  // namespace
+}  // namespace detail
+
+context_ref trace_context::create() { return context_ref::adopt(new trace_context()); }
+
+prela::trace_id trace_context::trace_id() const noexcept {
+  const span* s = current_span();
+  return s != nullptr ? s->trace_id() : st_.trace_id;
+}
+
+bool trace_context::is_sampled() const noexcept {
+  const span* s = current_span();
+  return s != nullptr ? s->is_sampled() : st_.sampled;
+}
+
+const std::string& trace_context::trace_state() const noexcept {
+  const span* s = current_span();
+  return s != nullptr ? s->trace_state() : st_.trace_state;
+}
+
+void trace_context::set_baggage(std::string_view key, std::string_view value) {
+  // Copy on write: forks share the entries until one of them changes them.
+  auto next = std::make_shared<detail::baggage_entries>(detail::entries_of(st_.baggage));
+  auto it = detail::find_key(*next, key);
+  if (it != next->end() && it->first == key) {
+    it->second = std::string(value);
+  } else {
+    next->emplace(it, std::string(key), std::string(value));
+  }
+  st_.baggage = std::move(next);
+}
+
+std::optional<std::string> trace_context::get_baggage(std::string_view key) const {
+  const auto& e = detail::entries_of(st_.baggage);
+  auto it = detail::find_key(e, key);
+  if (it != e.end() && it->first == key) return it->second;
+  return std::nullopt;
+}
+
+bool trace_context::remove_baggage(std::string_view key) {
+  const auto& e = detail::entries_of(st_.baggage);
+  auto it = detail::find_key(e, key);
+  if (it == e.end() || it->first != key) return false;
+  auto next = std::make_shared<detail::baggage_entries>(e);
+  next->erase(next->begin() + (it - e.begin()));
+  st_.baggage = std::move(next);
+  return true;
+}
+
+std::map<std::string, std::string> trace_context::baggage() const {
+  const auto& e = detail::entries_of(st_.baggage);
+  return {e.begin(), e.end()};
+}
+
+void trace_context::clear_baggage() { st_.baggage.reset(); }
+
+context_ref trace_context::fork() const {
+  context_ref f = create();
+  const span* s = current_span();
+  state& st = f->st_;
+  st.trace_id = trace_id();
+  st.explicit_trace = st.trace_id.is_valid();
+  st.sampled = is_sampled();
+  st.random_trace_id = s != nullptr ? (s->trace_flags() & trace_flag_random) != 0 : st_.random_trace_id;
+  st.trace_state = trace_state();
+  st.baggage = st_.baggage;
+  st.fork_parent = detail::span_ref(const_cast<span*>(s));  // NOLINT: refcount only
+  return f;
+}
+
+trace_context::state trace_context::swap_state(state next) noexcept {
+  state previous = std::move(st_);
+  st_ = std::move(next);
+  return previous;
+}
+
+void trace_context::push(detail::span_ref s) { st_.stack.push_back(std::move(s)); }
+
+bool trace_context::remove(const span* s) noexcept {
+  auto& stack = st_.stack;
+  if (!stack.empty() && stack.back().get() == s) {
+    stack.pop_back();
+    return true;
+  }
+  // Out of order (span_handle): remove exactly that span; the others keep their links.
+  for (auto it = stack.rbegin(); it != stack.rend(); ++it) {
+    if (it->get() == s) {
+      stack.erase(std::next(it).base());
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<prela::trace_id> current_trace_id() noexcept {
+  const trace_context* c = detail::tls.current;
+  if (c == nullptr) return std::nullopt;
+  const prela::trace_id id = c->trace_id();
+  return id.is_valid() ? std::optional(id) : std::nullopt;
+}
+
+void set_baggage(std::string_view key, std::string_view value) {
+  get_trace_context().set_baggage(key, value);
+}
+
+std::optional<std::string> get_baggage(std::string_view key) {
+  const trace_context* c = detail::tls.current;
+  return c != nullptr ? c->get_baggage(key) : std::nullopt;
+}
+
+bool remove_baggage(std::string_view key) {
+  trace_context* c = detail::tls.current;
+  return c != nullptr && c->remove_baggage(key);
+}
+
+context_scope::context_scope(context_ref ctx, trace_context::state saved) noexcept
+    : ctx_(std::move(ctx)), saved_(std::move(saved)) {}
+
+context_scope::context_scope(context_scope&& other) noexcept
+    : ctx_(std::move(other.ctx_)), saved_(std::move(other.saved_)) {}
+
+context_scope::~context_scope() {
+  if (!ctx_) return;
+  // Spans still open in the new trace (handles not yet ended) are closed with it.
+  trace_context::state inner = ctx_->swap_state(std::move(saved_));
+  (void)inner;
+}
+
+context_scope new_trace_context(new_trace_options options) {
+  trace_context& ctx = get_trace_context();
+  trace_context::state fresh;
+  if (options.trace_id && options.trace_id->is_valid()) {
+    fresh.trace_id = *options.trace_id;
+  } else {
+    fresh.trace_id = prela::trace_id::generate();
+    fresh.random_trace_id = true;
+  }
+  fresh.explicit_trace = true;
+  fresh.sampled = options.sampled;
+  if (!options.baggage.empty()) {
+    fresh.baggage = std::make_shared<detail::baggage_entries>(options.baggage.begin(),
+                                                              options.baggage.end());
+  }
+  trace_context::state saved = ctx.swap_state(std::move(fresh));
+  return {context_ref(&ctx), std::move(saved)};
+}
+
+}  // namespace prela

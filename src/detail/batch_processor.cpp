@@ -1,0 +1,258 @@
+#include "detail/batch_processor.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <utility>
+
+#include "detail/tracer_impl.hpp"
+
+namespace prela::detail {
+
+// Where lanes report progress; shared with the lanes so that a lane detached at
+// shutdown can still report safely after the processor is gone.
+struct batch_processor::completion {
+  std::mutex mu;
+  std::condition_variable changed;
+};
+
+struct batch_processor::lane {
+  struct item {
+    std::shared_ptr<const std::vector<span_data>> batch;  // null for a flush or stop marker
+    std::uint64_t flush_ticket = 0;                       // non-zero: flush the exporter
+    bool stop = false;
+    clock::time_point deadline{};
+  };
+
+  std::shared_ptr<exporter> target;
+  std::shared_ptr<tracer_counters> counters;
+  std::shared_ptr<completion> done;
+  std::size_t capacity = 0;  // spans waiting in this lane at most
+
+  std::mutex mu;
+  std::condition_variable has_work;
+  std::deque<item> items;
+  std::size_t queued_spans = 0;
+
+  // Guarded by done->mu.
+  std::uint64_t flushed_ticket = 0;
+  bool flush_ok = true;
+  bool exited = false;
+  bool shutdown_ok = true;
+
+  std::thread thread;
+
+  void push(item it) {
+    {
+      std::lock_guard lock(mu);
+      if (it.batch) {
+        if (queued_spans + it.batch->size() > capacity) {
+          counters->dropped.add(it.batch->size());
+          return;
+        }
+        queued_spans += it.batch->size();
+      }
+      items.push_back(std::move(it));
+    }
+    has_work.notify_one();
+  }
+
+  static std::chrono::milliseconds remaining(clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    return std::max(left, std::chrono::milliseconds(0));
+  }
+
+  void run() {
+    for (;;) {
+      item it;
+      {
+        std::unique_lock lock(mu);
+        has_work.wait(lock, [&] { return !items.empty(); });
+        it = std::move(items.front());
+        items.pop_front();
+        if (it.batch) queued_spans -= it.batch->size();
+      }
+      if (it.batch) {
+        export_result result = export_result::failure;
+        try {
+          result = target->export_spans(std::span<const span_data>(*it.batch));
+        } catch (...) {  // an exporter's exception must not end the lane
+          result = export_result::failure;
+        }
+        (result == export_result::success ? counters->exported : counters->export_failures)
+            .add(it.batch->size());
+      }
+      if (it.flush_ticket != 0) {
+        bool ok = false;
+        try {
+          ok = target->force_flush(remaining(it.deadline));
+        } catch (...) {
+        }
+        std::lock_guard lock(done->mu);
+        flushed_ticket = std::max(flushed_ticket, it.flush_ticket);
+        flush_ok = flush_ok && ok;
+        done->changed.notify_all();
+      }
+      if (it.stop) {
+        bool ok = false;
+        try {
+          ok = target->shutdown(remaining(it.deadline));
+        } catch (...) {
+        }
+        std::lock_guard lock(done->mu);
+        exited = true;
+        shutdown_ok = ok;
+        done->changed.notify_all();
+        return;
+      }
+    }
+  }
+};
+
+batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters,
+                                 std::shared_ptr<tracer_counters> counters)
+    : limits_(limits), counters_(std::move(counters)), completion_(std::make_shared<completion>()) {
+  queue_.reserve(limits_.max_queue_size);
+  for (auto& e : exporters) {
+    if (!e) continue;
+    auto l = std::make_shared<lane>();
+    l->target = std::move(e);
+    l->counters = counters_;
+    l->done = completion_;
+    l->capacity = limits_.max_queue_size;
+    lanes_.push_back(l);
+  }
+  for (auto& l : lanes_) {
+    l->thread = std::thread([l] { l->run(); });  // the lane owns itself while it runs
+  }
+  collector_ = std::thread([this] { collect(); });
+}
+
+batch_processor::~batch_processor() { shutdown(limits_.export_timeout); }
+
+bool batch_processor::enqueue(span* s) noexcept {
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!accepting_ || queue_.size() >= limits_.max_queue_size) {
+      counters_->dropped.add();
+      return false;
+    }
+    queue_.emplace_back(s);
+    // Wake the collector once per full batch, not once per span.
+    wake = queue_.size() == limits_.max_export_batch_size;
+  }
+  if (wake) wake_.notify_one();
+  return true;
+}
+
+void batch_processor::collect() {
+  std::vector<span_ref> taken;
+  taken.reserve(limits_.max_queue_size);
+  std::uint64_t flushed = 0;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    const auto deadline = clock::now() + limits_.schedule_delay;
+    wake_.wait_until(lock, deadline, [&] {
+      return queue_.size() >= limits_.max_export_batch_size || flush_requested_ > flushed || stopping_;
+    });
+    taken.swap(queue_);
+    const std::uint64_t ticket = flush_requested_;
+    const bool stop = stopping_;
+    lock.unlock();
+
+    deliver(taken);
+    if (ticket > flushed) {
+      // Lanes are FIFO: the marker follows every batch handed out above.
+      const auto flush_deadline = clock::now() + limits_.export_timeout;
+      for (auto& l : lanes_) l->push({nullptr, ticket, false, flush_deadline});
+      if (lanes_.empty()) {
+        std::lock_guard done(completion_->mu);
+        completion_->changed.notify_all();
+      }
+      flushed = ticket;
+    }
+    lock.lock();
+    if (stop && queue_.empty()) return;
+  }
+}
+
+void batch_processor::deliver(std::vector<span_ref>& spans) {
+  const std::size_t batch_size = std::max<std::size_t>(1, limits_.max_export_batch_size);
+  for (std::size_t first = 0; first < spans.size(); first += batch_size) {
+    const std::size_t last = std::min(spans.size(), first + batch_size);
+    if (lanes_.empty()) continue;
+    auto batch = std::make_shared<std::vector<span_data>>();
+    batch->reserve(last - first);
+    for (std::size_t i = first; i < last; ++i) batch->push_back(span_factory::take_data(*spans[i]));
+    std::shared_ptr<const std::vector<span_data>> shared = std::move(batch);
+    for (auto& l : lanes_) l->push({shared, 0, false, {}});
+  }
+  spans.clear();
+}
+
+bool batch_processor::wait_for_lanes(std::uint64_t ticket, clock::time_point deadline) {
+  std::unique_lock lock(completion_->mu);
+  const bool reached = completion_->changed.wait_until(lock, deadline, [&] {
+    return std::all_of(lanes_.begin(), lanes_.end(),
+                       [&](const auto& l) { return l->flushed_ticket >= ticket; });
+  });
+  return reached && std::all_of(lanes_.begin(), lanes_.end(), [](const auto& l) { return l->flush_ok; });
+}
+
+bool batch_processor::force_flush(std::chrono::milliseconds timeout) {
+  const auto deadline = clock::now() + timeout;
+  std::uint64_t ticket = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return shutdown_result_;
+    ticket = ++flush_requested_;
+  }
+  wake_.notify_one();
+  return wait_for_lanes(ticket, deadline);
+}
+
+bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
+  std::lock_guard once(shutdown_mu_);
+  if (shut_down_) return shutdown_result_;
+  const auto deadline = clock::now() + timeout;
+  std::uint64_t ticket = 0;
+  {
+    std::lock_guard lock(mu_);
+    accepting_ = false;
+    stopping_ = true;
+    ticket = ++flush_requested_;
+  }
+  wake_.notify_one();
+  collector_.join();  // quick: the collector never waits for an exporter
+  bool ok = wait_for_lanes(ticket, deadline);
+  for (auto& l : lanes_) l->push({nullptr, 0, true, deadline});
+  {
+    std::unique_lock lock(completion_->mu);
+    const bool all_exited = completion_->changed.wait_until(lock, deadline, [&] {
+      return std::all_of(lanes_.begin(), lanes_.end(), [](const auto& l) { return l->exited; });
+    });
+    ok = ok && all_exited;
+    for (auto& l : lanes_) ok = ok && (!l->exited || l->shutdown_ok);
+  }
+  for (auto& l : lanes_) {
+    bool exited = false;
+    {
+      std::lock_guard lock(completion_->mu);
+      exited = l->exited;
+    }
+    if (exited) {
+      l->thread.join();
+    } else {
+      l->thread.detach();  // stuck inside its exporter; it owns its own state
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    std::vector<span_ref>().swap(queue_);
+  }
+  shut_down_ = true;
+  shutdown_result_ = ok;
+  return ok;
+}
+
+}  // namespace prela::detail

@@ -1,0 +1,71 @@
+// The batch span processor: a bounded queue filled by the threads that end spans, one
+// collector thread that turns them into batches of span_data, and one delivery lane
+// (its own thread and backlog) per exporter, so a slow or hung exporter delays nobody.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "detail/counters.hpp"
+#include "prela/exporter.hpp"
+#include "prela/span.hpp"
+
+namespace prela::detail {
+
+struct batch_limits {
+  std::size_t max_queue_size = 2048;
+  std::size_t max_export_batch_size = 512;
+  std::chrono::milliseconds schedule_delay{5000};
+  std::chrono::milliseconds export_timeout{30000};
+};
+
+class batch_processor {
+ public:
+  batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters,
+                  std::shared_ptr<tracer_counters> counters);
+  ~batch_processor();
+  batch_processor(const batch_processor&) = delete;
+  batch_processor& operator=(const batch_processor&) = delete;
+
+  /// Queues an ended span (takes a reference). Never blocks on export; returns false,
+  /// counting a drop, when the queue is full or the processor is shut down.
+  bool enqueue(span* s) noexcept;
+  /// Delivers everything queued so far and flushes the exporters.
+  bool force_flush(std::chrono::milliseconds timeout);
+  /// Stops accepting spans, delivers what is queued, shuts the exporters down and stops
+  /// the threads. A lane still inside its exporter at the deadline is left to finish on
+  /// its own (detached); shutdown then returns false.
+  bool shutdown(std::chrono::milliseconds timeout);
+
+ private:
+  struct lane;
+  struct completion;
+  using clock = std::chrono::steady_clock;
+
+  void collect();
+  void deliver(std::vector<span_ref>& spans);
+  bool wait_for_lanes(std::uint64_t ticket, clock::time_point deadline);
+
+  const batch_limits limits_;
+  std::shared_ptr<tracer_counters> counters_;
+  std::shared_ptr<completion> completion_;
+  std::vector<std::shared_ptr<lane>> lanes_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<span_ref> queue_;
+  std::uint64_t flush_requested_ = 0;  // tickets handed out by force_flush/shutdown
+  bool accepting_ = true;
+  bool stopping_ = false;
+  std::thread collector_;
+  std::mutex shutdown_mu_;
+  bool shut_down_ = false;
+  bool shutdown_result_ = true;
+};
+
+}  // namespace prela::detail

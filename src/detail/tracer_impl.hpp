@@ -1,0 +1,73 @@
+// Tracer internals shared by span.cpp, context.cpp and tracer.cpp.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "detail/counters.hpp"
+#include "prela/tracer.hpp"
+
+namespace prela::detail {
+
+class batch_processor;
+
+/// One configuration of the tracer, immutable once published. A span keeps a raw
+/// pointer to the configuration it started under; configurations are therefore kept
+/// (a few hundred bytes each, their processor stopped) until the tracer is destroyed.
+struct tracer_config {
+  std::shared_ptr<prela::sampler> sampler;
+  std::shared_ptr<const prela::resource> resource;
+  std::unique_ptr<batch_processor> processor;  // null before init and after shutdown
+  bool after_shutdown = false;                  // spans started now are dropped and counted
+  std::shared_ptr<tracer_counters> counters;
+};
+
+class tracer_impl {
+ public:
+  tracer_impl();
+  ~tracer_impl();
+
+  [[nodiscard]] const tracer_config* config() const noexcept {
+    return config_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] tracer_counters& counters() const noexcept { return *counters_; }
+
+  void init(tracer_options options);
+  bool shutdown(std::chrono::milliseconds timeout);
+  bool force_flush(std::chrono::milliseconds timeout);
+
+ private:
+  void publish(std::unique_ptr<tracer_config> next);  // caller holds lifecycle_
+
+  std::shared_ptr<tracer_counters> counters_ = std::make_shared<tracer_counters>();
+  std::atomic<const tracer_config*> config_{nullptr};
+  std::mutex lifecycle_;                                // serialises init/shutdown/flush
+  std::vector<std::unique_ptr<tracer_config>> configs_;  // current one last
+};
+
+/// Creates, ends and recycles spans; the only code touching span internals.
+class span_factory {
+ public:
+  struct started {
+    span_ref span;
+    context_ref context;
+  };
+  static started start(const tracer_impl& tracer, std::string_view name, span_type type,
+                       const remote_context* remote, prela::attributes&& attrs);
+  static void on_end(span* s) noexcept;
+  static void count_mutation_after_end(const span& s) noexcept;
+  static void recycle(span* s) noexcept;
+  /// Frees this thread's cache of span objects (thread exit).
+  static void drain_thread_cache() noexcept;
+  /// Moves an ended span's record out (processor thread).
+  static span_data take_data(span& s);
+  static const tracer_config* config_of(const span& s) noexcept { return s.config_; }
+
+ private:
+  static span* allocate();
+  static const std::string& empty_trace_state();
+};
+
+}  // namespace prela::detail

@@ -1,0 +1,164 @@
+#include "prela/exporters/console.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+namespace prela {
+namespace {
+
+std::string format_duration(std::chrono::nanoseconds d) {
+  char buf[32];
+  const double ns = static_cast<double>(d.count());
+  if (ns < 1e3) {
+    std::snprintf(buf, sizeof buf, "%.0f ns", ns);
+  } else if (ns < 1e6) {
+    std::snprintf(buf, sizeof buf, "%.1f us", ns / 1e3);
+  } else if (ns < 1e9) {
+    std::snprintf(buf, sizeof buf, "%.2f ms", ns / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3f s", ns / 1e9);
+  }
+  return buf;
+}
+
+// Display width of UTF-8 text (counts code points; box drawing is one column each).
+std::size_t columns(const std::string& s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+bool is_local_root(const span_data& s) { return !s.parent_span_id.is_valid() || s.parent_is_remote; }
+
+}  // namespace
+
+console_exporter::console_exporter(std::ostream& out, console_options options)
+    : out_(out), options_(options) {}
+
+export_result console_exporter::export_spans(std::span<const span_data> spans) {
+  std::lock_guard lock(mu_);
+  for (const auto& s : spans) {
+    auto& bucket = pending_[s.trace_id];
+    bucket.push_back(s);
+    ++pending_count_;
+    if (is_local_root(s)) {
+      pending_count_ -= bucket.size();
+      print_trace(bucket, true);
+      pending_.erase(s.trace_id);
+    }
+  }
+  if (pending_count_ > options_.max_buffered_spans) flush_all();
+  out_.flush();
+  return out_ ? export_result::success : export_result::failure;
+}
+
+bool console_exporter::force_flush(std::chrono::milliseconds) {
+  std::lock_guard lock(mu_);
+  flush_all();
+  out_.flush();
+  return static_cast<bool>(out_);
+}
+
+bool console_exporter::shutdown(std::chrono::milliseconds timeout) { return force_flush(timeout); }
+
+void console_exporter::flush_all() {
+  for (auto& [id, spans] : pending_) print_trace(spans, false);
+  pending_.clear();
+  pending_count_ = 0;
+}
+
+void console_exporter::print_trace(std::vector<span_data>& spans, bool complete) {
+  if (spans.empty()) return;
+  std::unordered_map<std::uint64_t, std::vector<const span_data*>> children;
+  std::set<std::uint64_t> present;
+  for (const auto& s : spans) present.insert(s.span_id.value());
+  std::vector<const span_data*> roots;
+  auto window_start = spans.front().start_time;
+  auto window_end = spans.front().end_time;
+  for (const auto& s : spans) {
+    window_start = std::min(window_start, s.start_time);
+    window_end = std::max(window_end, s.end_time);
+    if (s.parent_span_id.is_valid() && present.count(s.parent_span_id.value()) != 0) {
+      children[s.parent_span_id.value()].push_back(&s);
+    } else {
+      roots.push_back(&s);
+    }
+  }
+  auto by_start = [](const span_data* a, const span_data* b) { return a->start_time < b->start_time; };
+  std::sort(roots.begin(), roots.end(), by_start);
+  for (auto& [id, list] : children) std::sort(list.begin(), list.end(), by_start);
+
+  const auto& first = *roots.front();
+  out_ << "trace " << first.trace_id.to_hex();
+  if (first.resource) out_ << "  service=" << first.resource->service_name;
+  out_ << "  spans=" << spans.size() << "  duration=" << format_duration(window_end - window_start);
+  if (!complete) out_ << "  (incomplete: root not ended yet or late spans)";
+  out_ << '\n';
+
+  // Rows first, so that the bars line up in one column.
+  struct row {
+    std::string label;
+    const span_data* span;
+    std::string indent;
+  };
+  std::vector<row> rows;
+  std::function<void(const span_data*, const std::string&, bool, bool)> walk =
+      [&](const span_data* s, const std::string& prefix, bool last, bool top) {
+        std::string label = top ? std::string() : prefix + (last ? "└─ " : "├─ ");
+        label += s->name + " [" + std::string(to_string(s->type)) + "]";
+        const std::string child_prefix = top ? std::string() : prefix + (last ? "   " : "│  ");
+        rows.push_back({label, s, child_prefix});
+        const auto it = children.find(s->span_id.value());
+        if (it == children.end()) return;
+        for (std::size_t i = 0; i < it->second.size(); ++i) {
+          walk(it->second[i], child_prefix, i + 1 == it->second.size(), false);
+        }
+      };
+  for (const auto* r : roots) walk(r, "", true, true);
+
+  std::size_t label_width = 0;
+  for (const auto& r : rows) label_width = std::max(label_width, columns(r.label));
+  const double window = std::max<double>(1.0, static_cast<double>((window_end - window_start).count()));
+  const std::size_t width = std::max<std::size_t>(options_.bar_width, 4);
+  for (const auto& r : rows) {
+    const span_data& s = *r.span;
+    out_ << r.label << std::string(label_width - columns(r.label) + 2, ' ');
+    const std::string d = format_duration(s.duration());
+    out_ << std::string(d.size() < 10 ? 10 - d.size() : 0, ' ') << d << "  |";
+    const auto from = static_cast<std::size_t>(static_cast<double>((s.start_time - window_start).count()) / window *
+                                               static_cast<double>(width));
+    auto to = static_cast<std::size_t>(static_cast<double>((s.end_time - window_start).count()) / window *
+                                       static_cast<double>(width) + 0.5);
+    to = std::clamp<std::size_t>(to, std::min(from + 1, width), width);
+    for (std::size_t i = 0; i < width; ++i) out_ << (i >= from && i < to ? "█" : " ");
+    out_ << '|';
+    if (s.status == span_status::error) {
+      out_ << "  ERROR";
+      if (!s.status_message.empty()) out_ << ": " << s.status_message;
+    } else if (s.status == span_status::ok) {
+      out_ << "  ok";
+    }
+    if (!complete && s.parent_span_id.is_valid() && !is_local_root(s) &&
+        present.count(s.parent_span_id.value()) == 0) {
+      out_ << "  (late: parent " << s.parent_span_id.to_hex() << ")";
+    }
+    out_ << '\n';
+    if (options_.show_attributes && !s.attributes.empty()) {
+      out_ << r.indent << "    ";
+      bool first_attr = true;
+      for (const auto& a : s.attributes) {
+        if (a.key == "error.message") continue;  // already on the status line
+        out_ << (first_attr ? "" : " ") << a.key << '=' << to_string(a.value);
+        first_attr = false;
+      }
+      out_ << '\n';
+    }
+  }
+  out_ << '\n';
+}
+
+}  // namespace prela

@@ -1,0 +1,188 @@
+// tracer_options::from_env: the OpenTelemetry SDK environment variables.
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "prela/exporter_registry.hpp"
+#include "prela/exporters/console.hpp"
+#include "prela/tracer.hpp"
+
+namespace prela {
+namespace {
+
+std::mutex registry_mu;
+std::map<std::string, exporter_factory, std::less<>>& registry() {
+  static std::map<std::string, exporter_factory, std::less<>> r{
+      {"console", [] { return std::make_shared<console_exporter>(); }},
+  };
+  return r;
+}
+
+std::optional<std::string> env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  return std::string(v);
+}
+
+std::string trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t");
+  return std::string(s.substr(first, last - first + 1));
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return s;
+}
+
+void warn(const char* var, const std::string& value, const std::string& fallback) {
+  std::fprintf(stderr, "prela: ignoring %s=\"%s\" (invalid); using %s\n", var, value.c_str(),
+               fallback.c_str());
+}
+
+// A non-negative integer variable, or the default with a warning.
+template <class T>
+T env_count(const char* var, T fallback, bool allow_zero) {
+  const auto v = env(var);
+  if (!v) return fallback;
+  const std::string s = trim(*v);
+  unsigned long long parsed = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
+  if (ec != std::errc() || end != s.data() + s.size() || (!allow_zero && parsed == 0)) {
+    warn(var, *v, "the default " + std::to_string(fallback));
+    return fallback;
+  }
+  return static_cast<T>(parsed);
+}
+
+std::chrono::milliseconds env_millis(const char* var, std::chrono::milliseconds fallback) {
+  return std::chrono::milliseconds(env_count<long long>(var, fallback.count(), true));
+}
+
+double env_ratio(const char* var, double fallback) {
+  const auto v = env(var);
+  if (!v) return fallback;
+  char* end = nullptr;
+  const std::string s = trim(*v);
+  const double d = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || s.empty() || !(d >= 0.0 && d <= 1.0)) {
+    warn(var, *v, "the default " + std::to_string(fallback));
+    return fallback;
+  }
+  return d;
+}
+
+std::shared_ptr<sampler> sampler_from_env() {
+  const std::string name = lower(trim(env("OTEL_TRACES_SAMPLER").value_or("parentbased_always_on")));
+  const auto ratio = [] { return env_ratio("OTEL_TRACES_SAMPLER_ARG", 1.0); };
+  if (name == "always_on") return always_on();
+  if (name == "always_off") return always_off();
+  if (name == "traceidratio") return probability(ratio());
+  if (name == "parentbased_always_on") return parent_based(always_on());
+  if (name == "parentbased_always_off") return parent_based(always_off());
+  if (name == "parentbased_traceidratio") return parent_based(probability(ratio()));
+  warn("OTEL_TRACES_SAMPLER", name, "the default parentbased_always_on");
+  return parent_based(always_on());
+}
+
+// OTEL_RESOURCE_ATTRIBUTES: "key1=value1,key2=value2", values percent-encoded.
+attributes resource_from_env() {
+  attributes out;
+  const auto v = env("OTEL_RESOURCE_ATTRIBUTES");
+  if (!v) return out;
+  std::string_view rest = *v;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    const auto eq = item.find('=');
+    const std::string key = trim(item.substr(0, eq));
+    if (eq == std::string_view::npos || key.empty()) {
+      warn("OTEL_RESOURCE_ATTRIBUTES", std::string(item), "nothing for this entry");
+      continue;
+    }
+    std::string value;
+    const std::string raw = trim(item.substr(eq + 1));
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      unsigned hex = 0;
+      if (raw[i] == '%' && i + 2 < raw.size() + 0 &&
+          std::from_chars(raw.data() + i + 1, raw.data() + i + 3, hex, 16).ptr == raw.data() + i + 3) {
+        value += static_cast<char>(hex);
+        i += 2;
+      } else {
+        value += raw[i];
+      }
+    }
+    out.push_back({key, value});
+  }
+  return out;
+}
+
+}  // namespace
+
+void register_exporter_factory(std::string name, exporter_factory factory) {
+  std::lock_guard lock(registry_mu);
+  registry()[std::move(name)] = std::move(factory);
+}
+
+std::shared_ptr<exporter> make_exporter(std::string_view name) {
+  exporter_factory f;
+  {
+    std::lock_guard lock(registry_mu);
+    const auto it = registry().find(name);
+    if (it == registry().end()) return nullptr;
+    f = it->second;
+  }
+  return f();
+}
+
+bool has_exporter_factory(std::string_view name) {
+  std::lock_guard lock(registry_mu);
+  return registry().find(name) != registry().end();
+}
+
+tracer_options tracer_options::from_env() {
+  tracer_options o;
+  o.resource_attributes = resource_from_env();
+  o.service_name = env("OTEL_SERVICE_NAME").value_or("");
+  if (o.service_name.empty()) {
+    for (const auto& a : o.resource_attributes) {
+      if (a.key == "service.name") o.service_name = to_string(a.value);
+    }
+  }
+  o.sampler = sampler_from_env();
+  o.max_queue_size = env_count<std::size_t>("OTEL_BSP_MAX_QUEUE_SIZE", 2048, false);
+  o.max_export_batch_size = env_count<std::size_t>("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, false);
+  if (o.max_export_batch_size > o.max_queue_size) {
+    warn("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", std::to_string(o.max_export_batch_size),
+         "OTEL_BSP_MAX_QUEUE_SIZE (" + std::to_string(o.max_queue_size) + "), a batch cannot exceed the queue");
+    o.max_export_batch_size = o.max_queue_size;
+  }
+  o.schedule_delay = env_millis("OTEL_BSP_SCHEDULE_DELAY", std::chrono::milliseconds(5000));
+  o.export_timeout = env_millis("OTEL_BSP_EXPORT_TIMEOUT", std::chrono::milliseconds(30000));
+
+  // Comma-separated list; "none" alone means no exporter.
+  const std::string list = lower(env("OTEL_TRACES_EXPORTER").value_or("otlp"));
+  std::string_view rest = list;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string name = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (name.empty() || name == "none") continue;
+    if (!has_exporter_factory(name)) {
+      warn("OTEL_TRACES_EXPORTER", name,
+           name == "otlp" || name == "jsonl" || name == "perfetto"
+               ? "no exporter for it (this exporter is not linked into the program)"
+               : "no exporter for it (known: otlp, console, jsonl, perfetto, none)");
+      continue;
+    }
+    if (auto e = make_exporter(name)) o.exporters.push_back(std::move(e));
+  }
+  return o;
+}
+
+}  // namespace prela

@@ -1,0 +1,137 @@
+#include "prela/span.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "detail/exception_info.hpp"
+#include "detail/tracer_impl.hpp"
+#include "prela/clock.hpp"
+
+namespace prela {
+
+std::string_view to_string(span_type type) noexcept {
+  switch (type) {
+    case span_type::agent: return "agent";
+    case span_type::llm: return "llm";
+    case span_type::tool: return "tool";
+    case span_type::retrieval: return "retrieval";
+    case span_type::embedding: return "embedding";
+    case span_type::custom: return "custom";
+  }
+  return "custom";
+}
+
+std::string_view to_string(span_status status) noexcept {
+  switch (status) {
+    case span_status::unset: return "unset";
+    case span_status::ok: return "ok";
+    case span_status::error: return "error";
+  }
+  return "unset";
+}
+
+const attribute_value* span_data::attribute(std::string_view key) const noexcept {
+  for (const auto& a : attributes) {
+    if (a.key == key) return &a.value;
+  }
+  return nullptr;
+}
+
+namespace {
+void upsert(attributes& attrs, std::string_view key, attribute_value&& value, std::uint32_t& dropped) {
+  for (auto& a : attrs) {
+    if (a.key == key) {
+      a.value = std::move(value);
+      return;
+    }
+  }
+  if (attrs.size() >= max_attributes_per_span) {
+    ++dropped;
+    return;
+  }
+  attrs.push_back({std::string(key), std::move(value)});
+}
+}  // namespace
+
+bool span::begin_mutation() {
+  if (ended_.load(std::memory_order_acquire)) {
+    detail::span_factory::count_mutation_after_end(*this);
+    return false;
+  }
+  if (!recording_) return false;
+  mu_.lock();
+  if (ended_.load(std::memory_order_relaxed)) {  // lost a race with end()
+    mu_.unlock();
+    detail::span_factory::count_mutation_after_end(*this);
+    return false;
+  }
+  return true;
+}
+
+void span::set_attribute(std::string_view key, attribute_value value) {
+  if (!begin_mutation()) return;
+  std::lock_guard lock(mu_, std::adopt_lock);
+  upsert(attributes_, key, std::move(value), dropped_attributes_);
+}
+
+void span::add_event(std::string_view name, prela::attributes attrs) {
+  if (!begin_mutation()) return;
+  std::lock_guard lock(mu_, std::adopt_lock);
+  if (events_.size() >= max_events_per_span) {
+    ++dropped_events_;
+    return;
+  }
+  events_.push_back({std::string(name), now_since_epoch(), std::move(attrs)});
+}
+
+void span::set_status(span_status status, std::string_view message) {
+  if (!begin_mutation()) return;
+  std::lock_guard lock(mu_, std::adopt_lock);
+  // As in OpenTelemetry: ok is final, and a description only accompanies an error.
+  if (status_ == span_status::ok) return;
+  status_ = status;
+  status_message_ = status == span_status::error ? std::string(message) : std::string();
+}
+
+void span::record_error(std::string_view type, std::string_view message) {
+  if (!begin_mutation()) return;
+  std::lock_guard lock(mu_, std::adopt_lock);
+  status_ = span_status::error;
+  status_message_ = std::string(message);
+  upsert(attributes_, "error.type", attribute_value(type), dropped_attributes_);
+  upsert(attributes_, "error.message", attribute_value(message), dropped_attributes_);
+  if (events_.size() < max_events_per_span) {
+    events_.push_back({"exception", now_since_epoch(),
+                       {{"exception.type", std::string(type)},
+                        {"exception.message", std::string(message)}}});
+  } else {
+    ++dropped_events_;
+  }
+}
+
+void span::record_exception(const std::exception& e) {
+  record_error(detail::demangle(typeid(e).name()), e.what());
+}
+
+void span::record_exception(std::exception_ptr e) {
+  const detail::exception_info info = detail::describe(e);
+  record_error(info.type, info.message);
+}
+
+void span::end() noexcept {
+  if (recording_) {
+    {
+      std::lock_guard lock(mu_);
+      if (ended_.load(std::memory_order_relaxed)) return;
+      end_time_ = std::max(now_since_epoch(), start_time_);
+      ended_.store(true, std::memory_order_release);
+    }
+  } else if (ended_.exchange(true, std::memory_order_acq_rel)) {
+    return;
+  }
+  detail::span_factory::on_end(this);
+}
+
+void span::destroy() noexcept { detail::span_factory::recycle(this); }
+
+}  // namespace prela

@@ -1,0 +1,403 @@
+#include "prela/tracer.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
+#include <utility>
+
+#include "detail/batch_processor.hpp"
+#include "detail/exception_info.hpp"
+#include "detail/tracer_impl.hpp"
+#include "prela/clock.hpp"
+
+namespace prela {
+namespace detail {
+
+namespace {
+
+std::shared_ptr<const prela::resource> make_resource(const tracer_options& o) {
+  auto r = std::make_shared<prela::resource>();
+  r->service_name = o.service_name.empty() ? std::string("unknown_service") : o.service_name;
+  r->attributes.push_back({"service.name", r->service_name});
+  for (const auto& a : o.resource_attributes) {
+    if (a.key != "service.name") r->attributes.push_back(a);
+  }
+  return r;
+}
+
+std::unique_ptr<tracer_config> default_config(std::shared_ptr<tracer_counters> counters) {
+  auto c = std::make_unique<tracer_config>();
+  c->sampler = parent_based(always_on());
+  c->resource = make_resource({});
+  c->counters = std::move(counters);
+  return c;
+}
+
+// Spans are recycled per thread: a span start costs no allocation in steady state.
+constexpr std::uint32_t max_cached_spans = 256;
+
+}  // namespace
+
+tracer_impl::tracer_impl() {
+  configs_.push_back(default_config(counters_));
+  config_.store(configs_.back().get(), std::memory_order_release);
+}
+
+tracer_impl::~tracer_impl() {
+  std::lock_guard lock(lifecycle_);
+  for (auto& c : configs_) {
+    if (c->processor) c->processor->shutdown(std::chrono::seconds(5));
+  }
+}
+
+void tracer_impl::publish(std::unique_ptr<tracer_config> next) {
+  configs_.push_back(std::move(next));
+  config_.store(configs_.back().get(), std::memory_order_release);
+}
+
+void tracer_impl::init(tracer_options options) {
+  if (options.max_queue_size == 0) throw std::invalid_argument("prela::init: max_queue_size must be > 0");
+  if (options.max_export_batch_size == 0) {
+    throw std::invalid_argument("prela::init: max_export_batch_size must be > 0");
+  }
+  if (options.schedule_delay.count() < 0 || options.export_timeout.count() < 0) {
+    throw std::invalid_argument("prela::init: schedule_delay and export_timeout must be >= 0");
+  }
+  std::lock_guard lock(lifecycle_);
+  const tracer_config* current = config_.load(std::memory_order_relaxed);
+  if (current->processor) current->processor->shutdown(options.export_timeout);
+
+  auto c = std::make_unique<tracer_config>();
+  c->sampler = options.sampler ? options.sampler : parent_based(always_on());
+  c->resource = make_resource(options);
+  c->counters = counters_;
+  batch_limits limits;
+  limits.max_queue_size = options.max_queue_size;
+  // As OpenTelemetry specifies: a batch is never larger than the queue.
+  limits.max_export_batch_size = std::min(options.max_export_batch_size, options.max_queue_size);
+  limits.schedule_delay = options.schedule_delay;
+  limits.export_timeout = options.export_timeout;
+  c->processor = std::make_unique<batch_processor>(limits, std::move(options.exporters), counters_);
+  publish(std::move(c));
+}
+
+bool tracer_impl::shutdown(std::chrono::milliseconds timeout) {
+  std::lock_guard lock(lifecycle_);
+  const tracer_config* current = config_.load(std::memory_order_relaxed);
+  if (current->after_shutdown) return true;
+  bool ok = true;
+  if (current->processor) ok = current->processor->shutdown(timeout);
+  auto c = std::make_unique<tracer_config>();
+  c->sampler = current->sampler;
+  c->resource = current->resource;
+  c->counters = counters_;
+  c->after_shutdown = current->processor != nullptr;
+  if (!c->after_shutdown) return ok;  // never initialised: nothing to stop
+  publish(std::move(c));
+  return ok;
+}
+
+bool tracer_impl::force_flush(std::chrono::milliseconds timeout) {
+  std::lock_guard lock(lifecycle_);
+  const tracer_config* current = config_.load(std::memory_order_relaxed);
+  return current->processor ? current->processor->force_flush(timeout) : true;
+}
+
+span_factory::started span_factory::start(const tracer_impl& tracer, std::string_view name,
+                                           span_type type, const remote_context* remote,
+                                           prela::attributes&& attrs) {
+  trace_context& ctx = get_trace_context();
+  const tracer_config* cfg = tracer.config();
+
+  sampling_parameters params;
+  params.name = name;
+  params.type = type;
+  params.attributes = &attrs;
+  prela::span_id parent_id;
+  std::uint8_t random_flag = 0;
+  const std::string* trace_state = &ctx.st_.trace_state;
+  bool forced_off = false;
+
+  const span* parent = nullptr;
+  if (remote != nullptr) {
+    for (const auto& [k, v] : remote->baggage) ctx.set_baggage(k, v);
+  } else {
+    parent = ctx.current_span();
+  }
+  if (remote != nullptr && remote->is_valid()) {
+    params.trace_id = remote->trace_id;
+    params.parent_sampled = remote->sampled;
+    params.parent_is_remote = true;
+    parent_id = remote->span_id;
+    random_flag = remote->random_trace_id ? trace_flag_random : 0;
+    trace_state = &remote->trace_state;
+  } else if (parent != nullptr) {
+    params.trace_id = parent->trace_id_;
+    params.parent_sampled = parent->is_sampled();
+    parent_id = parent->span_id_;
+    random_flag = parent->trace_flags_ & trace_flag_random;
+    trace_state = &parent->trace_state_;
+  } else if (remote == nullptr && ctx.st_.explicit_trace) {
+    params.trace_id = ctx.st_.trace_id;
+    random_flag = ctx.st_.random_trace_id ? trace_flag_random : 0;
+    forced_off = !ctx.st_.sampled;
+  } else {
+    params.trace_id = prela::trace_id::generate();
+    random_flag = trace_flag_random;
+    if (remote != nullptr) trace_state = &empty_trace_state();
+  }
+
+  const bool sampled = !forced_off && cfg->sampler->should_sample(params);
+
+  span* s = allocate();
+  s->refs_.store(2, std::memory_order_relaxed);  // the caller's and the context stack's
+  s->ended_.store(false, std::memory_order_relaxed);
+  s->type_ = type;
+  s->trace_flags_ = static_cast<std::uint8_t>((sampled ? trace_flag_sampled : 0) | random_flag);
+  s->parent_is_remote_ = params.parent_is_remote;
+  s->config_ = cfg;
+  s->trace_id_ = params.trace_id;
+  s->span_id_ = prela::span_id::generate();
+  s->parent_span_id_ = parent_id;
+  s->name_.assign(name);
+  s->trace_state_ = *trace_state;
+  s->recording_ = sampled && cfg->processor != nullptr;
+  if (s->recording_) {
+    s->start_time_ = now_since_epoch();
+    s->end_time_ = s->start_time_;
+    for (auto& a : attrs) {
+      bool replaced = false;
+      for (auto& existing : s->attributes_) {
+        if (existing.key == a.key) {
+          existing.value = std::move(a.value);
+          replaced = true;
+          break;
+        }
+      }
+      if (replaced) continue;
+      if (s->attributes_.size() < max_attributes_per_span) {
+        s->attributes_.push_back(std::move(a));
+      } else {
+        ++s->dropped_attributes_;
+      }
+    }
+  } else if (sampled && cfg->after_shutdown) {
+    cfg->counters->dropped.add();
+  }
+  cfg->counters->started.add();
+  ctx.push(span_ref::adopt(s));
+  return {span_ref::adopt(s), context_ref(&ctx)};
+}
+
+span* span_factory::allocate() {
+  thread_state& t = tls;
+  if (t.free_spans != nullptr) {
+    span* s = t.free_spans;
+    t.free_spans = s->next_free_;
+    --t.free_count;
+    return s;
+  }
+  return new span();
+}
+
+const std::string& span_factory::empty_trace_state() {
+  static const std::string empty;
+  return empty;
+}
+
+void span_factory::on_end(span* s) noexcept {
+  const tracer_config* cfg = s->config_;
+  cfg->counters->ended.add();
+  if (!s->recording_) return;
+  if (cfg->processor) cfg->processor->enqueue(s);  // counts its own drops
+}
+
+void span_factory::count_mutation_after_end(const span& s) noexcept {
+  s.config_->counters->mutations_after_end.add();
+}
+
+void span_factory::recycle(span* s) noexcept {
+  thread_state& t = tls;
+  // Reset what a new span does not overwrite; strings and vectors keep their capacity.
+  s->status_ = span_status::unset;
+  s->status_message_.clear();
+  s->attributes_.clear();
+  s->events_.clear();
+  s->dropped_attributes_ = 0;
+  s->dropped_events_ = 0;
+  if (t.registered && !t.exiting && t.free_count < max_cached_spans &&
+      s->name_.capacity() <= 256 && s->trace_state_.capacity() <= 512) {
+    s->next_free_ = t.free_spans;
+    t.free_spans = s;
+    ++t.free_count;
+    return;
+  }
+  delete s;
+}
+
+void span_factory::drain_thread_cache() noexcept {
+  thread_state& t = tls;
+  while (t.free_spans != nullptr) {
+    span* s = t.free_spans;
+    t.free_spans = s->next_free_;
+    delete s;
+  }
+  t.free_count = 0;
+}
+
+span_data span_factory::take_data(span& s) {
+  span_data d;
+  d.name = s.name_;
+  d.type = s.type_;
+  d.trace_id = s.trace_id_;
+  d.span_id = s.span_id_;
+  d.parent_span_id = s.parent_span_id_;
+  d.parent_is_remote = s.parent_is_remote_;
+  d.start_time = s.start_time_;
+  d.end_time = s.end_time_;
+  d.trace_flags = s.trace_flags_;
+  d.trace_state = s.trace_state_;
+  d.resource = s.config_->resource;
+  // The span has ended: nothing writes these any more (mutations are refused).
+  std::lock_guard lock(s.mu_);
+  d.status = s.status_;
+  d.status_message = std::move(s.status_message_);
+  d.attributes = std::move(s.attributes_);
+  d.events = std::move(s.events_);
+  d.dropped_attributes = s.dropped_attributes_;
+  d.dropped_events = s.dropped_events_;
+  return d;
+}
+
+// --- activation --------------------------------------------------------------------
+
+activation::activation(span_ref s, context_ref ctx, bool is_scope) noexcept
+    : span_(std::move(s)), ctx_(std::move(ctx)), uncaught_(std::uncaught_exceptions()), is_scope_(is_scope) {}
+
+activation::activation(activation&& other) noexcept
+    : span_(std::move(other.span_)),
+      ctx_(std::move(other.ctx_)),
+      uncaught_(other.uncaught_),
+      is_scope_(other.is_scope_) {}
+
+activation& activation::operator=(activation&& other) noexcept {
+  if (this != &other) {
+    finish();
+    span_ = std::move(other.span_);
+    ctx_ = std::move(other.ctx_);
+    uncaught_ = other.uncaught_;
+    is_scope_ = other.is_scope_;
+  }
+  return *this;
+}
+
+namespace {
+std::atomic<bool> mismatch_reported{false};
+
+void report_mismatch(const span& s) {
+  if (mismatch_reported.exchange(true, std::memory_order_relaxed)) return;
+  std::string name(s.name());
+  std::fprintf(stderr,
+               "prela: span scope '%s' ended while another trace context was current; it was "
+               "ended in its own context. Usual cause: a coroutine started with "
+               "boost::asio::co_spawn instead of prela::asio::co_spawn, or a scope moved to "
+               "another task. Counted in tracer_stats::context_mismatches; reported once.\n",
+               name.c_str());
+}
+}  // namespace
+
+void activation::finish() noexcept {
+  if (!span_) return;
+  span_ref s = std::move(span_);
+  context_ref ctx = std::move(ctx_);
+  const tracer_config* cfg = span_factory::config_of(*s);
+  if (std::uncaught_exceptions() > uncaught_) {
+    try {
+      const exception_info info = in_flight_exception();
+      s->record_error(info.type, info.message);
+    } catch (...) {  // out of memory while describing: the span still ends
+    }
+  } else if (ctx.get() != tls.current && !ctx->thread_own_ &&
+             !ctx->installed_.load(std::memory_order_relaxed)) {
+    // The flow that owns this context is not running anywhere: a coroutine frame being
+    // destroyed while suspended (cancellation, io_context destroyed).
+    try {
+      s->record_error("cancelled", "cancelled");
+    } catch (...) {
+    }
+  } else if (ctx.get() != tls.current && is_scope_) {
+    cfg->counters->context_mismatches.add();
+    report_mismatch(*s);
+  }
+  ctx->remove(s.get());
+  s->end();
+}
+
+}  // namespace detail
+
+// --- tracer ------------------------------------------------------------------------
+
+tracer::tracer() : impl_(std::make_unique<detail::tracer_impl>()) {}
+tracer::~tracer() = default;
+
+span_scope tracer::span(std::string_view name, span_type type, prela::attributes attrs) {
+  auto st = detail::span_factory::start(*impl_, name, type, nullptr, std::move(attrs));
+  return span_scope(std::move(st.span), std::move(st.context));
+}
+
+span_scope tracer::span(std::string_view name, span_type type, const remote_context& parent,
+                        prela::attributes attrs) {
+  auto st = detail::span_factory::start(*impl_, name, type, &parent, std::move(attrs));
+  return span_scope(std::move(st.span), std::move(st.context));
+}
+
+span_handle tracer::start_span(std::string_view name, span_type type, prela::attributes attrs) {
+  auto st = detail::span_factory::start(*impl_, name, type, nullptr, std::move(attrs));
+  return span_handle(std::move(st.span), std::move(st.context));
+}
+
+span_handle tracer::start_span(std::string_view name, span_type type, const remote_context& parent,
+                               prela::attributes attrs) {
+  auto st = detail::span_factory::start(*impl_, name, type, &parent, std::move(attrs));
+  return span_handle(std::move(st.span), std::move(st.context));
+}
+
+tracer_stats tracer::stats() const {
+  const auto& c = impl_->counters();
+  tracer_stats s;
+  s.started = c.started.load();
+  s.ended = c.ended.load();
+  s.exported = c.exported.load();
+  s.dropped = c.dropped.load();
+  s.export_failures = c.export_failures.load();
+  s.mutations_after_end = c.mutations_after_end.load();
+  s.context_mismatches = c.context_mismatches.load();
+  return s;
+}
+
+void tracer::init(tracer_options options) { impl_->init(std::move(options)); }
+bool tracer::shutdown(std::chrono::milliseconds timeout) { return impl_->shutdown(timeout); }
+bool tracer::force_flush(std::chrono::milliseconds timeout) { return impl_->force_flush(timeout); }
+
+tracer& get_tracer() {
+  // Never destroyed: threads may end spans during static destruction. Spans still
+  // queued at exit are flushed by the atexit handler registered by init().
+  static tracer* const global = new tracer();
+  return *global;
+}
+
+void init(tracer_options options) {
+  static const bool flush_at_exit = [] {
+    std::atexit([] { get_tracer().shutdown(std::chrono::seconds(5)); });
+    return true;
+  }();
+  (void)flush_at_exit;
+  get_tracer().init(std::move(options));
+}
+
+bool shutdown(std::chrono::milliseconds timeout) { return get_tracer().shutdown(timeout); }
+bool force_flush(std::chrono::milliseconds timeout) { return get_tracer().force_flush(timeout); }
+
+}  // namespace prela
