@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ostream>
 #include <random>
 
 namespace prela {
@@ -155,5 +156,8 @@ std::string span_id::to_hex() const {
 }
 
 void span_id::to_hex(char* out) const noexcept { write_hex(value_, out); }
+
+std::ostream& operator<<(std::ostream& os, const trace_id& id) { return os << id.to_hex(); }
+std::ostream& operator<<(std::ostream& os, const span_id& id) { return os << id.to_hex(); }
 
 }  // namespace prela

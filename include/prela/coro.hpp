@@ -56,10 +56,26 @@ class preserving_awaiter {
 
 }  // namespace detail
 
+/// Saves this thread's current context and puts it back on destruction: for code that
+/// resumes coroutines inline (a hand-written scheduler, an event loop) so that the
+/// resumed coroutine's context does not stay installed afterwards.
+///
+///     { prela::saved_context keep; handle.resume(); }
+class saved_context {
+ public:
+  saved_context() noexcept : previous_(detail::tls.current) {}
+  saved_context(const saved_context&) = delete;
+  saved_context& operator=(const saved_context&) = delete;
+  ~saved_context() { detail::tls.current = previous_; }
+
+ private:
+  trace_context* previous_;
+};
+
 /// `co_await prela::preserve(some_awaitable)`: after the wrapped await completes, the
 /// awaiting coroutine sees the trace context it had before, wherever it was resumed.
 /// The code that resumes coroutines inline must restore its own context afterwards
-/// (prela's executors do; a hand-written scheduler can use detail::context_guard).
+/// (prela's executors do; a hand-written scheduler uses prela::saved_context).
 template <class Awaitable>
 auto preserve(Awaitable&& a) {
   return detail::preserving_awaiter<Awaitable>(std::forward<Awaitable>(a));

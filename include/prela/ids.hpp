@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,6 +63,10 @@ class span_id {
  private:
   std::uint64_t value_ = 0;
 };
+
+/// Writes the hex form.
+std::ostream& operator<<(std::ostream& os, const trace_id& id);
+std::ostream& operator<<(std::ostream& os, const span_id& id);
 
 }  // namespace prela
 

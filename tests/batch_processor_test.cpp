@@ -1,0 +1,175 @@
+#define BOOST_TEST_MODULE batch_processor
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "test_support.hpp"
+
+using namespace prela;
+
+namespace {
+
+// Blocks inside export_spans until released: a hung backend.
+struct blocking_exporter final : exporter {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  std::atomic<int> entered{0};
+  std::atomic<std::size_t> received{0};
+  export_result export_spans(std::span<const span_data> spans) override {
+    ++entered;
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return released; });
+    received += spans.size();
+    return export_result::success;
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu);
+      released = true;
+    }
+    cv.notify_all();
+  }
+};
+
+struct failing_exporter final : exporter {
+  std::atomic<int> calls{0};
+  export_result export_spans(std::span<const span_data>) override {
+    ++calls;
+    return export_result::failure;
+  }
+};
+
+struct throwing_exporter final : exporter {
+  export_result export_spans(std::span<const span_data>) override { throw std::runtime_error("backend bug"); }
+};
+
+void make_spans(int n) {
+  for (int i = 0; i < n; ++i) auto s = get_tracer().span("s");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_saturated_pipeline_drops_and_counts_exactly) {
+  // Capacity while the exporter is stuck: 10 spans inside it, 10 in its lane's backlog,
+  // 10 in the queue. Everything else must be dropped, counted, and never block.
+  auto blocked = std::make_shared<blocking_exporter>();
+  init({.exporters = {blocked}, .max_queue_size = 10, .max_export_batch_size = 10,
+        .schedule_delay = std::chrono::hours(1)});
+  const auto before = get_tracer().stats();
+  make_spans(10);
+  while (blocked->entered == 0) std::this_thread::yield();
+  make_spans(100);
+  const auto mid = get_tracer().stats();
+  BOOST_TEST(mid.ended - before.ended == 110U);
+  BOOST_TEST(mid.dropped - before.dropped >= 80U);
+  blocked->release();
+  BOOST_TEST(shutdown(std::chrono::seconds(10)));
+  const auto after = get_tracer().stats();
+  const auto exported = after.exported - before.exported;
+  const auto dropped = after.dropped - before.dropped;
+  BOOST_TEST(exported + dropped == 110U);  // nothing silently lost
+  BOOST_TEST(exported >= 10U);
+  BOOST_TEST(exported <= 30U);
+  BOOST_TEST(blocked->received.load() == exported);
+}
+
+BOOST_AUTO_TEST_CASE(a_hung_exporter_never_blocks_the_application_or_the_others) {
+  auto hung = std::make_shared<blocking_exporter>();
+  auto healthy = std::make_shared<memory_exporter>();
+  init({.exporters = {hung, healthy}, .max_queue_size = 64, .max_export_batch_size = 16,
+        .schedule_delay = std::chrono::milliseconds(10)});
+  const auto before = get_tracer().stats();
+  for (int i = 0; i < 500; i += 10) {  // ending spans never waits on the hung exporter
+    make_spans(10);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let the collector keep up
+  }
+  BOOST_TEST(force_flush(std::chrono::milliseconds(200)) == false);  // the hung one cannot flush
+  // The healthy exporter got every span; the hung one's lane dropped what it could not hold.
+  const auto after = get_tracer().stats();
+  BOOST_TEST(healthy->spans().size() == 500U);
+  BOOST_TEST(after.dropped - before.dropped >= 500U - 16U - 64U);
+  BOOST_TEST(shutdown(std::chrono::milliseconds(300)) == false);  // the hung lane is left behind
+  hung->release();  // it finishes later on its own, without touching freed memory
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto final_stats = get_tracer().stats();
+  BOOST_TEST(final_stats.ended - before.ended == 500U);
+}
+
+BOOST_AUTO_TEST_CASE(failures_and_exceptions_are_counted_and_do_not_stop_the_others) {
+  auto failing = std::make_shared<failing_exporter>();
+  auto throwing = std::make_shared<throwing_exporter>();
+  auto memory = std::make_shared<memory_exporter>();
+  init({.exporters = {failing, throwing, memory}});
+  const auto before = get_tracer().stats();
+  make_spans(20);
+  BOOST_TEST(shutdown(std::chrono::seconds(10)));
+  const auto after = get_tracer().stats();
+  BOOST_TEST(memory->spans().size() == 20U);
+  BOOST_TEST(after.exported - before.exported == 20U);
+  BOOST_TEST(after.export_failures - before.export_failures == 40U);  // 20 per failing exporter
+  BOOST_TEST(failing->calls >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_with_spans_in_flight_delivers_all_of_them) {
+  auto memory = std::make_shared<memory_exporter>();
+  init({.exporters = {memory}, .max_queue_size = 100000, .schedule_delay = std::chrono::hours(1)});
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  std::atomic<std::uint64_t> made{0};
+  const auto before = get_tracer().stats();
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&] {
+      while (!stop) {
+        auto s = get_tracer().span("busy");
+        ++made;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(shutdown(std::chrono::seconds(20)));
+  stop = true;
+  for (auto& t : threads) t.join();
+  const auto after = get_tracer().stats();
+  BOOST_TEST(after.ended - before.ended == made.load());
+  BOOST_TEST(memory->spans().size() + (after.dropped - before.dropped) == made.load());
+}
+
+BOOST_AUTO_TEST_CASE(batches_respect_the_batch_size_and_the_schedule_delay) {
+  struct sizes_exporter final : exporter {
+    std::mutex mu;
+    std::vector<std::size_t> sizes;
+    export_result export_spans(std::span<const span_data> spans) override {
+      std::lock_guard lock(mu);
+      sizes.push_back(spans.size());
+      return export_result::success;
+    }
+  };
+  auto rec = std::make_shared<sizes_exporter>();
+  init({.exporters = {rec}, .max_export_batch_size = 7, .schedule_delay = std::chrono::milliseconds(20)});
+  make_spans(3);
+  // No flush: the schedule delay alone must export them.
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(rec->mu);
+      if (!rec->sizes.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  {
+    std::lock_guard lock(rec->mu);
+    BOOST_TEST(rec->sizes.size() == 1U);
+  }
+  make_spans(50);
+  BOOST_TEST(shutdown());
+  std::lock_guard lock(rec->mu);
+  std::size_t total = 0;
+  for (auto n : rec->sizes) {
+    BOOST_TEST(n <= 7U);
+    total += n;
+  }
+  BOOST_TEST(total == 53U);
+}

@@ -1,0 +1,28 @@
+# Builds and runs tests/cmake_consumer twice: through add_subdirectory, and through
+# find_package against an installed copy of prela.
+set(src ${CMAKE_CURRENT_LIST_DIR})
+file(REMOVE_RECURSE ${WORK_DIR})
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+endfunction()
+
+set(common -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DCMAKE_BUILD_TYPE=Release)
+
+# 1. add_subdirectory
+run(${CMAKE_COMMAND} -S ${src} -B ${WORK_DIR}/sub ${common} -DMODE=subdirectory -DPRELA_SOURCE_DIR=${PRELA_SOURCE_DIR})
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/sub -j2)
+run(${WORK_DIR}/sub/consumer)
+
+# 2. install, then find_package
+run(${CMAKE_COMMAND} -S ${PRELA_SOURCE_DIR} -B ${WORK_DIR}/prela ${common}
+    -DPRELA_BUILD_TESTS=OFF -DPRELA_BUILD_BENCHMARKS=OFF -DPRELA_BUILD_EXAMPLES=OFF)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/prela -j2)
+run(${CMAKE_COMMAND} --install ${WORK_DIR}/prela --prefix ${WORK_DIR}/install)
+run(${CMAKE_COMMAND} -S ${src} -B ${WORK_DIR}/pkg ${common} -DMODE=package -DCMAKE_PREFIX_PATH=${WORK_DIR}/install)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/pkg -j2)
+run(${WORK_DIR}/pkg/consumer)
+message(STATUS "add_subdirectory and find_package consumers built and ran")

@@ -1,0 +1,75 @@
+#define BOOST_TEST_MODULE console_exporter
+#include <boost/test/unit_test.hpp>
+
+#include <sstream>
+#include <thread>
+
+#include "prela/exporters/console.hpp"
+#include "test_support.hpp"
+
+using namespace prela;
+
+BOOST_AUTO_TEST_CASE(prints_one_tree_per_trace_with_durations_and_bars) {
+  std::ostringstream out;
+  init({.service_name = "console-test", .exporters = {std::make_shared<console_exporter>(out)}});
+  {
+    auto agent = get_tracer().span("handle_request", span_type::agent, {{"user", "u1"}});
+    {
+      auto tool = get_tracer().span("search", span_type::tool);
+      std::this_thread::sleep_for(std::chrono::milliseconds(4));
+    }
+    {
+      auto llm = get_tracer().span("generate", span_type::llm);
+      std::this_thread::sleep_for(std::chrono::milliseconds(4));
+      auto nested = get_tracer().span("tokenize", span_type::custom);
+      nested->set_status(span_status::error, "bad input");
+    }
+  }
+  { auto other = get_tracer().span("second_trace"); }
+  BOOST_TEST(shutdown());
+  const std::string text = out.str();
+  BOOST_TEST_MESSAGE(text);
+  BOOST_TEST(text.find("service=console-test") != std::string::npos);
+  // Two traces, the first with its tree in start order.
+  std::size_t traces = 0;
+  for (std::size_t p = text.find("trace "); p != std::string::npos; p = text.find("\ntrace ", p + 1)) ++traces;
+  BOOST_TEST(traces == 2U);
+  const auto root = text.find("handle_request [agent]");
+  const auto search = text.find("├─ search [tool]");
+  const auto generate = text.find("└─ generate [llm]");
+  const auto tokenize = text.find("   └─ tokenize [custom]");
+  BOOST_TEST(root != std::string::npos);
+  BOOST_TEST(search != std::string::npos);
+  BOOST_TEST(generate != std::string::npos);
+  BOOST_TEST(tokenize != std::string::npos);
+  BOOST_TEST((root < search && search < generate && generate < tokenize));
+  BOOST_TEST(text.find("ERROR: bad input") != std::string::npos);
+  BOOST_TEST(text.find("user=u1") != std::string::npos);
+  BOOST_TEST(text.find(" ms") != std::string::npos);
+  // The root's bar is full width; the search bar covers only part of it.
+  const auto line_of = [&](std::size_t pos) {
+    const auto begin = text.rfind('\n', pos) + 1;
+    return text.substr(begin, text.find('\n', pos) - begin);
+  };
+  const auto count_blocks = [](const std::string& line) {
+    std::size_t n = 0;
+    for (std::size_t p = line.find("█"); p != std::string::npos; p = line.find("█", p + 1)) ++n;
+    return n;
+  };
+  BOOST_TEST(count_blocks(line_of(root)) == 32U);
+  BOOST_TEST(count_blocks(line_of(search)) >= 1U);
+  BOOST_TEST(count_blocks(line_of(search)) < 32U);
+}
+
+BOOST_AUTO_TEST_CASE(spans_of_unfinished_traces_are_printed_at_flush) {
+  std::ostringstream out;
+  init({.exporters = {std::make_shared<console_exporter>(out)}});
+  auto root = get_tracer().start_span("still_running");
+  { auto child = get_tracer().span("finished_child"); }
+  BOOST_TEST(force_flush());
+  BOOST_TEST(out.str().find("finished_child") != std::string::npos);
+  BOOST_TEST(out.str().find("incomplete") != std::string::npos);
+  root.end();
+  BOOST_TEST(shutdown());
+  BOOST_TEST(out.str().find("still_running") != std::string::npos);
+}

@@ -1,0 +1,417 @@
+#define BOOST_TEST_MODULE context
+#include <boost/test/unit_test.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "test_support.hpp"
+
+using namespace prela;
+using prela::testing::find;
+using prela::testing::traced;
+
+namespace {
+
+// A minimal fixed-size thread pool, like the ThreadPoolExecutor of the seed's examples.
+class thread_pool {
+ public:
+  explicit thread_pool(int n) {
+    for (int i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~thread_pool() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  template <class F>
+  auto submit(F f) {
+    auto task = std::make_shared<std::packaged_task<decltype(f())()>>(std::move(f));
+    auto result = task->get_future();
+    {
+      std::lock_guard lock(mu_);
+      jobs_.emplace_back([task] { (*task)(); });
+    }
+    cv_.notify_one();
+    return result;
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return done_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> workers_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+// --- The context stack -----------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(nothing_is_current_outside_spans) {
+  std::thread([] {
+    BOOST_TEST(current_span() == nullptr);
+    BOOST_TEST(!current_trace_id().has_value());
+  }).join();
+}
+
+BOOST_AUTO_TEST_CASE(nested_scopes_form_a_stack) {
+  traced t;
+  {
+    auto agent = get_tracer().span("agent", span_type::agent);
+    BOOST_TEST(current_span() == &*agent);
+    BOOST_TEST((current_trace_id() == agent->trace_id()));
+    {
+      auto llm = get_tracer().span("llm", span_type::llm);
+      BOOST_TEST(current_span() == &*llm);
+      BOOST_TEST((llm->parent_span_id() == agent->span_id()));
+      BOOST_TEST((llm->trace_id() == agent->trace_id()));
+      BOOST_TEST(get_trace_context().depth() == 2U);
+    }
+    BOOST_TEST(current_span() == &*agent);
+    auto tool = get_tracer().span("tool", span_type::tool);
+    BOOST_TEST((tool->parent_span_id() == agent->span_id()));
+  }
+  BOOST_TEST(current_span() == nullptr);
+  const auto spans = t.spans();
+  BOOST_REQUIRE(spans.size() == 3U);
+  BOOST_TEST((find(spans, "llm")->parent_span_id == find(spans, "agent")->span_id));
+  BOOST_TEST((find(spans, "tool")->parent_span_id == find(spans, "agent")->span_id));
+}
+
+BOOST_AUTO_TEST_CASE(each_root_starts_its_own_trace) {
+  traced t;
+  trace_id first;
+  { auto a = get_tracer().span("first"); first = a->trace_id(); }
+  { auto b = get_tracer().span("second"); BOOST_TEST((b->trace_id() != first)); }
+}
+
+BOOST_AUTO_TEST_CASE(start_span_handles_ended_out_of_order_remove_exactly_their_span) {
+  traced t;
+  auto a = get_tracer().start_span("a");
+  auto b = get_tracer().start_span("b");
+  auto c = get_tracer().start_span("c");
+  BOOST_TEST(current_span() == &*c);
+  b.end();  // not the innermost
+  BOOST_TEST(current_span() == &*c);
+  BOOST_TEST(get_trace_context().depth() == 2U);
+  c.end();
+  BOOST_TEST(current_span() == &*a);  // b is gone, a is back
+  auto d = get_tracer().start_span("d");
+  BOOST_TEST((d->parent_span_id() == a->span_id()));
+  d.end();
+  a.end();
+  a.end();  // twice: ends once
+  BOOST_TEST(current_span() == nullptr);
+  const auto spans = t.spans();
+  BOOST_REQUIRE(spans.size() == 4U);
+  BOOST_TEST((find(spans, "b")->parent_span_id == find(spans, "a")->span_id));
+  BOOST_TEST((find(spans, "c")->parent_span_id == find(spans, "b")->span_id));  // links kept
+}
+
+BOOST_AUTO_TEST_CASE(a_handle_destroyed_without_end_ends_the_span) {
+  traced t;
+  { auto h = get_tracer().start_span("implicit"); }
+  BOOST_TEST(current_span() == nullptr);
+  BOOST_TEST(t.spans().size() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(scopes_and_handles_are_movable) {
+  traced t;
+  std::vector<span_handle> handles;
+  handles.push_back(get_tracer().start_span("one"));
+  handles.push_back(get_tracer().start_span("two"));
+  span_scope s = get_tracer().span("three");
+  span_scope moved = std::move(s);
+  BOOST_TEST(current_span()->name() == "three");
+}
+
+// --- Threads -------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(copy_context_to_thread_parents_worker_spans) {
+  traced t;
+  thread_pool pool(2);
+  trace_id trace;
+  span_id parent;
+  {
+    auto request = get_tracer().span("request", span_type::agent);
+    trace = request->trace_id();
+    parent = request->span_id();
+    std::vector<std::future<std::string>> results;
+    for (int i = 0; i < 4; ++i) {
+      results.push_back(pool.submit(copy_context_to_thread([i] {
+        BOOST_TEST(current_span() != nullptr);  // the captured parent
+        auto s = get_tracer().span("worker_" + std::to_string(i), span_type::tool);
+        return std::string(s->name());
+      })));
+    }
+    for (auto& r : results) r.get();
+  }
+  const auto spans = t.spans();
+  for (int i = 0; i < 4; ++i) {
+    const span_data* w = find(spans, "worker_" + std::to_string(i));
+    BOOST_REQUIRE(w != nullptr);
+    BOOST_TEST((w->trace_id == trace));
+    BOOST_TEST((w->parent_span_id == parent));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(wrong_without_copy_the_worker_has_no_context) {
+  traced t;
+  thread_pool pool(1);
+  trace_id trace;
+  {
+    auto request = get_tracer().span("request");
+    trace = request->trace_id();
+    pool.submit([] {
+          BOOST_TEST(current_span() == nullptr);
+          auto orphan = get_tracer().span("orphan");
+        })
+        .get();
+  }
+  const auto spans = t.spans();
+  BOOST_TEST(!find(spans, "orphan")->parent_span_id.is_valid());
+  BOOST_TEST((find(spans, "orphan")->trace_id != trace));
+}
+
+BOOST_AUTO_TEST_CASE(wrong_wrapping_before_the_context_exists_gives_no_context) {
+  traced t;
+  thread_pool pool(1);
+  auto wrapped_too_early = copy_context_to_thread([] {
+    BOOST_TEST(current_span() == nullptr);
+    auto s = get_tracer().span("early");
+  });
+  trace_id trace;
+  {
+    auto request = get_tracer().span("request");
+    trace = request->trace_id();
+    pool.submit(wrapped_too_early).get();
+  }
+  const auto spans = t.spans();
+  BOOST_TEST(!find(spans, "early")->parent_span_id.is_valid());
+  BOOST_TEST((find(spans, "early")->trace_id != trace));
+}
+
+BOOST_AUTO_TEST_CASE(worker_changes_never_leak_back_and_the_thread_context_is_restored) {
+  traced t;
+  thread_pool pool(1);
+  // The worker thread has a context of its own before and after running our task.
+  pool.submit([] { set_baggage("worker.own", "yes"); }).get();
+  {
+    auto request = get_tracer().span("request");
+    set_baggage("user_id", "42");
+    pool.submit(copy_context_to_thread([] {
+          BOOST_TEST(get_baggage("user_id").value_or("") == "42");
+          BOOST_TEST(!get_baggage("worker.own").has_value());
+          set_baggage("from_worker", "x");
+          set_baggage("user_id", "changed");
+          auto open = get_tracer().start_span("left_open_in_worker");
+          open.end();
+        }))
+        .get();
+    BOOST_TEST(!get_baggage("from_worker").has_value());
+    BOOST_TEST(get_baggage("user_id").value_or("") == "42");
+    BOOST_TEST(current_span() == &*request);
+  }
+  pool.submit([] {
+        BOOST_TEST(get_baggage("worker.own").value_or("") == "yes");
+        BOOST_TEST(!get_baggage("user_id").has_value());
+        BOOST_TEST(current_span() == nullptr);
+      })
+      .get();
+}
+
+BOOST_AUTO_TEST_CASE(every_invocation_gets_its_own_fork) {
+  traced t;
+  thread_pool pool(2);
+  {
+    auto request = get_tracer().span("request");
+    auto task = copy_context_to_thread([](int i) {
+      BOOST_TEST(get_trace_context().depth() == 0U);  // siblings never see each other's spans
+      auto s = get_tracer().span("sibling");
+      set_baggage("i", std::to_string(i));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      BOOST_TEST(get_baggage("i").value_or("") == std::to_string(i));
+      return i * 2;
+    });
+    auto copy = task;  // copyable when f is
+    std::vector<std::future<int>> results;
+    for (int i = 0; i < 8; ++i) results.push_back(pool.submit([task, i] { return task(i); }));
+    BOOST_TEST(copy(21) == 42);  // also inline, on this thread
+    for (int i = 0; i < 8; ++i) BOOST_TEST(results[static_cast<std::size_t>(i)].get() == i * 2);
+    BOOST_TEST(current_span() == &*request);
+  }
+  const auto spans = t.spans();
+  const span_data* request = find(spans, "request");
+  int siblings = 0;
+  for (const auto& s : spans) {
+    if (s.name != "sibling") continue;
+    ++siblings;
+    BOOST_TEST((s.parent_span_id == request->span_id));
+  }
+  BOOST_TEST(siblings == 9);
+}
+
+BOOST_AUTO_TEST_CASE(a_fork_keeps_its_parent_alive_after_the_parent_ended) {
+  traced t;
+  std::function<void()> late;
+  span_id parent_id;
+  {
+    auto parent = get_tracer().span("parent");
+    parent_id = parent->span_id();
+    late = copy_context_to_thread([] {
+      span* p = current_span();
+      BOOST_REQUIRE(p != nullptr);
+      BOOST_TEST(p->is_ended());
+      p->set_attribute("late", true);  // counted no-op
+      auto child = get_tracer().span("late_child");
+    });
+  }
+  const auto before = get_tracer().stats().mutations_after_end;
+  std::thread(late).join();
+  BOOST_TEST(get_tracer().stats().mutations_after_end == before + 1);
+  const auto spans = t.spans();
+  BOOST_TEST((find(spans, "late_child")->parent_span_id == parent_id));
+}
+
+BOOST_AUTO_TEST_CASE(bind_context_is_an_alias_and_results_pass_through) {
+  traced t;
+  auto s = get_tracer().span("s");
+  auto f = bind_context([](std::string a, int b) { return a + std::to_string(b) + std::string(current_span()->name()); });
+  BOOST_TEST(std::async(std::launch::async, f, "x", 1).get() == "x1s");
+  auto move_only = bind_context([p = std::make_unique<int>(5)] { return *p; });
+  BOOST_TEST(std::move(move_only)() == 5);
+}
+
+// --- Baggage -------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(baggage_basics) {
+  std::thread([] {
+    BOOST_TEST(!get_baggage("k").has_value());
+    BOOST_TEST(!remove_baggage("k"));
+    set_baggage("user_id", "u-1");
+    set_baggage("tenant", "acme");
+    set_baggage("user_id", "u-2");
+    BOOST_TEST(get_baggage("user_id").value() == "u-2");
+    BOOST_TEST(get_trace_context().get_baggage("tenant").value() == "acme");
+    const auto all = get_trace_context().baggage();
+    BOOST_TEST(all.size() == 2U);
+    BOOST_TEST(all.at("tenant") == "acme");
+    BOOST_TEST(remove_baggage("tenant"));
+    BOOST_TEST(!get_baggage("tenant").has_value());
+    get_trace_context().clear_baggage();
+    BOOST_TEST(get_trace_context().baggage().empty());
+  }).join();
+}
+
+BOOST_AUTO_TEST_CASE(baggage_is_visible_in_nested_spans_and_forks) {
+  traced t;
+  auto root = get_tracer().span("root");
+  set_baggage("request_id", "r-9");
+  auto child = get_tracer().span("child");
+  BOOST_TEST(get_baggage("request_id").value() == "r-9");
+  auto f = copy_context_to_thread([] { return get_baggage("request_id").value_or(""); });
+  set_baggage("request_id", "changed after the fork");
+  BOOST_TEST(std::async(std::launch::async, f).get() == "r-9");
+}
+
+// --- new_trace_context -----------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(new_trace_context_isolates_and_restores) {
+  traced t;
+  auto outer = get_tracer().span("outer");
+  set_baggage("outer", "1");
+  const trace_id outer_trace = outer->trace_id();
+  const auto given = trace_id::from_hex("0af7651916cd43dd8448eb211c80319c").value();
+  {
+    auto ctx = new_trace_context({.trace_id = given, .baggage = {{"job", "nightly"}}});
+    BOOST_TEST(current_span() == nullptr);
+    BOOST_TEST((current_trace_id() == given));
+    BOOST_TEST(!get_baggage("outer").has_value());
+    BOOST_TEST(get_baggage("job").value() == "nightly");
+    auto a = get_tracer().span("a");
+    BOOST_TEST(!a->parent_span_id().is_valid());  // a root of that trace
+    BOOST_TEST((a->trace_id() == given));
+    auto b = get_tracer().span("b");
+    BOOST_TEST((b->parent_span_id() == a->span_id()));
+  }
+  {
+    auto ctx = new_trace_context();
+    BOOST_TEST(ctx.trace_id().is_valid());
+    BOOST_TEST((ctx.trace_id() != outer_trace));
+    auto r1 = get_tracer().span("r1");
+    BOOST_TEST((r1->trace_id() == ctx.trace_id()));
+  }
+  BOOST_TEST(current_span() == &*outer);
+  BOOST_TEST((current_trace_id() == outer_trace));
+  BOOST_TEST(get_baggage("outer").value() == "1");
+  BOOST_TEST(!get_baggage("job").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(new_trace_context_unsampled) {
+  traced t;
+  {
+    auto ctx = new_trace_context({.sampled = false});
+    BOOST_TEST(!get_trace_context().is_sampled());
+    auto s = get_tracer().span("not_sampled");
+    BOOST_TEST(!s->is_sampled());
+    auto child = get_tracer().span("child");
+    BOOST_TEST(!child->is_sampled());
+  }
+  BOOST_TEST(t.spans().empty());
+}
+
+// --- Pinning: scopes end in the context they were created in ---------------------
+
+BOOST_AUTO_TEST_CASE(a_scope_destroyed_on_another_thread_pops_its_own_context) {
+  traced t;
+  std::optional<span_scope> scope;
+  context_ref origin;
+  std::thread([&] {
+    scope.emplace(get_tracer().span("made_elsewhere"));
+    origin = context_ref(&get_trace_context());
+  }).join();
+  BOOST_TEST(origin->depth() == 1U);
+  auto mine = get_tracer().span("mine");
+  const auto mismatches = get_tracer().stats().context_mismatches;
+  scope.reset();  // destroyed here, under this thread's context
+  BOOST_TEST(get_tracer().stats().context_mismatches == mismatches + 1);
+  BOOST_TEST(origin->depth() == 0U);
+  BOOST_TEST(current_span() == &*mine);  // this thread's stack untouched
+  BOOST_TEST(get_trace_context().depth() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(after_shutdown_spans_still_nest_and_are_dropped_and_counted) {
+  { traced t; }  // init, then shutdown
+  const auto before = get_tracer().stats();
+  {
+    auto a = get_tracer().span("a");
+    auto b = get_tracer().span("b");
+    BOOST_TEST((b->parent_span_id() == a->span_id()));
+    BOOST_TEST(current_span() == &*b);
+  }
+  const auto after = get_tracer().stats();
+  BOOST_TEST(after.started - before.started == 2U);
+  BOOST_TEST(after.ended - before.ended == 2U);
+  BOOST_TEST(after.dropped - before.dropped == 2U);
+  BOOST_TEST(after.exported == before.exported);
+}

@@ -1,0 +1,141 @@
+#define BOOST_TEST_MODULE coro
+#include <boost/test/unit_test.hpp>
+
+#include <coroutine>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "prela/coro.hpp"
+#include "test_support.hpp"
+
+using namespace prela;
+using prela::testing::find;
+using prela::testing::traced;
+
+namespace {
+
+// A minimal eager fire-and-forget task type: not asio::awaitable, so it needs preserve().
+struct task {
+  struct promise_type {
+    task get_return_object() { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() {}
+    void unhandled_exception() { std::terminate(); }
+  };
+};
+
+// A scheduler whose queue is drained by whichever thread calls run_all().
+struct scheduler {
+  std::mutex mu;
+  std::deque<std::coroutine_handle<>> ready;
+
+  struct schedule_awaiter {
+    scheduler* s;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+      std::lock_guard lock(s->mu);
+      s->ready.push_back(h);
+    }
+    void await_resume() const noexcept {}
+  };
+  schedule_awaiter schedule() { return {this}; }
+
+  void run_all() {
+    for (;;) {
+      std::coroutine_handle<> h;
+      {
+        std::lock_guard lock(mu);
+        if (ready.empty()) return;
+        h = ready.front();
+        ready.pop_front();
+      }
+      saved_context keep;  // the resumed coroutine's context must not stay installed
+      h.resume();
+    }
+  }
+};
+
+task worker(scheduler& sched, int id, std::atomic<int>& violations) {
+  // Half of them start a trace of their own; it must survive every suspension.
+  std::optional<context_scope> own_trace;
+  if (id % 2 == 0) own_trace.emplace(new_trace_context());
+  const auto expected_trace = own_trace ? own_trace->trace_id() : trace_id();
+  auto outer = get_tracer().span("outer_" + std::to_string(id));
+  if (own_trace && outer->trace_id() != expected_trace) ++violations;
+  const span* mine = &*outer;
+  for (int step = 0; step < 5; ++step) {
+    co_await preserve(sched.schedule());
+    if (current_span() != mine) ++violations;
+    auto inner = get_tracer().span("inner");
+    if (inner->parent_span_id() != mine->span_id()) ++violations;
+    co_await preserve(sched.schedule());
+    if (current_span() != &*inner) ++violations;
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(preserve_restores_the_awaiting_coroutines_context_on_any_thread) {
+  traced t;
+  scheduler sched;
+  std::atomic<int> violations{0};
+  // Start 50 concurrent coroutines. Concurrency begins at a spawn, so each starts under
+  // a fork of its own (as prela::asio::co_spawn does for Asio).
+  for (int i = 0; i < 50; ++i) {
+    bind_context([&, i] { worker(sched, i, violations); })();
+  }
+  // Resume them from two other threads, each of which has a span of its own open.
+  std::vector<std::thread> resumers;
+  std::atomic<int> resumer_violations{0};
+  for (int r = 0; r < 2; ++r) {
+    resumers.emplace_back([&] {
+      auto own = get_tracer().span("resumer");
+      while (true) {
+        sched.run_all();
+        if (current_span() != &*own) ++resumer_violations;
+        std::lock_guard lock(sched.mu);
+        if (sched.ready.empty()) break;
+      }
+    });
+  }
+  for (auto& th : resumers) th.join();
+  sched.run_all();
+  BOOST_TEST(violations.load() == 0);
+  BOOST_TEST(resumer_violations.load() == 0);
+  const auto spans = t.spans();
+  BOOST_TEST(spans.size() == 50U * 6U + 2U);
+  for (const auto& s : spans) {
+    if (s.name != "inner") continue;
+    bool parent_found = false;
+    for (const auto& p : spans) {
+      if (p.span_id == s.parent_span_id) {
+        parent_found = p.name.rfind("outer_", 0) == 0 && p.trace_id == s.trace_id;
+        break;
+      }
+    }
+    BOOST_REQUIRE(parent_found);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(without_preserve_the_resumers_context_leaks_in) {
+  // The "wrong" variant: a plain co_await resumes under whatever context the resuming
+  // thread has, which is why preserve (and prela::asio for Asio) exist.
+  traced t;
+  scheduler sched;
+  std::atomic<bool> saw_foreign{false};
+  auto plain = [&]() -> task {
+    auto s = get_tracer().span("plain");
+    const span* mine = &*s;
+    co_await sched.schedule();
+    saw_foreign = current_span() != mine;
+  };
+  { auto ctx = new_trace_context(); plain(); }
+  std::thread([&] {
+    auto other = get_tracer().span("other");
+    sched.run_all();
+  }).join();
+  BOOST_TEST(saw_foreign.load());
+}

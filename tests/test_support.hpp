@@ -1,0 +1,48 @@
+// Helpers shared by the tests: a tracer initialised with a memory exporter.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "prela/exporters/memory.hpp"
+#include "prela/prela.hpp"
+
+namespace prela::testing {
+
+/// Initialises the global tracer with a memory exporter for one test, shuts it down
+/// after. The schedule delay is long: tests read spans through force_flush(), which
+/// must deliver at once.
+struct traced {
+  std::shared_ptr<memory_exporter> memory = std::make_shared<memory_exporter>();
+
+  explicit traced(tracer_options options = {}) {
+    options.exporters.push_back(memory);
+    if (options.service_name.empty()) options.service_name = "prela-tests";
+    options.schedule_delay = std::chrono::seconds(60);
+    init(std::move(options));
+  }
+  ~traced() { shutdown(std::chrono::seconds(10)); }
+
+  /// Flushes and returns every span exported so far.
+  std::vector<span_data> spans() const {
+    force_flush(std::chrono::seconds(10));
+    return memory->spans();
+  }
+};
+
+inline const span_data* find(const std::vector<span_data>& spans, std::string_view name) {
+  auto it = std::find_if(spans.begin(), spans.end(), [&](const span_data& s) { return s.name == name; });
+  return it == spans.end() ? nullptr : &*it;
+}
+
+inline std::string str(const attribute_value* v) {
+  return v != nullptr && std::holds_alternative<std::string>(v->variant()) ? std::get<std::string>(v->variant())
+                                                                            : std::string("<none>");
+}
+
+}  // namespace prela::testing

@@ -1,0 +1,170 @@
+#define BOOST_TEST_MODULE tracer
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "test_support.hpp"
+
+using namespace prela;
+using prela::testing::find;
+using prela::testing::traced;
+
+// Runs first: nothing has called init() in this process yet.
+BOOST_AUTO_TEST_CASE(before_init_spans_nest_propagate_and_are_discarded) {
+  const auto before = get_tracer().stats();
+  {
+    auto a = get_tracer().span("a", span_type::agent);
+    auto b = get_tracer().span("b");
+    BOOST_TEST(a->is_sampled());  // the default sampler's decision, propagated downstream
+    BOOST_TEST((b->parent_span_id() == a->span_id()));
+    BOOST_TEST((current_trace_id() == a->trace_id()));
+    b->set_attribute("ignored", 1);  // not recorded, not an error
+  }
+  const auto after = get_tracer().stats();
+  BOOST_TEST(after.started - before.started == 2U);
+  BOOST_TEST(after.ended - before.ended == 2U);
+  BOOST_TEST(after.dropped == before.dropped);
+  BOOST_TEST(after.mutations_after_end == before.mutations_after_end);
+}
+
+BOOST_AUTO_TEST_CASE(init_validates_its_options) {
+  BOOST_CHECK_THROW(init({.max_queue_size = 0}), std::invalid_argument);
+  BOOST_CHECK_THROW(init({.max_export_batch_size = 0}), std::invalid_argument);
+  BOOST_CHECK_THROW(init({.schedule_delay = std::chrono::milliseconds(-1)}), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(stats_count_every_span) {
+  traced t;
+  const auto before = get_tracer().stats();
+  for (int i = 0; i < 10; ++i) {
+    auto s = get_tracer().span("s");
+  }
+  t.spans();
+  const auto after = get_tracer().stats();
+  BOOST_TEST(after.started - before.started == 10U);
+  BOOST_TEST(after.ended - before.ended == 10U);
+  BOOST_TEST(after.exported - before.exported == 10U);
+  BOOST_TEST(after.dropped == before.dropped);
+}
+
+BOOST_AUTO_TEST_CASE(init_and_shutdown_hundreds_of_times) {
+  for (int round = 0; round < 300; ++round) {
+    auto memory = std::make_shared<memory_exporter>();
+    init({.service_name = "round" + std::to_string(round), .exporters = {memory}});
+    { auto s = get_tracer().span("r"); }
+    BOOST_REQUIRE(shutdown(std::chrono::seconds(5)));
+    const auto spans = memory->spans();
+    BOOST_REQUIRE(spans.size() == 1U);
+    BOOST_REQUIRE(spans[0].resource->service_name == "round" + std::to_string(round));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_and_flush_do_not_wait_for_the_schedule_delay) {
+  auto memory = std::make_shared<memory_exporter>();
+  init({.exporters = {memory}, .schedule_delay = std::chrono::hours(1)});
+  { auto s = get_tracer().span("x"); }
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST(force_flush(std::chrono::seconds(10)));
+  BOOST_TEST(memory->spans().size() == 1U);
+  { auto s = get_tracer().span("y"); }
+  BOOST_TEST(shutdown(std::chrono::seconds(10)));
+  BOOST_TEST(memory->spans().size() == 2U);
+  // Correctness, not a timing target: an hour-long delay must not have been waited for.
+  BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::minutes(1)));
+}
+
+BOOST_AUTO_TEST_CASE(a_span_ending_after_its_root_is_exported) {
+  traced t;
+  std::optional<span_handle> straggler;
+  {
+    auto root = get_tracer().span("root");
+    straggler.emplace(get_tracer().start_span("straggler"));
+  }
+  straggler->end();
+  const auto spans = t.spans();
+  BOOST_REQUIRE(spans.size() == 2U);
+  BOOST_TEST((find(spans, "straggler")->parent_span_id == find(spans, "root")->span_id));
+}
+
+BOOST_AUTO_TEST_CASE(the_default_sampler_follows_the_parent) {
+  traced t({.sampler = parent_based(always_off())});
+  {
+    auto root = get_tracer().span("root");
+    BOOST_TEST(!root->is_sampled());
+    auto child = get_tracer().span("child");
+    BOOST_TEST(!child->is_sampled());
+    BOOST_TEST((child->parent_span_id() == root->span_id()));  // unsampled spans still nest
+  }
+  BOOST_TEST(t.spans().empty());
+}
+
+BOOST_AUTO_TEST_CASE(continuing_a_remote_trace) {
+  traced t;
+  remote_context remote;
+  remote.trace_id = trace_id::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").value();
+  remote.span_id = span_id::from_hex("00f067aa0ba902b7").value();
+  remote.sampled = true;
+  remote.trace_state = "vendor=abc";
+  remote.baggage = {{"user_id", "u7"}};
+  {
+    auto server = get_tracer().span("handle", span_type::agent, remote);
+    BOOST_TEST((server->trace_id() == remote.trace_id));
+    BOOST_TEST((server->parent_span_id() == remote.span_id));
+    BOOST_TEST(get_baggage("user_id").value_or("") == "u7");
+    auto inner = get_tracer().span("inner");
+    BOOST_TEST(inner->trace_state() == "vendor=abc");
+  }
+  remote.sampled = false;
+  {
+    auto unsampled = get_tracer().span("unsampled", span_type::agent, remote);
+    BOOST_TEST(!unsampled->is_sampled());  // parent_based honours the remote flag
+  }
+  {
+    auto fresh = get_tracer().span("invalid_remote", span_type::agent, remote_context{});
+    BOOST_TEST(!fresh->parent_span_id().is_valid());
+    BOOST_TEST((fresh->trace_id() != remote.trace_id));
+  }
+  const auto spans = t.spans();
+  BOOST_TEST(find(spans, "handle")->parent_is_remote);
+  BOOST_TEST(find(spans, "handle")->trace_state == "vendor=abc");
+  BOOST_TEST(!find(spans, "inner")->parent_is_remote);
+  BOOST_TEST(find(spans, "unsampled") == nullptr);
+}
+
+namespace {
+// Records what it receives and how it is called, for lifecycle checks.
+struct recording_exporter final : exporter {
+  std::atomic<int> exports{0}, flushes{0}, shutdowns{0};
+  std::atomic<int> concurrent{0}, max_concurrent{0};
+  export_result export_spans(std::span<const span_data>) override {
+    const int now = ++concurrent;
+    max_concurrent = std::max(max_concurrent.load(), now);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    --concurrent;
+    ++exports;
+    return export_result::success;
+  }
+  bool force_flush(std::chrono::milliseconds) override { ++flushes; return true; }
+  bool shutdown(std::chrono::milliseconds) override { ++shutdowns; return true; }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(exporters_are_flushed_shut_down_once_and_never_called_concurrently) {
+  auto rec = std::make_shared<recording_exporter>();
+  init({.exporters = {rec}, .max_export_batch_size = 8});
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([] {
+      for (int j = 0; j < 200; ++j) auto s = get_tracer().span("s");
+    });
+  }
+  for (auto& th : threads) th.join();
+  BOOST_TEST(force_flush());
+  BOOST_TEST(rec->flushes >= 1);
+  BOOST_TEST(shutdown());
+  BOOST_TEST(shutdown());  // idempotent
+  BOOST_TEST(rec->shutdowns == 1);
+  BOOST_TEST(rec->max_concurrent == 1);
+  BOOST_TEST(rec->exports >= 100);  // 800 spans in batches of at most 8
+}
