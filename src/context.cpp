@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
+#include <mutex>
 #include <utility>
 
+#include "detail/counters.hpp"
 #include "detail/tracer_impl.hpp"
 
 namespace prela {
@@ -12,12 +15,15 @@ namespace detail {
 constinit thread_local thread_state tls{};
 
 namespace {
-std::atomic<std::uint32_t> next_thread_index{0};
+// Live threads' counter slots, and what exited threads counted.
+std::mutex registry_mu;
+thread_state* live_threads = nullptr;
+std::atomic<std::uint64_t> retired_counts[8] = {};
 
 // Registered on a thread's first slow-path use; runs at thread exit.
 struct thread_cleanup {
   ~thread_cleanup() {
-    tls.exiting = true;
+    retire_thread_counts();
     span_factory::drain_thread_cache();
     if (tls.current == tls.own) tls.current = nullptr;
     if (tls.own != nullptr) std::exchange(tls.own, nullptr)->release();
@@ -29,8 +35,46 @@ void register_thread() {
   if (tls.registered) return;
   static thread_local thread_cleanup cleanup;
   (void)cleanup;  // odr-use: constructs it, so its destructor runs at thread exit
-  tls.index = next_thread_index.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(registry_mu);
+    tls.next = live_threads;
+    live_threads = &tls;
+  }
   tls.registered = true;
+}
+
+void count_slow(counter c, std::uint64_t n) noexcept {
+  if (!tls.registered && !tls.exiting) {
+    register_thread();
+    count(c, n);
+    return;
+  }
+  retired_counts[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+}
+
+std::uint64_t total(counter c) noexcept {
+  const auto i = static_cast<std::size_t>(c);
+  std::lock_guard lock(registry_mu);
+  std::uint64_t sum = retired_counts[i].load(std::memory_order_relaxed);
+  for (thread_state* t = live_threads; t != nullptr; t = t->next) {
+    sum += t->counts[i].load(std::memory_order_relaxed);
+  }
+  return sum;
+}
+
+void retire_thread_counts() noexcept {
+  std::lock_guard lock(registry_mu);
+  tls.exiting = true;  // from now on this thread counts into the shared totals
+  for (std::size_t i = 0; i < std::size(retired_counts); ++i) {
+    retired_counts[i].fetch_add(tls.counts[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    tls.counts[i].store(0, std::memory_order_relaxed);
+  }
+  for (thread_state** p = &live_threads; *p != nullptr; p = &(*p)->next) {
+    if (*p == &tls) {
+      *p = tls.next;
+      break;
+    }
+  }
 }
 
 trace_context& create_own_context() {
@@ -136,17 +180,17 @@ trace_context::state trace_context::swap_state(state next) noexcept {
   return previous;
 }
 
-void trace_context::push(detail::span_ref s) { st_.stack.push_back(std::move(s)); }
+void trace_context::push(span* s) { st_.stack.push_back(s); }
 
 bool trace_context::remove(const span* s) noexcept {
   auto& stack = st_.stack;
-  if (!stack.empty() && stack.back().get() == s) {
+  if (!stack.empty() && stack.back() == s) {
     stack.pop_back();
     return true;
   }
   // Out of order (span_handle): remove exactly that span; the others keep their links.
   for (auto it = stack.rbegin(); it != stack.rend(); ++it) {
-    if (it->get() == s) {
+    if (*it == s) {
       stack.erase(std::next(it).base());
       return true;
     }

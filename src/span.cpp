@@ -126,8 +126,11 @@ void span::end() noexcept {
       end_time_ = std::max(now_since_epoch(), start_time_);
       ended_.store(true, std::memory_order_release);
     }
-  } else if (ended_.exchange(true, std::memory_order_acq_rel)) {
-    return;
+  } else {
+    // Not recording: nothing to order with, so no locked instruction. Two threads
+    // ending the same unsampled span at the same instant may both count it as ended.
+    if (ended_.load(std::memory_order_acquire)) return;
+    ended_.store(true, std::memory_order_release);
   }
   detail::span_factory::on_end(this);
 }

@@ -27,21 +27,27 @@ std::shared_ptr<const prela::resource> make_resource(const tracer_options& o) {
   return r;
 }
 
-std::unique_ptr<tracer_config> default_config(std::shared_ptr<tracer_counters> counters) {
+std::unique_ptr<tracer_config> default_config() {
   auto c = std::make_unique<tracer_config>();
   c->sampler = parent_based(always_on());
   c->resource = make_resource({});
-  c->counters = std::move(counters);
   return c;
 }
 
-// Spans are recycled per thread: a span start costs no allocation in steady state.
+// Spans are recycled: a span start costs no allocation in steady state. Threads that
+// start spans keep a cache of their own. Spans released on other threads (the export
+// thread releases most sampled spans) go to a shared lock-free stack that starting
+// threads take whole when their cache runs dry. This keeps span memory out of the
+// allocator's cross-thread free path, which costs far more than the span itself.
 constexpr std::uint32_t max_cached_spans = 256;
+constexpr std::uint32_t max_shared_spans = 8192;
+std::atomic<span*> shared_free_spans{nullptr};
+std::atomic<std::uint32_t> shared_free_count{0};
 
 }  // namespace
 
 tracer_impl::tracer_impl() {
-  configs_.push_back(default_config(counters_));
+  configs_.push_back(default_config());
   config_.store(configs_.back().get(), std::memory_order_release);
 }
 
@@ -72,14 +78,13 @@ void tracer_impl::init(tracer_options options) {
   auto c = std::make_unique<tracer_config>();
   c->sampler = options.sampler ? options.sampler : parent_based(always_on());
   c->resource = make_resource(options);
-  c->counters = counters_;
   batch_limits limits;
   limits.max_queue_size = options.max_queue_size;
   // As OpenTelemetry specifies: a batch is never larger than the queue.
   limits.max_export_batch_size = std::min(options.max_export_batch_size, options.max_queue_size);
   limits.schedule_delay = options.schedule_delay;
   limits.export_timeout = options.export_timeout;
-  c->processor = std::make_unique<batch_processor>(limits, std::move(options.exporters), counters_);
+  c->processor = std::make_unique<batch_processor>(limits, std::move(options.exporters));
   publish(std::move(c));
 }
 
@@ -92,7 +97,6 @@ bool tracer_impl::shutdown(std::chrono::milliseconds timeout) {
   auto c = std::make_unique<tracer_config>();
   c->sampler = current->sampler;
   c->resource = current->resource;
-  c->counters = counters_;
   c->after_shutdown = current->processor != nullptr;
   if (!c->after_shutdown) return ok;  // never initialised: nothing to stop
   publish(std::move(c));
@@ -152,7 +156,7 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
   const bool sampled = !forced_off && cfg->sampler->should_sample(params);
 
   span* s = allocate();
-  s->refs_.store(2, std::memory_order_relaxed);  // the caller's and the context stack's
+  s->refs_.store(1, std::memory_order_relaxed);  // the caller's (the stack does not own)
   s->ended_.store(false, std::memory_order_relaxed);
   s->type_ = type;
   s->trace_flags_ = static_cast<std::uint8_t>((sampled ? trace_flag_sampled : 0) | random_flag);
@@ -184,15 +188,25 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
       }
     }
   } else if (sampled && cfg->after_shutdown) {
-    cfg->counters->dropped.add();
+    count(counter::dropped);
   }
-  cfg->counters->started.add();
-  ctx.push(span_ref::adopt(s));
+  count(counter::started);
+  ctx.push(s);
   return {span_ref::adopt(s), context_ref(&ctx)};
 }
 
 span* span_factory::allocate() {
   thread_state& t = tls;
+  if (t.free_spans == nullptr && shared_free_spans.load(std::memory_order_relaxed) != nullptr) {
+    // Take the whole shared stack at once (no ABA: nothing is popped singly).
+    span* list = shared_free_spans.exchange(nullptr, std::memory_order_acquire);
+    std::uint32_t n = 0;
+    for (span* p = list; p != nullptr; p = p->next_free_) ++n;
+    shared_free_count.fetch_sub(n, std::memory_order_relaxed);
+    t.free_spans = list;
+    t.free_count += n;
+  }
+  t.starts_spans = true;
   if (t.free_spans != nullptr) {
     span* s = t.free_spans;
     t.free_spans = s->next_free_;
@@ -209,13 +223,14 @@ const std::string& span_factory::empty_trace_state() {
 
 void span_factory::on_end(span* s) noexcept {
   const tracer_config* cfg = s->config_;
-  cfg->counters->ended.add();
+  count(counter::ended);
   if (!s->recording_) return;
   if (cfg->processor) cfg->processor->enqueue(s);  // counts its own drops
 }
 
 void span_factory::count_mutation_after_end(const span& s) noexcept {
-  s.config_->counters->mutations_after_end.add();
+  (void)s;
+  count(counter::mutations_after_end);
 }
 
 void span_factory::recycle(span* s) noexcept {
@@ -227,13 +242,25 @@ void span_factory::recycle(span* s) noexcept {
   s->events_.clear();
   s->dropped_attributes_ = 0;
   s->dropped_events_ = 0;
-  if (t.registered && !t.exiting && t.free_count < max_cached_spans &&
-      s->name_.capacity() <= 256 && s->trace_state_.capacity() <= 512) {
+  if (s->name_.capacity() > 256 || s->trace_state_.capacity() > 512) {
+    delete s;  // do not keep unusually large buffers around
+    return;
+  }
+  if (t.starts_spans && t.registered && !t.exiting && t.free_count < max_cached_spans) {
     s->next_free_ = t.free_spans;
     t.free_spans = s;
     ++t.free_count;
     return;
   }
+  if (shared_free_count.fetch_add(1, std::memory_order_relaxed) < max_shared_spans) {
+    span* head = shared_free_spans.load(std::memory_order_relaxed);
+    do {
+      s->next_free_ = head;
+    } while (!shared_free_spans.compare_exchange_weak(head, s, std::memory_order_release,
+                                                      std::memory_order_relaxed));
+    return;
+  }
+  shared_free_count.fetch_sub(1, std::memory_order_relaxed);
   delete s;
 }
 
@@ -312,7 +339,6 @@ void activation::finish() noexcept {
   if (!span_) return;
   span_ref s = std::move(span_);
   context_ref ctx = std::move(ctx_);
-  const tracer_config* cfg = span_factory::config_of(*s);
   if (std::uncaught_exceptions() > uncaught_) {
     try {
       const exception_info info = in_flight_exception();
@@ -328,7 +354,7 @@ void activation::finish() noexcept {
     } catch (...) {
     }
   } else if (ctx.get() != tls.current && is_scope_) {
-    cfg->counters->context_mismatches.add();
+    count(counter::context_mismatches);
     report_mismatch(*s);
   }
   ctx->remove(s.get());
@@ -365,15 +391,16 @@ span_handle tracer::start_span(std::string_view name, span_type type, const remo
 }
 
 tracer_stats tracer::stats() const {
-  const auto& c = impl_->counters();
+  using detail::counter;
+  using detail::total;
   tracer_stats s;
-  s.started = c.started.load();
-  s.ended = c.ended.load();
-  s.exported = c.exported.load();
-  s.dropped = c.dropped.load();
-  s.export_failures = c.export_failures.load();
-  s.mutations_after_end = c.mutations_after_end.load();
-  s.context_mismatches = c.context_mismatches.load();
+  s.started = total(counter::started);
+  s.ended = total(counter::ended);
+  s.exported = total(counter::exported);
+  s.dropped = total(counter::dropped);
+  s.export_failures = total(counter::export_failures);
+  s.mutations_after_end = total(counter::mutations_after_end);
+  s.context_mismatches = total(counter::context_mismatches);
   return s;
 }
 

@@ -55,6 +55,7 @@ void make_spans(int n) {
 
 BOOST_AUTO_TEST_CASE(a_saturated_pipeline_drops_and_counts_exactly) {
   // Capacity while the exporter is stuck: 10 spans inside it, 10 in its lane's backlog,
+  // 10 being handed over by the collector,
   // 10 in the queue. Everything else must be dropped, counted, and never block.
   auto blocked = std::make_shared<blocking_exporter>();
   init({.exporters = {blocked}, .max_queue_size = 10, .max_export_batch_size = 10,
@@ -65,7 +66,7 @@ BOOST_AUTO_TEST_CASE(a_saturated_pipeline_drops_and_counts_exactly) {
   make_spans(100);
   const auto mid = get_tracer().stats();
   BOOST_TEST(mid.ended - before.ended == 110U);
-  BOOST_TEST(mid.dropped - before.dropped >= 80U);
+  BOOST_TEST(mid.dropped - before.dropped >= 70U);  // 10 more may be in the collector's hands
   blocked->release();
   BOOST_TEST(shutdown(std::chrono::seconds(10)));
   const auto after = get_tracer().stats();
@@ -73,7 +74,7 @@ BOOST_AUTO_TEST_CASE(a_saturated_pipeline_drops_and_counts_exactly) {
   const auto dropped = after.dropped - before.dropped;
   BOOST_TEST(exported + dropped == 110U);  // nothing silently lost
   BOOST_TEST(exported >= 10U);
-  BOOST_TEST(exported <= 30U);
+  BOOST_TEST(exported <= 40U);
   BOOST_TEST(blocked->received.load() == exported);
 }
 

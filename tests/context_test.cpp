@@ -65,12 +65,14 @@ class thread_pool {
 
 }  // namespace
 
+BOOST_FIXTURE_TEST_SUITE(context_suite, prela::testing::thread_checks)
+
 // --- The context stack -----------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(nothing_is_current_outside_spans) {
   std::thread([] {
-    BOOST_TEST(current_span() == nullptr);
-    BOOST_TEST(!current_trace_id().has_value());
+    PRELA_THREAD_CHECK(current_span() == nullptr);
+    PRELA_THREAD_CHECK(!current_trace_id().has_value());
   }).join();
 }
 
@@ -159,7 +161,7 @@ BOOST_AUTO_TEST_CASE(copy_context_to_thread_parents_worker_spans) {
     std::vector<std::future<std::string>> results;
     for (int i = 0; i < 4; ++i) {
       results.push_back(pool.submit(copy_context_to_thread([i] {
-        BOOST_TEST(current_span() != nullptr);  // the captured parent
+        PRELA_THREAD_CHECK(current_span() != nullptr);  // the captured parent
         auto s = get_tracer().span("worker_" + std::to_string(i), span_type::tool);
         return std::string(s->name());
       })));
@@ -183,7 +185,7 @@ BOOST_AUTO_TEST_CASE(wrong_without_copy_the_worker_has_no_context) {
     auto request = get_tracer().span("request");
     trace = request->trace_id();
     pool.submit([] {
-          BOOST_TEST(current_span() == nullptr);
+          PRELA_THREAD_CHECK(current_span() == nullptr);
           auto orphan = get_tracer().span("orphan");
         })
         .get();
@@ -197,7 +199,7 @@ BOOST_AUTO_TEST_CASE(wrong_wrapping_before_the_context_exists_gives_no_context) 
   traced t;
   thread_pool pool(1);
   auto wrapped_too_early = copy_context_to_thread([] {
-    BOOST_TEST(current_span() == nullptr);
+    PRELA_THREAD_CHECK(current_span() == nullptr);
     auto s = get_tracer().span("early");
   });
   trace_id trace;
@@ -220,8 +222,8 @@ BOOST_AUTO_TEST_CASE(worker_changes_never_leak_back_and_the_thread_context_is_re
     auto request = get_tracer().span("request");
     set_baggage("user_id", "42");
     pool.submit(copy_context_to_thread([] {
-          BOOST_TEST(get_baggage("user_id").value_or("") == "42");
-          BOOST_TEST(!get_baggage("worker.own").has_value());
+          PRELA_THREAD_CHECK(get_baggage("user_id").value_or("") == "42");
+          PRELA_THREAD_CHECK(!get_baggage("worker.own").has_value());
           set_baggage("from_worker", "x");
           set_baggage("user_id", "changed");
           auto open = get_tracer().start_span("left_open_in_worker");
@@ -233,9 +235,9 @@ BOOST_AUTO_TEST_CASE(worker_changes_never_leak_back_and_the_thread_context_is_re
     BOOST_TEST(current_span() == &*request);
   }
   pool.submit([] {
-        BOOST_TEST(get_baggage("worker.own").value_or("") == "yes");
-        BOOST_TEST(!get_baggage("user_id").has_value());
-        BOOST_TEST(current_span() == nullptr);
+        PRELA_THREAD_CHECK(get_baggage("worker.own").value_or("") == "yes");
+        PRELA_THREAD_CHECK(!get_baggage("user_id").has_value());
+        PRELA_THREAD_CHECK(current_span() == nullptr);
       })
       .get();
 }
@@ -246,11 +248,11 @@ BOOST_AUTO_TEST_CASE(every_invocation_gets_its_own_fork) {
   {
     auto request = get_tracer().span("request");
     auto task = copy_context_to_thread([](int i) {
-      BOOST_TEST(get_trace_context().depth() == 0U);  // siblings never see each other's spans
+      PRELA_THREAD_CHECK(get_trace_context().depth() == 0U);  // siblings never see each other's spans
       auto s = get_tracer().span("sibling");
       set_baggage("i", std::to_string(i));
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      BOOST_TEST(get_baggage("i").value_or("") == std::to_string(i));
+      PRELA_THREAD_CHECK(get_baggage("i").value_or("") == std::to_string(i));
       return i * 2;
     });
     auto copy = task;  // copyable when f is
@@ -280,8 +282,9 @@ BOOST_AUTO_TEST_CASE(a_fork_keeps_its_parent_alive_after_the_parent_ended) {
     parent_id = parent->span_id();
     late = copy_context_to_thread([] {
       span* p = current_span();
-      BOOST_REQUIRE(p != nullptr);
-      BOOST_TEST(p->is_ended());
+      PRELA_THREAD_CHECK(p != nullptr);
+      if (p == nullptr) return;
+      PRELA_THREAD_CHECK(p->is_ended());
       p->set_attribute("late", true);  // counted no-op
       auto child = get_tracer().span("late_child");
     });
@@ -306,20 +309,20 @@ BOOST_AUTO_TEST_CASE(bind_context_is_an_alias_and_results_pass_through) {
 
 BOOST_AUTO_TEST_CASE(baggage_basics) {
   std::thread([] {
-    BOOST_TEST(!get_baggage("k").has_value());
-    BOOST_TEST(!remove_baggage("k"));
+    PRELA_THREAD_CHECK(!get_baggage("k").has_value());
+    PRELA_THREAD_CHECK(!remove_baggage("k"));
     set_baggage("user_id", "u-1");
     set_baggage("tenant", "acme");
     set_baggage("user_id", "u-2");
-    BOOST_TEST(get_baggage("user_id").value() == "u-2");
-    BOOST_TEST(get_trace_context().get_baggage("tenant").value() == "acme");
+    PRELA_THREAD_CHECK(get_baggage("user_id").value() == "u-2");
+    PRELA_THREAD_CHECK(get_trace_context().get_baggage("tenant").value() == "acme");
     const auto all = get_trace_context().baggage();
-    BOOST_TEST(all.size() == 2U);
-    BOOST_TEST(all.at("tenant") == "acme");
-    BOOST_TEST(remove_baggage("tenant"));
-    BOOST_TEST(!get_baggage("tenant").has_value());
+    PRELA_THREAD_CHECK(all.size() == 2U);
+    PRELA_THREAD_CHECK(all.at("tenant") == "acme");
+    PRELA_THREAD_CHECK(remove_baggage("tenant"));
+    PRELA_THREAD_CHECK(!get_baggage("tenant").has_value());
     get_trace_context().clear_baggage();
-    BOOST_TEST(get_trace_context().baggage().empty());
+    PRELA_THREAD_CHECK(get_trace_context().baggage().empty());
   }).join();
 }
 
@@ -415,3 +418,5 @@ BOOST_AUTO_TEST_CASE(after_shutdown_spans_still_nest_and_are_dropped_and_counted
   BOOST_TEST(after.dropped - before.dropped == 2U);
   BOOST_TEST(after.exported == before.exported);
 }
+
+BOOST_AUTO_TEST_SUITE_END()

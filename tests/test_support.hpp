@@ -46,3 +46,26 @@ inline std::string str(const attribute_value* v) {
 }
 
 }  // namespace prela::testing
+
+// Boost.Test assertions are not thread-safe: code running on other threads records
+// failures with PRELA_THREAD_CHECK, and the thread_checks fixture turns them into a
+// test failure (on the test's own thread) when each test case ends.
+#include <atomic>
+#include <cstdio>
+
+namespace prela::testing {
+inline std::atomic<int> thread_failures{0};
+
+struct thread_checks {
+  thread_checks() { thread_failures = 0; }
+  ~thread_checks() { BOOST_TEST(thread_failures.exchange(0) == 0, "checks failed on other threads"); }
+};
+}  // namespace prela::testing
+
+#define PRELA_THREAD_CHECK(cond)                                                           \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
+      ++prela::testing::thread_failures;                                                   \
+      std::fprintf(stderr, "%s:%d: check failed on a thread: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                                      \
+  } while (0)

@@ -50,7 +50,7 @@ class trace_context {
   /// Innermost active span of this context; for a fork with no span of its own, the
   /// span current where the fork was taken (possibly ended). nullptr when none.
   [[nodiscard]] span* current_span() const noexcept {
-    return st_.stack.empty() ? st_.fork_parent.get() : st_.stack.back().get();
+    return st_.stack.empty() ? st_.fork_parent.get() : st_.stack.back();
   }
   /// W3C tracestate carried by this flow.
   [[nodiscard]] const std::string& trace_state() const noexcept;
@@ -93,10 +93,12 @@ class trace_context {
     std::string trace_state;
     std::shared_ptr<const detail::baggage_entries> baggage;
     detail::ref_ptr<span> fork_parent;  // span current where this fork was taken
-    std::vector<detail::ref_ptr<span>> stack;
+    // Active spans, innermost last. Not owning: each is owned by the span_scope or
+    // span_handle that pushed it, which removes it before letting go.
+    std::vector<span*> stack;
   };
   state swap_state(state next) noexcept;
-  void push(detail::ref_ptr<span> s);
+  void push(span* s);
   /// Removes exactly this span (normally the innermost); false if it is not here.
   bool remove(const span* s) noexcept;
 

@@ -117,7 +117,12 @@ class span {
   // Intrusive reference count (see detail::ref_ptr).
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+    // A sole owner needs no locked instruction: new references are only ever taken
+    // by a holder of one (a fork of the flow this span is current in), so a count of
+    // one cannot grow under us.
+    if (refs_.load(std::memory_order_acquire) == 1 || refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      destroy();
+    }
   }
 
  private:

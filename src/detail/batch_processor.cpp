@@ -24,7 +24,6 @@ struct batch_processor::lane {
   };
 
   std::shared_ptr<exporter> target;
-  std::shared_ptr<tracer_counters> counters;
   std::shared_ptr<completion> done;
   std::size_t capacity = 0;  // spans waiting in this lane at most
 
@@ -46,7 +45,7 @@ struct batch_processor::lane {
       std::lock_guard lock(mu);
       if (it.batch) {
         if (queued_spans + it.batch->size() > capacity) {
-          counters->dropped.add(it.batch->size());
+          count(counter::dropped, it.batch->size());
           return;
         }
         queued_spans += it.batch->size();
@@ -78,8 +77,8 @@ struct batch_processor::lane {
         } catch (...) {  // an exporter's exception must not end the lane
           result = export_result::failure;
         }
-        (result == export_result::success ? counters->exported : counters->export_failures)
-            .add(it.batch->size());
+        count(result == export_result::success ? counter::exported : counter::export_failures,
+              it.batch->size());
       }
       if (it.flush_ticket != 0) {
         bool ok = false;
@@ -108,15 +107,13 @@ struct batch_processor::lane {
   }
 };
 
-batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters,
-                                 std::shared_ptr<tracer_counters> counters)
-    : limits_(limits), counters_(std::move(counters)), completion_(std::make_shared<completion>()) {
+batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters)
+    : limits_(limits), completion_(std::make_shared<completion>()) {
   queue_.reserve(limits_.max_queue_size);
   for (auto& e : exporters) {
     if (!e) continue;
     auto l = std::make_shared<lane>();
     l->target = std::move(e);
-    l->counters = counters_;
     l->done = completion_;
     l->capacity = limits_.max_queue_size;
     lanes_.push_back(l);
@@ -134,7 +131,7 @@ bool batch_processor::enqueue(span* s) noexcept {
   {
     std::lock_guard lock(mu_);
     if (!accepting_ || queue_.size() >= limits_.max_queue_size) {
-      counters_->dropped.add();
+      count(counter::dropped);
       return false;
     }
     queue_.emplace_back(s);

@@ -26,8 +26,7 @@ struct batch_limits {
 
 class batch_processor {
  public:
-  batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters,
-                  std::shared_ptr<tracer_counters> counters);
+  batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters);
   ~batch_processor();
   batch_processor(const batch_processor&) = delete;
   batch_processor& operator=(const batch_processor&) = delete;
@@ -52,7 +51,6 @@ class batch_processor {
   bool wait_for_lanes(std::uint64_t ticket, clock::time_point deadline);
 
   const batch_limits limits_;
-  std::shared_ptr<tracer_counters> counters_;
   std::shared_ptr<completion> completion_;
   std::vector<std::shared_ptr<lane>> lanes_;
 

@@ -1,42 +1,42 @@
-// Event counters written from many threads at once. One cache line per shard so that
-// threads ending spans concurrently do not contend on a shared counter.
+// Process-wide event counters behind tracer::stats(). Each thread counts into its own
+// slots (a plain load and store, no locked instruction: one writer per slot);
+// stats() adds up the live threads' slots and what exited threads left behind.
 #pragma once
 
-#include <array>
-#include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "prela/detail/thread_state.hpp"
 
 namespace prela::detail {
 
-inline std::uint32_t thread_index() noexcept {
-  if (!tls.registered) register_thread();
-  return tls.index;
+enum class counter : std::uint8_t {
+  started,
+  ended,
+  exported,
+  dropped,
+  export_failures,
+  mutations_after_end,
+  context_mismatches,
+};
+
+/// Adds n to this thread's slot (or, while the thread is exiting, to the shared total).
+void count_slow(counter c, std::uint64_t n) noexcept;
+
+inline void count(counter c, std::uint64_t n = 1) noexcept {
+  thread_state& t = tls;
+  if (t.registered && !t.exiting) [[likely]] {
+    auto& slot = t.counts[static_cast<std::size_t>(c)];
+    slot.store(slot.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    return;
+  }
+  count_slow(c, n);
 }
 
-class sharded_counter {
- public:
-  void add(std::uint64_t n = 1) noexcept {
-    shards_[thread_index() % shard_count].value.fetch_add(n, std::memory_order_relaxed);
-  }
-  [[nodiscard]] std::uint64_t load() const noexcept {
-    std::uint64_t sum = 0;
-    for (const auto& s : shards_) sum += s.value.load(std::memory_order_relaxed);
-    return sum;
-  }
+/// Sum over every thread that ever counted.
+std::uint64_t total(counter c) noexcept;
 
- private:
-  static constexpr std::size_t shard_count = 16;
-  struct alignas(64) shard {
-    std::atomic<std::uint64_t> value{0};
-  };
-  std::array<shard, shard_count> shards_{};
-};
-
-struct tracer_counters {
-  sharded_counter started, ended, exported, dropped, export_failures, mutations_after_end,
-      context_mismatches;
-};
+/// Thread exit: folds this thread's slots into the shared totals.
+void retire_thread_counts() noexcept;
 
 }  // namespace prela::detail

@@ -21,7 +21,6 @@ struct tracer_config {
   std::shared_ptr<const prela::resource> resource;
   std::unique_ptr<batch_processor> processor;  // null before init and after shutdown
   bool after_shutdown = false;                  // spans started now are dropped and counted
-  std::shared_ptr<tracer_counters> counters;
 };
 
 class tracer_impl {
@@ -32,7 +31,6 @@ class tracer_impl {
   [[nodiscard]] const tracer_config* config() const noexcept {
     return config_.load(std::memory_order_acquire);
   }
-  [[nodiscard]] tracer_counters& counters() const noexcept { return *counters_; }
 
   void init(tracer_options options);
   bool shutdown(std::chrono::milliseconds timeout);
@@ -41,7 +39,6 @@ class tracer_impl {
  private:
   void publish(std::unique_ptr<tracer_config> next);  // caller holds lifecycle_
 
-  std::shared_ptr<tracer_counters> counters_ = std::make_shared<tracer_counters>();
   std::atomic<const tracer_config*> config_{nullptr};
   std::mutex lifecycle_;                                // serialises init/shutdown/flush
   std::vector<std::unique_ptr<tracer_config>> configs_;  // current one last

@@ -3,6 +3,7 @@
 // call; the parts that need cleanup at thread exit are registered on first use.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace prela {
@@ -17,9 +18,12 @@ struct thread_state {
   trace_context* own = nullptr;      // this thread's own context, created on demand
   span* free_spans = nullptr;        // recycled span objects (singly linked)
   std::uint32_t free_count = 0;
-  std::uint32_t index = 0;           // small per-thread number for sharded counters
   bool registered = false;           // exit cleanup registered
   bool exiting = false;              // cleanup ran: stop caching
+  bool starts_spans = false;         // keeps a span cache (threads that only end spans do not)
+  thread_state* next = nullptr;      // in the list of live threads (counters)
+  // Event counters written only by this thread, read by tracer::stats() (see counters.hpp).
+  std::atomic<std::uint64_t> counts[8] = {};
 };
 
 extern constinit thread_local thread_state tls;

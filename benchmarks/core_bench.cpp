@@ -1,0 +1,123 @@
+// The core's hot paths. Run: build/default/benchmarks/core_bench
+//   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// Figures and the machine they came from: docs/performance.md.
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+
+#include "prela/prela.hpp"
+
+namespace {
+
+// Accepts everything and does nothing: measures prela, not a backend.
+struct null_exporter final : prela::exporter {
+  prela::export_result export_spans(std::span<const prela::span_data>) override {
+    return prela::export_result::success;
+  }
+};
+
+void init_with(std::shared_ptr<prela::sampler> sampler) {
+  prela::init({.service_name = "bench", .sampler = std::move(sampler),
+               .exporters = {std::make_shared<null_exporter>()}});
+}
+
+// Reports the share of spans the queue had to drop: a benchmark thread can end spans
+// faster than the export thread consumes them, and dropping is cheaper than queueing.
+void report_drops(benchmark::State& state, const prela::tracer_stats& before) {
+  prela::force_flush();
+  const auto after = prela::get_tracer().stats();
+  const double ended = static_cast<double>(after.ended - before.ended);
+  state.counters["dropped%"] = ended > 0 ? 100.0 * static_cast<double>(after.dropped - before.dropped) / ended : 0;
+}
+
+void span_sampled(benchmark::State& state) {
+  init_with(nullptr);
+  const auto before = prela::get_tracer().stats();
+  for (auto _ : state) {
+    auto s = prela::get_tracer().span("operation", prela::span_type::tool);
+    benchmark::DoNotOptimize(&*s);
+  }
+  report_drops(state, before);
+  prela::shutdown();
+}
+BENCHMARK(span_sampled);
+
+void span_sampled_with_attributes(benchmark::State& state) {
+  init_with(nullptr);
+  const auto before = prela::get_tracer().stats();
+  for (auto _ : state) {
+    auto s = prela::get_tracer().span("llm_call", prela::span_type::llm, {{"model", "m"}, {"tokens", 42}});
+    s->set_attribute("latency_ms", 3.5);
+  }
+  report_drops(state, before);
+  prela::shutdown();
+}
+BENCHMARK(span_sampled_with_attributes);
+
+void span_unsampled(benchmark::State& state) {
+  init_with(prela::always_off());
+  for (auto _ : state) {
+    auto s = prela::get_tracer().span("operation", prela::span_type::tool);
+    benchmark::DoNotOptimize(&*s);
+  }
+  prela::shutdown();
+}
+BENCHMARK(span_unsampled);
+
+void nested_pair_sampled(benchmark::State& state) {
+  init_with(nullptr);
+  const auto before = prela::get_tracer().stats();
+  for (auto _ : state) {
+    auto outer = prela::get_tracer().span("outer", prela::span_type::agent);
+    auto inner = prela::get_tracer().span("inner", prela::span_type::llm);
+    benchmark::DoNotOptimize(&*inner);
+  }
+  report_drops(state, before);
+  prela::shutdown();
+}
+BENCHMARK(nested_pair_sampled);
+
+void current_span(benchmark::State& state) {
+  init_with(nullptr);
+  auto s = prela::get_tracer().span("current");
+  for (auto _ : state) benchmark::DoNotOptimize(prela::current_span());
+}
+BENCHMARK(current_span);
+
+void get_baggage(benchmark::State& state) {
+  prela::set_baggage("tenant", "acme");
+  prela::set_baggage("user_id", "u-12345");
+  prela::set_baggage("zone", "eu");
+  for (auto _ : state) benchmark::DoNotOptimize(prela::get_baggage("user_id"));
+}
+BENCHMARK(get_baggage);
+
+void copy_context_wrap_and_invoke(benchmark::State& state) {
+  init_with(nullptr);
+  auto s = prela::get_tracer().span("parent");
+  prela::set_baggage("user_id", "u-1");
+  int counter = 0;
+  for (auto _ : state) {
+    auto wrapped = prela::copy_context_to_thread([&counter] { ++counter; });
+    wrapped();
+  }
+  benchmark::DoNotOptimize(counter);
+}
+BENCHMARK(copy_context_wrap_and_invoke);
+
+// The floor the design notes compare against: a thread_local pointer swap.
+thread_local void* floor_slot = nullptr;
+void thread_local_swap_floor(benchmark::State& state) {
+  int x = 0;
+  for (auto _ : state) {
+    void* prev = floor_slot;
+    floor_slot = &x;
+    benchmark::ClobberMemory();
+    floor_slot = prev;
+  }
+}
+BENCHMARK(thread_local_swap_floor);
+
+}  // namespace
+
+BENCHMARK_MAIN();
