@@ -87,9 +87,11 @@ trace_context& create_own_context() {
   return *tls.own;
 }
 
+void mark_cancelled(trace_context& ctx) noexcept { ctx.cancelled_.store(true, std::memory_order_relaxed); }
+
 context_ref fork_current() {
   trace_context* c = tls.current;
-  return c != nullptr ? c->fork() : context_ref();
+  return c != nullptr ? c->fork() : trace_context::create();
 }
 
 namespace {

@@ -341,8 +341,12 @@ void activation::finish() noexcept {
   context_ref ctx = std::move(ctx_);
   if (std::uncaught_exceptions() > uncaught_) {
     try {
-      const exception_info info = in_flight_exception();
-      s->record_error(info.type, info.message);
+      if (ctx->cancelled_.load(std::memory_order_relaxed)) {
+        s->record_error("cancelled", "cancelled");
+      } else {
+        const exception_info info = in_flight_exception();
+        s->record_error(info.type, info.message);
+      }
     } catch (...) {  // out of memory while describing: the span still ends
     }
   } else if (ctx.get() != tls.current && !ctx->thread_own_ &&

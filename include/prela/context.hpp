@@ -32,6 +32,7 @@ using baggage_entries = std::vector<std::pair<std::string, std::string>>;  // so
 class span_factory;
 class activation;
 class context_guard;
+void mark_cancelled(trace_context& ctx) noexcept;
 }  // namespace detail
 
 class trace_context {
@@ -108,6 +109,9 @@ class trace_context {
   // while suspended. Relaxed loads and stores only: it is a hint, not a lock.
   std::atomic<bool> installed_{false};
   bool thread_own_ = false;  // a thread's own context: implicitly installed on its thread
+  // The flow was cancelled by prela (the loser of ||): its spans end as "cancelled".
+  std::atomic<bool> cancelled_{false};
+  friend void detail::mark_cancelled(trace_context& ctx) noexcept;
   state st_;
 };
 
@@ -161,8 +165,12 @@ class context_guard {
 /// The current context, or nullptr when this thread has none installed.
 inline trace_context* peek_context() noexcept { return tls.current; }
 
-/// A fork of the current context (a fresh empty context when there is none).
+/// A fork of the current context; a fresh empty context when this thread has none.
 context_ref fork_current();
+
+/// Marks a flow as cancelled: spans it leaves by an exception end with error status
+/// "cancelled" instead of the exception's description.
+void mark_cancelled(trace_context& ctx) noexcept;
 
 /// A callable that runs `f` under a fork of a captured context (copy_context_to_thread).
 template <class F>
@@ -187,7 +195,7 @@ class context_bound {
   template <class G, class... Args>
   decltype(auto) invoke(G&& g, Args&&... args) const {
     // A fresh fork per invocation: concurrent or repeated calls never share spans.
-    context_ref ctx = origin_ ? origin_->fork() : trace_context::create();
+    context_ref ctx = origin_->fork();
     context_guard guard(ctx.get());
     return std::forward<G>(g)(std::forward<Args>(args)...);
   }

@@ -1,0 +1,63 @@
+// prela::asio::co_spawn — boost::asio::co_spawn with the coroutine in a flow of its own.
+#pragma once
+
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/execution_context.hpp>
+
+#include "prela/asio/bind_context.hpp"
+#include "prela/asio/context_executor.hpp"
+
+namespace prela::asio {
+
+namespace detail {
+
+template <class Executor>
+auto inner_of(const Executor& ex) {
+  if constexpr (is_context_executor<Executor>::value) {
+    return ex.get_inner_executor();
+  } else {
+    return ex;
+  }
+}
+
+}  // namespace detail
+
+/// Like boost::asio::co_spawn, but the coroutine runs under a fork of the context
+/// current at this call: its spans are children of the span current here, and after
+/// every co_await its own context is current again. The completion handler runs under
+/// the spawner's context. The awaitable's executor type must accept a
+/// context_executor (any_io_executor, the default, does).
+template <class Executor, class T, class AwaitableExecutor,
+          class CompletionToken = boost::asio::default_completion_token_t<Executor>>
+  requires(boost::asio::execution::is_executor<Executor>::value)
+auto co_spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a,
+              CompletionToken&& token = boost::asio::default_completion_token_t<Executor>()) {
+  auto inner = detail::inner_of(ex);
+  context_executor<decltype(inner)> child(std::move(inner), prela::detail::fork_current());
+  return boost::asio::co_spawn(std::move(child), std::move(a), bind_context(std::forward<CompletionToken>(token)));
+}
+
+/// Overload for an execution context (io_context, thread_pool).
+template <class ExecutionContext, class T, class AwaitableExecutor,
+          class CompletionToken =
+              boost::asio::default_completion_token_t<typename ExecutionContext::executor_type>>
+  requires(std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>)
+auto co_spawn(ExecutionContext& ctx, boost::asio::awaitable<T, AwaitableExecutor> a,
+              CompletionToken&& token =
+                  boost::asio::default_completion_token_t<typename ExecutionContext::executor_type>()) {
+  return prela::asio::co_spawn(ctx.get_executor(), std::move(a), std::forward<CompletionToken>(token));
+}
+
+/// Overload for a function returning an awaitable, as boost::asio::co_spawn accepts.
+template <class Executor, class F,
+          class CompletionToken = boost::asio::default_completion_token_t<Executor>>
+  requires(boost::asio::execution::is_executor<Executor>::value && std::is_invocable_v<F>)
+auto co_spawn(const Executor& ex, F&& f,
+              CompletionToken&& token = boost::asio::default_completion_token_t<Executor>()) {
+  return prela::asio::co_spawn(ex, std::forward<F>(f)(), std::forward<CompletionToken>(token));
+}
+
+}  // namespace prela::asio

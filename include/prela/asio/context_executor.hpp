@@ -1,0 +1,156 @@
+// prela::asio::context_executor — an Asio executor adapter that runs everything
+// submitted through it under one trace context.
+#pragma once
+
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/execution.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/asio/require.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "prela/context.hpp"
+
+namespace prela::asio {
+
+template <class Executor>
+class context_executor;
+
+namespace detail {
+
+template <class T>
+struct is_context_executor : std::false_type {};
+template <class E>
+struct is_context_executor<context_executor<E>> : std::true_type {};
+
+/// A submitted function bound to the context it must run under. Holds a reference, so
+/// the context lives as long as any work queued for it.
+template <class F>
+class run_in_context {
+ public:
+  run_in_context(context_ref ctx, F&& f) : ctx_(std::move(ctx)), f_(std::move(f)) {}
+  run_in_context(context_ref ctx, const F& f) : ctx_(std::move(ctx)), f_(f) {}
+
+  void operator()() {
+    prela::detail::context_guard guard(ctx_.get());
+    std::move(f_)();
+  }
+
+ private:
+  context_ref ctx_;
+  F f_;
+};
+
+}  // namespace detail
+
+/// Carries one trace context and runs every function submitted through it under that
+/// context, restoring the thread's previous context afterwards. Copies share the
+/// context (they are the same flow); use fork() for a new flow. Queries are forwarded
+/// to the inner executor; require/prefer re-wrap the result with the same context.
+/// 16 bytes over an io_context or thread_pool executor, so any_io_executor stores it
+/// inline.
+template <class Executor>
+class context_executor {
+ public:
+  using inner_executor_type = Executor;
+
+  context_executor(const Executor& inner, context_ref ctx) noexcept(
+      std::is_nothrow_copy_constructible_v<Executor>)
+      : inner_(inner), ctx_(std::move(ctx)) {}
+  context_executor(Executor&& inner, context_ref ctx) noexcept(std::is_nothrow_move_constructible_v<Executor>)
+      : inner_(std::move(inner)), ctx_(std::move(ctx)) {}
+
+  /// Converts between adapters whose inner executors convert (e.g. after a require).
+  template <class Other>
+    requires(!std::is_same_v<Other, Executor> && std::is_constructible_v<Executor, const Other&>)
+  context_executor(const context_executor<Other>& other)  // NOLINT(google-explicit-constructor)
+      : inner_(other.get_inner_executor()), ctx_(other.context_ref_()) {}
+
+  [[nodiscard]] const Executor& get_inner_executor() const noexcept { return inner_; }
+  [[nodiscard]] trace_context* context() const noexcept { return ctx_.get(); }
+  [[nodiscard]] const prela::context_ref& context_ref_() const noexcept { return ctx_; }
+
+  template <class F>
+  void execute(F&& f) const {
+    boost::asio::execution::execute(
+        inner_, detail::run_in_context<std::decay_t<F>>(ctx_, std::forward<F>(f)));
+  }
+
+  template <class Property>
+    requires boost::asio::can_query<const Executor&, const Property&>::value
+  decltype(auto) query(const Property& p) const
+      noexcept(boost::asio::is_nothrow_query<const Executor&, const Property&>::value) {
+    return boost::asio::query(inner_, p);
+  }
+
+  template <class Property>
+    requires boost::asio::can_require<const Executor&, const Property&>::value
+  auto require(const Property& p) const {
+    using result = std::decay_t<decltype(boost::asio::require(inner_, p))>;
+    return context_executor<result>(boost::asio::require(inner_, p), ctx_);
+  }
+
+  template <class Property>
+    requires boost::asio::can_prefer<const Executor&, const Property&>::value
+  auto prefer(const Property& p) const {
+    using result = std::decay_t<decltype(boost::asio::prefer(inner_, p))>;
+    return context_executor<result>(boost::asio::prefer(inner_, p), ctx_);
+  }
+
+  friend bool operator==(const context_executor& a, const context_executor& b) noexcept {
+    return a.ctx_ == b.ctx_ && a.inner_ == b.inner_;
+  }
+  friend bool operator!=(const context_executor& a, const context_executor& b) noexcept { return !(a == b); }
+
+ private:
+  Executor inner_;
+  prela::context_ref ctx_;
+};
+
+namespace detail {
+
+/// Calls f with the context_executor inside `ex` and returns true, if `ex` is one or
+/// type-erases one over a common inner executor (io_context, thread_pool, a strand of
+/// io_context, any_io_executor); returns false otherwise.
+template <class Executor, class F>
+bool visit_context_executor(const Executor& ex, F&& f) {
+  if constexpr (is_context_executor<Executor>::value) {
+    f(ex);
+    return true;
+  } else if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
+    using io = boost::asio::io_context::executor_type;
+    using pool = boost::asio::thread_pool::executor_type;
+    using io_strand = boost::asio::strand<io>;
+    if (const auto* e = ex.template target<context_executor<io>>()) return f(*e), true;
+    if (const auto* e = ex.template target<context_executor<pool>>()) return f(*e), true;
+    if (const auto* e = ex.template target<context_executor<io_strand>>()) return f(*e), true;
+    if (const auto* e = ex.template target<context_executor<boost::asio::any_io_executor>>()) return f(*e), true;
+    return false;
+  } else {
+    return false;
+  }
+}
+
+}  // namespace detail
+
+/// An adapter over `ex` holding a fork of the current context: work submitted through
+/// it is a new flow whose spans are children of the span current here. Take one fork
+/// per task: copies of one fork share its context.
+template <class Executor>
+  requires boost::asio::execution::is_executor<Executor>::value
+context_executor<Executor> fork(const Executor& ex) {
+  return context_executor<Executor>(ex, prela::detail::fork_current());
+}
+
+/// Forking an adapter forks the current context over the same inner executor.
+template <class Executor>
+context_executor<Executor> fork(const context_executor<Executor>& ex) {
+  return context_executor<Executor>(ex.get_inner_executor(), prela::detail::fork_current());
+}
+
+}  // namespace prela::asio

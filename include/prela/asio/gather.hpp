@@ -1,0 +1,128 @@
+// prela::asio::gather — run awaitables concurrently, each in a flow of its own, and
+// wait for all of them (Python's asyncio.gather, with isolated children).
+#pragma once
+
+#include <array>
+#include <exception>
+#include <iterator>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "prela/asio/context_executor.hpp"
+
+namespace prela::asio {
+
+namespace detail {
+
+/// A child flow: its own fork of the current context and an executor carrying it.
+/// The executor is the awaiting coroutine's, unwrapped from its context_executor when
+/// it is one of the common kinds, so a child's work does not pass two adapters.
+struct child_flow {
+  boost::asio::any_io_executor executor;
+  prela::context_ref context;
+};
+
+inline child_flow make_child(const boost::asio::any_io_executor& ex) {
+  using boost::asio::any_io_executor;
+  child_flow child{ex, prela::detail::fork_current()};
+  const bool unwrapped = visit_context_executor(ex, [&](const auto& adapter) {
+    using inner = std::decay_t<decltype(adapter.get_inner_executor())>;
+    child.executor = context_executor<inner>(adapter.get_inner_executor(), child.context);
+  });
+  if (!unwrapped) {
+    // Another executor: wrap it. Our function runs innermost, so the child's context
+    // is the one installed while it runs even if `ex` installs one of its own.
+    child.executor = context_executor<any_io_executor>(ex, child.context);
+  }
+  return child;
+}
+
+template <class T>
+using result_of_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+template <class T, class Executor>
+boost::asio::awaitable<result_of_t<T>, Executor> as_value(boost::asio::awaitable<T, Executor> a) {
+  if constexpr (std::is_void_v<T>) {
+    co_await std::move(a);
+    co_return std::monostate{};
+  } else {
+    co_return co_await std::move(a);
+  }
+}
+
+template <class T, class Executor>
+auto spawn_child(const child_flow& child, boost::asio::awaitable<T, Executor> a) {
+  return boost::asio::co_spawn(child.executor, std::move(a), boost::asio::deferred);
+}
+
+template <class... R, class All, std::size_t... I>
+std::tuple<R...> collect(All& all, std::index_sequence<I...>) {
+  const auto& order = std::get<0>(all);
+  const std::array<std::exception_ptr, sizeof...(I)> errors{std::get<1 + 2 * I>(all)...};
+  for (std::size_t i : order) {
+    if (errors[i]) std::rethrow_exception(errors[i]);
+  }
+  return std::tuple<R...>(std::move(std::get<2 + 2 * I>(all))...);
+}
+
+}  // namespace detail
+
+/// Runs the awaitables concurrently, each under its own fork of the current context
+/// (their spans are children of the span current here and never see each other's).
+/// Waits for all of them; then rethrows the exception of the first child that failed,
+/// if any. void results become std::monostate. Needs awaitables on any_io_executor.
+template <class... T>
+boost::asio::awaitable<std::tuple<detail::result_of_t<T>...>> gather(boost::asio::awaitable<T>... children) {
+  const auto ex = co_await boost::asio::this_coro::executor;
+  // One fork per child, all taken here, before any child runs.
+  const std::array<detail::child_flow, sizeof...(T)> flows{((void)sizeof(T), detail::make_child(ex))...};
+  auto all = co_await [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return boost::asio::experimental::make_parallel_group(
+               detail::spawn_child(flows[I], detail::as_value(std::move(children)))...)
+        .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::deferred);
+  }(std::index_sequence_for<T...>{});
+  co_return detail::collect<detail::result_of_t<T>...>(all, std::index_sequence_for<T...>{});
+}
+
+/// The vector form: awaitable<std::vector<T>>, or awaitable<void> for T = void.
+template <class T>
+boost::asio::awaitable<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> gather(
+    std::vector<boost::asio::awaitable<T>> children) {
+  const auto ex = co_await boost::asio::this_coro::executor;
+  using op = decltype(detail::spawn_child(std::declval<detail::child_flow>(),
+                                          detail::as_value(std::declval<boost::asio::awaitable<T>>())));
+  std::vector<op> ops;
+  ops.reserve(children.size());
+  for (auto& c : children) ops.push_back(detail::spawn_child(detail::make_child(ex), detail::as_value(std::move(c))));
+  if (ops.empty()) {
+    if constexpr (std::is_void_v<T>) {
+      co_return;
+    } else {
+      co_return std::vector<T>{};
+    }
+  }
+  auto [order, errors, values] = co_await boost::asio::experimental::make_parallel_group(std::move(ops))
+                                     .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::deferred);
+  for (std::size_t i : order) {
+    if (errors[i]) std::rethrow_exception(errors[i]);
+  }
+  if constexpr (!std::is_void_v<T>) {
+    co_return std::vector<T>(std::make_move_iterator(values.begin()), std::make_move_iterator(values.end()));
+  }
+}
+
+}  // namespace prela::asio

@@ -1,0 +1,27 @@
+// prela::asio::traced — run an awaitable inside a span of its own.
+#pragma once
+
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "prela/tracer.hpp"
+
+namespace prela::asio {
+
+/// `co_await traced("fetch", span_type::retrieval, fetch())`: the span is a child of
+/// the current span, current while the awaitable runs, and ends when it completes
+/// (with error status and the exception's description if it throws).
+template <class T, class Executor>
+boost::asio::awaitable<T, Executor> traced(std::string name, span_type type, boost::asio::awaitable<T, Executor> a) {
+  auto scope = get_tracer().span(name, type);
+  if constexpr (std::is_void_v<T>) {
+    co_await std::move(a);
+  } else {
+    co_return co_await std::move(a);
+  }
+}
+
+}  // namespace prela::asio

@@ -1,0 +1,77 @@
+#define BOOST_TEST_MODULE asio_context_executor
+#include <boost/test/unit_test.hpp>
+
+#include "asio_test_support.hpp"
+
+using namespace prela;
+using namespace prela::testing;
+
+BOOST_FIXTURE_TEST_SUITE(context_executor_suite, thread_checks)
+
+BOOST_AUTO_TEST_CASE(small_enough_for_any_io_executors_inline_storage) {
+  // any_io_executor keeps executors of up to three pointers inline; bigger ones go to
+  // the heap on every copy (DESIGN.md: ~20 % slower per resumption).
+  BOOST_TEST(sizeof(asio::context_executor<net::io_context::executor_type>) <= 3 * sizeof(void*));
+  BOOST_TEST(sizeof(asio::context_executor<net::thread_pool::executor_type>) <= 3 * sizeof(void*));
+  using tracked = std::decay_t<decltype(net::prefer(net::io_context().get_executor(),
+                                                    net::execution::outstanding_work.tracked))>;
+  BOOST_TEST(sizeof(asio::context_executor<tracked>) <= 3 * sizeof(void*));
+}
+
+BOOST_AUTO_TEST_CASE(queries_are_forwarded_and_require_keeps_the_context) {
+  net::io_context io;
+  auto ex = asio::fork(io.get_executor());
+  BOOST_TEST(&net::query(ex, net::execution::context) == &io);
+  auto never = net::require(ex, net::execution::blocking.never);
+  BOOST_TEST(never.context() == ex.context());
+  auto tracked = net::prefer(ex, net::execution::outstanding_work.tracked);
+  BOOST_TEST(tracked.context() == ex.context());
+  BOOST_TEST((net::query(tracked, net::execution::outstanding_work) == net::execution::outstanding_work.tracked));
+  auto copy = ex;
+  BOOST_TEST((copy == ex));
+  auto other = asio::fork(io.get_executor());
+  BOOST_TEST((other != ex));  // a fork is a different flow
+  // Usable inside any_io_executor, and recoverable from it.
+  net::any_io_executor erased = ex;
+  BOOST_TEST(erased.target<asio::context_executor<net::io_context::executor_type>>() != nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(functions_run_under_the_context_and_the_thread_gets_its_own_back) {
+  traced t;
+  net::io_context io;
+  std::optional<asio::context_executor<net::io_context::executor_type>> ex;
+  span_id parent;
+  {
+    auto s = get_tracer().span("parent");
+    parent = s->span_id();
+    ex.emplace(asio::fork(io.get_executor()));
+  }
+  int ran = 0;
+  net::post(*ex, [&] {
+    ++ran;
+    PRELA_THREAD_CHECK(current_span() != nullptr && current_span()->span_id() == parent);
+    auto child = get_tracer().span("child");
+    PRELA_THREAD_CHECK(child->parent_span_id() == parent);
+  });
+  auto own = get_tracer().span("runner_thread_span");
+  const span* own_span = &*own;
+  // A plain handler on the same io_context sees the running thread's own context, not
+  // the flow that ran before it.
+  net::post(io, [&] {
+    ++ran;
+    PRELA_THREAD_CHECK(current_span() == own_span);
+  });
+  io.run();
+  BOOST_TEST(ran == 2);
+  BOOST_TEST(current_span() == &*own);
+}
+
+BOOST_AUTO_TEST_CASE(fork_of_an_adapter_forks_over_the_same_inner_executor) {
+  net::io_context io;
+  auto a = asio::fork(io.get_executor());
+  auto b = asio::fork(a);
+  BOOST_TEST((a.get_inner_executor() == b.get_inner_executor()));
+  BOOST_TEST(a.context() != b.context());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
