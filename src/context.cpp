@@ -184,20 +184,20 @@ trace_context::state trace_context::swap_state(state next) noexcept {
 
 void trace_context::push(span* s) { st_.stack.push_back(s); }
 
-bool trace_context::remove(const span* s) noexcept {
+trace_context::removed trace_context::remove(const span* s) noexcept {
   auto& stack = st_.stack;
   if (!stack.empty() && stack.back() == s) {
     stack.pop_back();
-    return true;
+    return removed::innermost;
   }
   // Out of order (span_handle): remove exactly that span; the others keep their links.
   for (auto it = stack.rbegin(); it != stack.rend(); ++it) {
     if (*it == s) {
       stack.erase(std::next(it).base());
-      return true;
+      return removed::inner;
     }
   }
-  return false;
+  return removed::absent;
 }
 
 std::optional<prela::trace_id> current_trace_id() noexcept {

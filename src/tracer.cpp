@@ -327,10 +327,11 @@ void report_mismatch(const span& s) {
   if (mismatch_reported.exchange(true, std::memory_order_relaxed)) return;
   std::string name(s.name());
   std::fprintf(stderr,
-               "prela: span scope '%s' ended while another trace context was current; it was "
-               "ended in its own context. Usual cause: a coroutine started with "
-               "boost::asio::co_spawn instead of prela::asio::co_spawn, or a scope moved to "
-               "another task. Counted in tracer_stats::context_mismatches; reported once.\n",
+               "prela: span scope '%s' ended out of nesting (another flow's span was current); "
+               "it was ended in its own context, but spans opened meanwhile may have the wrong "
+               "parent. Usual cause: a coroutine started with boost::asio::co_spawn instead of "
+               "prela::asio::co_spawn, or a scope moved to another task. Counted in "
+               "tracer_stats::context_mismatches; reported once. See docs/troubleshooting.md.\n",
                name.c_str());
 }
 }  // namespace
@@ -339,6 +340,11 @@ void activation::finish() noexcept {
   if (!span_) return;
   span_ref s = std::move(span_);
   context_ref ctx = std::move(ctx_);
+  const bool foreign = ctx.get() != tls.current;
+  // The flow that owns this context is not running anywhere: a coroutine frame being
+  // destroyed while suspended (cancellation, io_context destroyed).
+  const bool suspended_frame =
+      foreign && !ctx->thread_own_ && !ctx->installed_.load(std::memory_order_relaxed);
   if (std::uncaught_exceptions() > uncaught_) {
     try {
       if (ctx->cancelled_.load(std::memory_order_relaxed)) {
@@ -349,19 +355,20 @@ void activation::finish() noexcept {
       }
     } catch (...) {  // out of memory while describing: the span still ends
     }
-  } else if (ctx.get() != tls.current && !ctx->thread_own_ &&
-             !ctx->installed_.load(std::memory_order_relaxed)) {
-    // The flow that owns this context is not running anywhere: a coroutine frame being
-    // destroyed while suspended (cancellation, io_context destroyed).
+  } else if (suspended_frame) {
     try {
       s->record_error("cancelled", "cancelled");
     } catch (...) {
     }
-  } else if (ctx.get() != tls.current && is_scope_) {
+  }
+  const auto where = ctx->remove(s.get());
+  // A lexical scope that ends in another flow, or not as the innermost span of its own,
+  // means two flows shared a context (e.g. coroutines started with plain
+  // boost::asio::co_spawn): nesting was corrupted. Say so.
+  if (is_scope_ && !suspended_frame && (foreign || where != trace_context::removed::innermost)) {
     count(counter::context_mismatches);
     report_mismatch(*s);
   }
-  ctx->remove(s.get());
   s->end();
 }
 

@@ -3,7 +3,7 @@
 
 #include <sys/resource.h>
 
-#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <map>
 #include <set>
 #include <random>
@@ -13,7 +13,8 @@
 using namespace prela;
 using namespace prela::testing;
 using net::ip::tcp;
-using channel = net::experimental::channel<void(boost::system::error_code, int)>;
+// Producer and consumer may run on different threads: the thread-safe channel, shared.
+using channel = net::experimental::concurrent_channel<void(boost::system::error_code, int)>;
 
 namespace {
 
@@ -53,12 +54,12 @@ net::awaitable<int> child_work(int id, violations& v) {
   co_return id;
 }
 
-net::awaitable<void> producer(channel& ch, int value, violations& v) {
+net::awaitable<void> producer(std::shared_ptr<channel> ch, int value, violations& v) {
   auto s = get_tracer().span("producer");
   const span* mine = &*s;
   co_await sleep_for(std::chrono::microseconds(50 * (value % 5)));
   v.check(current_span() == mine);
-  co_await ch.async_send(boost::system::error_code{}, value, net::use_awaitable);
+  co_await ch->async_send(boost::system::error_code{}, value, net::use_awaitable);
   v.check(current_span() == mine);
 }
 
@@ -103,9 +104,9 @@ net::awaitable<void> worker(int id, tcp::endpoint server, net::strand<net::io_co
   check_mine();
   {
     auto s = get_tracer().span("channel");
-    channel ch(co_await net::this_coro::executor, 1);
+    auto ch = std::make_shared<channel>(co_await net::this_coro::executor, 1);
     asio::co_spawn(co_await net::this_coro::executor, producer(ch, id, v), net::detached);
-    const int got = co_await ch.async_receive(net::use_awaitable);
+    const int got = co_await ch->async_receive(net::use_awaitable);
     v.check(got == id);
     v.check(current_span() == &*s);
   }

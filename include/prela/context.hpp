@@ -100,8 +100,9 @@ class trace_context {
   };
   state swap_state(state next) noexcept;
   void push(span* s);
-  /// Removes exactly this span (normally the innermost); false if it is not here.
-  bool remove(const span* s) noexcept;
+  enum class removed { innermost, inner, absent };
+  /// Removes exactly this span (normally the innermost).
+  removed remove(const span* s) noexcept;
 
   std::atomic<std::uint32_t> refs_{1};
   // Installed on some thread right now (by a context_guard). A span scope that ends

@@ -1,9 +1,14 @@
-// Records each thrown exception (object and type, per thread) so that a span scope left
-// by an exception can name it. Standard C++ gives a destructor no access to the
-// exception that is unwinding the stack; the Itanium C++ ABI's __cxa_throw sees every
-// `throw`, including those inside the standard library. This shim records the throw
-// and forwards to the next definition (libstdc++'s, or a sanitizer's interceptor).
-// Cost: one TLS store per throw. Disabled with -DPRELA_NO_THROW_HOOK=ON.
+// Records the exception that is unwinding the stack (object and type, per thread) so
+// that a span scope left by an exception can name it. Standard C++ gives a destructor
+// no access to that exception. The Itanium C++ ABI entry points see it go by:
+//   __cxa_throw              `throw expr`, including inside the standard library
+//   __cxa_rethrow            `throw;`
+//   std::rethrow_exception   how coroutines (Asio's among them) propagate exceptions
+//   __cxa_begin_catch        the exception is caught: the record is dropped, so it can
+//                            never point at an exception object that has been freed
+// Each shim records or clears, then forwards to the next definition (libstdc++'s, or a
+// sanitizer's interceptor). Cost: a TLS store per throw and per catch.
+// Disabled with -DPRELA_NO_THROW_HOOK=ON (scopes then report error.type "unknown").
 #include <dlfcn.h>
 
 #include <cstdlib>
@@ -18,7 +23,6 @@
 #include "detail/exception_info.hpp"
 
 namespace prela::detail {
-namespace {
 
 struct thrown_record {
   void* object = nullptr;
@@ -27,6 +31,12 @@ struct thrown_record {
 };
 
 constinit thread_local thrown_record last_thrown{};
+
+void record(void* object, const std::type_info* type) noexcept {
+  last_thrown = {object, type, std::uncaught_exceptions()};
+}
+
+namespace {
 
 exception_info describe_object(void* object, const std::type_info* type) {
   exception_info info{demangle(type->name()), {}};
@@ -73,21 +83,59 @@ exception_info describe(const std::exception_ptr& e) {
 }  // namespace prela::detail
 
 #if !defined(PRELA_NO_THROW_HOOK)
+namespace {
+template <class F>
+F next_definition(const char* name) {
+  void* f = dlsym(RTLD_NEXT, name);
+  if (f == nullptr) std::abort();  // no C++ runtime after us: cannot happen when linked
+  return reinterpret_cast<F>(f);
+}
+
+// The object an exception_ptr refers to (libstdc++ keeps exactly that pointer).
+void* object_of(const std::exception_ptr& p) noexcept {
+  static_assert(sizeof(std::exception_ptr) == sizeof(void*));
+  void* object = nullptr;
+  std::memcpy(&object, &p, sizeof object);
+  return object;
+}
+}  // namespace
+
 extern "C" {
 // Declared with void* for the type so that this file does not clash with the
 // compiler's built-in declaration; the ABI is the same.
 [[noreturn]] void __cxa_throw(void* object, void* type, void (*destructor)(void*)) {
-  using throw_fn = void (*)(void*, void*, void (*)(void*));
-  static const throw_fn next = reinterpret_cast<throw_fn>(dlsym(RTLD_NEXT, "__cxa_throw"));
-  prela::detail::last_thrown = {object, static_cast<const std::type_info*>(type),
-                                std::uncaught_exceptions()};
-  if (next == nullptr) std::abort();  // no C++ runtime after us: cannot happen when linked
+  using fn = void (*)(void*, void*, void (*)(void*));
+  static const fn next = next_definition<fn>("__cxa_throw");
+  prela::detail::record(object, static_cast<const std::type_info*>(type));
   next(object, type, destructor);
   __builtin_unreachable();
 }
+
+[[noreturn]] void __cxa_rethrow() {
+  using fn = void (*)();
+  static const fn next = next_definition<fn>("__cxa_rethrow");
+  const std::exception_ptr current = std::current_exception();
+  prela::detail::record(object_of(current), abi::__cxa_current_exception_type());
+  next();
+  __builtin_unreachable();
 }
-#else
-namespace prela::detail {
-// Without the hook, last_thrown stays empty and in_flight_exception() says "unknown".
+
+void* __cxa_begin_catch(void* exception_header) noexcept {
+  using fn = void* (*)(void*) noexcept;
+  static const fn next = next_definition<fn>("__cxa_begin_catch");
+  prela::detail::last_thrown = {};
+  return next(exception_header);
 }
+}
+
+namespace std {
+// Interposes libstdc++'s definition (same signature and mangled name).
+[[noreturn]] void rethrow_exception(exception_ptr p) {
+  using fn = void (*)(exception_ptr);
+  static const fn next = next_definition<fn>("_ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE");
+  prela::detail::record(object_of(p), p.__cxa_exception_type());
+  next(std::move(p));
+  __builtin_unreachable();
+}
+}  // namespace std
 #endif

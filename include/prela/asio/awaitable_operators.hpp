@@ -100,15 +100,15 @@ boost::asio::awaitable<or_parts_t<T>> as_alternatives(boost::asio::awaitable<T> 
 }
 
 /// Which operands finished; when the group cancels the others, their flows are marked
-/// cancelled so that their spans end with status "cancelled".
+/// cancelled so that their spans end with status "cancelled". Lives in run_pair's frame:
+/// the group calls its condition, and the operands finish, before run_pair resumes.
 struct operand_state {
   std::array<prela::context_ref, 2> contexts;
   std::array<std::atomic<bool>, 2> finished{};
 };
 
 template <class T>
-boost::asio::awaitable<T> record_finish(std::shared_ptr<operand_state> state, std::size_t index,
-                                        boost::asio::awaitable<T> a) {
+boost::asio::awaitable<T> record_finish(operand_state* state, std::size_t index, boost::asio::awaitable<T> a) {
   struct on_exit {
     operand_state& s;
     std::size_t i;
@@ -119,7 +119,7 @@ boost::asio::awaitable<T> record_finish(std::shared_ptr<operand_state> state, st
 
 template <class Condition>
 struct mark_losers {
-  std::shared_ptr<operand_state> state;
+  operand_state* state;
   Condition condition;
   template <class... Args>
   boost::asio::cancellation_type_t operator()(Args&&... args) const {
@@ -146,15 +146,15 @@ template <class Condition, class T, class U>
 auto run_pair(Condition condition, boost::asio::awaitable<T> t, boost::asio::awaitable<U> u)
     -> boost::asio::awaitable<std::tuple<std::array<std::size_t, 2>, std::exception_ptr, T, std::exception_ptr, U>> {
   const auto ex = co_await boost::asio::this_coro::executor;
-  auto state = std::make_shared<operand_state>();
+  operand_state state;
   const auto first = prela::asio::detail::make_child(ex);
   const auto second = prela::asio::detail::make_child(ex);
-  state->contexts = {first.context, second.context};
+  state.contexts = {first.context, second.context};
   auto [order, e0, r0, e1, r1] =
       co_await boost::asio::experimental::make_parallel_group(
-          prela::asio::detail::spawn_child(first, record_finish(state, 0, std::move(t))),
-          prela::asio::detail::spawn_child(second, record_finish(state, 1, std::move(u))))
-          .async_wait(mark_losers<Condition>{state, condition}, boost::asio::deferred);
+          prela::asio::detail::spawn_child(first, record_finish(&state, 0, std::move(t))),
+          prela::asio::detail::spawn_child(second, record_finish(&state, 1, std::move(u))))
+          .async_wait(mark_losers<Condition>{&state, condition}, boost::asio::deferred);
   co_return std::make_tuple(order, e0, std::move(r0), e1, std::move(r1));
 }
 

@@ -51,13 +51,34 @@ auto co_spawn(ExecutionContext& ctx, boost::asio::awaitable<T, AwaitableExecutor
   return prela::asio::co_spawn(ctx.get_executor(), std::move(a), std::forward<CompletionToken>(token));
 }
 
-/// Overload for a function returning an awaitable, as boost::asio::co_spawn accepts.
+namespace detail {
+// Keeps the function object (a lambda and its captures) alive in the coroutine frame
+// for as long as the coroutine it returned runs.
+template <class F>
+auto invoke_in_frame(F f) -> std::invoke_result_t<F&> {
+  co_return co_await f();
+}
+}  // namespace detail
+
+/// Overload for a function object returning an awaitable, as boost::asio::co_spawn
+/// accepts; the function object lives as long as the coroutine.
 template <class Executor, class F,
           class CompletionToken = boost::asio::default_completion_token_t<Executor>>
-  requires(boost::asio::execution::is_executor<Executor>::value && std::is_invocable_v<F>)
+  requires(boost::asio::execution::is_executor<Executor>::value && std::is_invocable_v<F&>)
 auto co_spawn(const Executor& ex, F&& f,
               CompletionToken&& token = boost::asio::default_completion_token_t<Executor>()) {
-  return prela::asio::co_spawn(ex, std::forward<F>(f)(), std::forward<CompletionToken>(token));
+  return prela::asio::co_spawn(ex, detail::invoke_in_frame(std::decay_t<F>(std::forward<F>(f))),
+                               std::forward<CompletionToken>(token));
+}
+
+template <class ExecutionContext, class F,
+          class CompletionToken =
+              boost::asio::default_completion_token_t<typename ExecutionContext::executor_type>>
+  requires(std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&> && std::is_invocable_v<F&>)
+auto co_spawn(ExecutionContext& ctx, F&& f,
+              CompletionToken&& token =
+                  boost::asio::default_completion_token_t<typename ExecutionContext::executor_type>()) {
+  return prela::asio::co_spawn(ctx.get_executor(), std::forward<F>(f), std::forward<CompletionToken>(token));
 }
 
 }  // namespace prela::asio

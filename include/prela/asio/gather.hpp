@@ -89,7 +89,8 @@ template <class... T>
 boost::asio::awaitable<std::tuple<detail::result_of_t<T>...>> gather(boost::asio::awaitable<T>... children) {
   const auto ex = co_await boost::asio::this_coro::executor;
   // One fork per child, all taken here, before any child runs.
-  const std::array<detail::child_flow, sizeof...(T)> flows{((void)sizeof(T), detail::make_child(ex))...};
+  std::array<detail::child_flow, sizeof...(T)> flows;
+  for (auto& f : flows) f = detail::make_child(ex);
   auto all = co_await [&]<std::size_t... I>(std::index_sequence<I...>) {
     return boost::asio::experimental::make_parallel_group(
                detail::spawn_child(flows[I], detail::as_value(std::move(children)))...)

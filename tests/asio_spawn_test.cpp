@@ -1,0 +1,211 @@
+#define BOOST_TEST_MODULE asio_spawn
+#include <boost/test/unit_test.hpp>
+
+#include <boost/asio/compose.hpp>
+
+#include "asio_test_support.hpp"
+
+using namespace prela;
+using namespace prela::testing;
+
+namespace {
+
+net::awaitable<int> spans_then_returns(int value) {
+  auto s = get_tracer().span("spawned", span_type::agent);
+  co_await sleep_for(std::chrono::milliseconds(1));
+  co_return value;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(spawn_suite, thread_checks)
+
+BOOST_AUTO_TEST_CASE(the_spawned_coroutine_is_a_child_flow_and_the_handler_runs_under_the_spawner) {
+  traced t;
+  net::io_context io;
+  span_id spawner_span;
+  int result = 0;
+  {
+    auto s = get_tracer().span("spawner");
+    spawner_span = s->span_id();
+    set_baggage("request", "r1");
+    asio::co_spawn(io, spans_then_returns(7), [&](std::exception_ptr e, int r) {
+      PRELA_THREAD_CHECK(!e);
+      result = r;
+      // The handler runs in the spawner's flow, as of the co_spawn call.
+      PRELA_THREAD_CHECK(current_span() != nullptr && current_span()->span_id() == spawner_span);
+      PRELA_THREAD_CHECK(get_baggage("request") == "r1");
+    });
+  }
+  io.run();
+  BOOST_TEST(result == 7);
+  const auto spans = t.spans();
+  BOOST_TEST((find(spans, "spawned")->parent_span_id == spawner_span));
+}
+
+BOOST_AUTO_TEST_CASE(awaiting_a_spawn_resumes_the_awaiting_coroutine_in_its_own_flow) {
+  traced t;
+  net::io_context io;
+  violations v;
+  asio::co_spawn(io, [&]() -> net::awaitable<void> {
+    auto outer = get_tracer().span("outer");
+    const int r = co_await asio::co_spawn(co_await net::this_coro::executor, spans_then_returns(3), net::use_awaitable);
+    v.check(r == 3);
+    v.check(current_span() == &*outer);
+    v.check(get_trace_context().depth() == 1);
+  }, net::detached);
+  io.run();
+  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(get_tracer().stats().context_mismatches == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(fork_of_a_thread_pool_executor) {
+  traced t;
+  net::thread_pool pool(4);
+  span_id parent;
+  std::atomic<int> done{0};
+  {
+    auto s = get_tracer().span("submitter");
+    parent = s->span_id();
+    for (int i = 0; i < 50; ++i) {
+      net::post(asio::fork(pool.get_executor()), [&, i] {  // one fork per task
+        auto w = get_tracer().span("pool_task");
+        PRELA_THREAD_CHECK(w->parent_span_id() == parent);
+        PRELA_THREAD_CHECK(get_trace_context().depth() == 1);
+        w->set_attribute("i", i);
+        ++done;
+      });
+    }
+  }
+  pool.join();
+  BOOST_TEST(done.load() == 50);
+  const auto spans = t.spans();
+  int tasks = 0;
+  for (const auto& s : spans) tasks += s.name == "pool_task" && s.parent_span_id == parent ? 1 : 0;
+  BOOST_TEST(tasks == 50);
+}
+
+BOOST_AUTO_TEST_CASE(bind_context_on_a_timer_callback) {
+  traced t;
+  net::io_context io;
+  net::steady_timer timer(io, std::chrono::milliseconds(1));
+  span_id parent;
+  bool called = false;
+  {
+    auto s = get_tracer().span("arm_timer");
+    parent = s->span_id();
+    timer.async_wait(asio::bind_context([&](boost::system::error_code ec) {
+      called = !ec;
+      PRELA_THREAD_CHECK(current_span() != nullptr && current_span()->span_id() == parent);
+      auto cb = get_tracer().span("timer_callback");
+      PRELA_THREAD_CHECK(cb->parent_span_id() == parent);
+    }));
+  }
+  auto unrelated = get_tracer().span("running_thread");
+  io.run();
+  BOOST_TEST(called);
+  BOOST_TEST(current_span() == &*unrelated);
+  const auto spans = t.spans();
+  BOOST_TEST((find(spans, "timer_callback")->parent_span_id == parent));
+}
+
+namespace {
+// A composed operation made of two timer waits: its final handler must still be bound.
+template <class Token>
+auto async_double_wait(net::steady_timer& timer, Token&& token) {
+  return net::async_compose<Token, void(boost::system::error_code)>(
+      [&timer, step = 0](auto& self, boost::system::error_code ec = {}) mutable {
+        if (!ec && step < 2) {
+          ++step;
+          timer.expires_after(std::chrono::milliseconds(1));
+          timer.async_wait(std::move(self));
+          return;
+        }
+        self.complete(ec);
+      },
+      token, timer);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(bind_context_on_a_composed_operation) {
+  traced t;
+  net::io_context io;
+  net::steady_timer timer(io);
+  span_id parent;
+  bool called = false;
+  {
+    auto s = get_tracer().span("compose_start");
+    parent = s->span_id();
+    async_double_wait(timer, asio::bind_context([&](boost::system::error_code ec) {
+      called = !ec;
+      PRELA_THREAD_CHECK(current_span() != nullptr && current_span()->span_id() == parent);
+    }));
+  }
+  io.run();
+  BOOST_TEST(called);
+}
+
+BOOST_AUTO_TEST_CASE(frames_destroyed_while_suspended_end_their_spans_as_cancelled) {
+  traced t;
+  auto destroyer_span = get_tracer().span("destroying_thread");
+  const span* mine = &*destroyer_span;
+  {
+    net::io_context io;
+    for (int i = 0; i < 200; ++i) {
+      asio::co_spawn(io, []() -> net::awaitable<void> {
+        auto s = get_tracer().span("suspended_forever");
+        auto inner = get_tracer().span("inner");
+        co_await sleep_for(std::chrono::hours(1));
+      }, net::detached);
+    }
+    io.run_for(std::chrono::milliseconds(20));  // all of them are now suspended
+    io.stop();
+  }  // io_context destroyed here: the frames are destroyed on this thread
+  BOOST_TEST(current_span() == mine);  // the destroying thread's context is untouched
+  BOOST_TEST(get_trace_context().depth() == 1U);
+  const auto spans = t.spans();
+  int cancelled = 0;
+  for (const auto& s : spans) {
+    if (s.name == "suspended_forever" || s.name == "inner") {
+      cancelled += s.status == span_status::error && s.status_message == "cancelled" ? 1 : 0;
+    }
+  }
+  BOOST_TEST(cancelled == 400);
+  BOOST_TEST(get_tracer().stats().context_mismatches == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_operation_ends_the_span_with_the_error) {
+  traced t;
+  net::io_context io;
+  net::cancellation_signal signal;
+  asio::co_spawn(io, []() -> net::awaitable<void> {
+    auto s = get_tracer().span("waits");
+    co_await sleep_for(std::chrono::hours(1));
+  }, net::bind_cancellation_slot(signal.slot(), net::detached));
+  io.run_for(std::chrono::milliseconds(5));
+  signal.emit(net::cancellation_type::terminal);
+  io.run();
+  const auto spans = t.spans();
+  BOOST_REQUIRE(find(spans, "waits") != nullptr);
+  BOOST_TEST((find(spans, "waits")->status == span_status::error));
+}
+
+BOOST_AUTO_TEST_CASE(plain_boost_co_spawn_is_reported_not_silent) {
+  traced t;
+  net::io_context io(2);
+  const auto before = get_tracer().stats().context_mismatches;
+  // Two plain coroutines interleave on the thread's own context: their scopes end while
+  // another flow's span is current. prela still ends each span in its own context and
+  // counts the misuse.
+  for (int i = 0; i < 2; ++i) {
+    net::co_spawn(io, [i]() -> net::awaitable<void> {
+      auto s = get_tracer().span("plain_" + std::to_string(i));
+      co_await sleep_for(std::chrono::milliseconds(1 + i));  // the first ends while the second is innermost
+    }, net::detached);
+  }
+  io.run();
+  BOOST_TEST(get_tracer().stats().context_mismatches > before);
+  BOOST_TEST(t.spans().size() == 2U);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
