@@ -34,7 +34,7 @@ net::awaitable<int> failing(std::string name, int ms, violations& v) {
 }
 
 template <class F>
-std::vector<span_data> run(F make, int threads = 1) {  // see the multi-threaded case below
+std::vector<span_data> run(F make, int threads = 2) {
   traced t;
   net::io_context io;
   asio::co_spawn(io, make(), [](std::exception_ptr e) {

@@ -147,8 +147,9 @@ auto run_pair(Condition condition, boost::asio::awaitable<T> t, boost::asio::awa
     -> boost::asio::awaitable<std::tuple<std::array<std::size_t, 2>, std::exception_ptr, T, std::exception_ptr, U>> {
   const auto ex = co_await boost::asio::this_coro::executor;
   operand_state state;
-  const auto first = prela::asio::detail::make_child(ex);
-  const auto second = prela::asio::detail::make_child(ex);
+  const auto strand = prela::asio::detail::serialized(ex);
+  const auto first = prela::asio::detail::make_child(strand);
+  const auto second = prela::asio::detail::make_child(strand);
   state.contexts = {first.context, second.context};
   auto [order, e0, r0, e1, r1] =
       co_await boost::asio::experimental::make_parallel_group(

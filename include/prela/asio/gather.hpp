@@ -51,6 +51,15 @@ inline child_flow make_child(const boost::asio::any_io_executor& ex) {
   return child;
 }
 
+/// A strand over the executor beneath `ex`'s context adapter: the operands of && and ||
+/// share it, because Asio's parallel_group emits cancellation signals from the thread of
+/// the operand that completes and cancellation slots are not thread-safe.
+inline boost::asio::any_io_executor serialized(const boost::asio::any_io_executor& ex) {
+  boost::asio::any_io_executor inner = ex;
+  visit_context_executor(ex, [&](const auto& adapter) { inner = adapter.get_inner_executor(); });
+  return boost::asio::make_strand(inner);
+}
+
 template <class T>
 using result_of_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 

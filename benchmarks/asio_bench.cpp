@@ -1,0 +1,147 @@
+// Cost of carrying the context through Asio, side by side with plain Asio.
+// Run: build/default/benchmarks/asio_bench --benchmark_repetitions=5
+//        --benchmark_report_aggregates_only=true
+// "ns_per_op" is the time of one resumption (post loops) or one spawn/gather.
+#include <benchmark/benchmark.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+
+#include "prela/asio.hpp"
+
+namespace net = boost::asio;
+
+namespace {
+
+constexpr int posts_per_run = 2000;
+
+net::awaitable<void> post_loop() {
+  auto ex = co_await net::this_coro::executor;
+  for (int i = 0; i < posts_per_run; ++i) co_await net::post(ex, net::use_awaitable);
+}
+
+void report(benchmark::State& state, int ops_per_iteration) {
+  state.counters["ns_per_op"] = benchmark::Counter(static_cast<double>(ops_per_iteration) * 1e-9,
+                                                   benchmark::Counter::kIsIterationInvariantRate |
+                                                       benchmark::Counter::kInvert);
+}
+
+// co_await post(use_awaitable): the resumption path, plain executor.
+void post_resume_plain(benchmark::State& state) {
+  net::io_context io(1);
+  for (auto _ : state) {
+    net::co_spawn(io, post_loop(), net::detached);
+    io.run();
+    io.restart();
+  }
+  report(state, posts_per_run);
+}
+BENCHMARK(post_resume_plain);
+
+// The same through context_executor: a context install and restore per resumption.
+void post_resume_context_executor(benchmark::State& state) {
+  net::io_context io(1);
+  for (auto _ : state) {
+    prela::asio::co_spawn(io, post_loop(), net::detached);
+    io.run();
+    io.restart();
+  }
+  report(state, posts_per_run);
+}
+BENCHMARK(post_resume_context_executor);
+
+// Over a strand (context_executor<strand<...>> does not fit any_io_executor's inline
+// storage: see docs/performance.md).
+void post_resume_strand_plain(benchmark::State& state) {
+  net::io_context io(1);
+  for (auto _ : state) {
+    net::co_spawn(net::make_strand(io), post_loop(), net::detached);
+    io.run();
+    io.restart();
+  }
+  report(state, posts_per_run);
+}
+BENCHMARK(post_resume_strand_plain);
+
+void post_resume_strand_context_executor(benchmark::State& state) {
+  net::io_context io(1);
+  for (auto _ : state) {
+    prela::asio::co_spawn(net::make_strand(io), post_loop(), net::detached);
+    io.run();
+    io.restart();
+  }
+  report(state, posts_per_run);
+}
+BENCHMARK(post_resume_strand_context_executor);
+
+constexpr int spawns_per_run = 1000;
+
+net::awaitable<int> trivial() { co_return 1; }
+
+void co_spawn_plain(benchmark::State& state) {
+  net::io_context io(1);
+  for (auto _ : state) {
+    for (int i = 0; i < spawns_per_run; ++i) net::co_spawn(io, trivial(), net::detached);
+    io.run();
+    io.restart();
+  }
+  report(state, spawns_per_run);
+}
+BENCHMARK(co_spawn_plain);
+
+void co_spawn_prela(benchmark::State& state) {
+  net::io_context io(1);
+  for (auto _ : state) {
+    for (int i = 0; i < spawns_per_run; ++i) prela::asio::co_spawn(io, trivial(), net::detached);
+    io.run();
+    io.restart();
+  }
+  report(state, spawns_per_run);
+}
+BENCHMARK(co_spawn_prela);
+
+constexpr int groups_per_run = 500;
+
+net::awaitable<void> parallel_group_loop() {
+  auto ex = co_await net::this_coro::executor;
+  for (int i = 0; i < groups_per_run; ++i) {
+    auto r = co_await net::experimental::make_parallel_group(net::co_spawn(ex, trivial(), net::deferred),
+                                                             net::co_spawn(ex, trivial(), net::deferred),
+                                                             net::co_spawn(ex, trivial(), net::deferred))
+                 .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+    benchmark::DoNotOptimize(r);
+  }
+}
+
+net::awaitable<void> gather_loop() {
+  for (int i = 0; i < groups_per_run; ++i) {
+    auto r = co_await prela::asio::gather(trivial(), trivial(), trivial());
+    benchmark::DoNotOptimize(r);
+  }
+}
+
+void gather3_parallel_group_plain(benchmark::State& state) {
+  net::io_context io(1);
+  for (auto _ : state) {
+    net::co_spawn(io, parallel_group_loop(), net::detached);
+    io.run();
+    io.restart();
+  }
+  report(state, groups_per_run);
+}
+BENCHMARK(gather3_parallel_group_plain);
+
+void gather3_prela(benchmark::State& state) {
+  net::io_context io(1);
+  for (auto _ : state) {
+    prela::asio::co_spawn(io, gather_loop(), net::detached);
+    io.run();
+    io.restart();
+  }
+  report(state, groups_per_run);
+}
+BENCHMARK(gather3_prela);
+
+}  // namespace
+
+BENCHMARK_MAIN();
