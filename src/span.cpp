@@ -120,19 +120,26 @@ void span::record_exception(std::exception_ptr e) {
 
 void span::end() noexcept {
   if (recording_) {
+    span_data record;
     {
       std::lock_guard lock(mu_);
       if (ended_.load(std::memory_order_relaxed)) return;
       end_time_ = std::max(now_since_epoch(), start_time_);
       ended_.store(true, std::memory_order_release);
+      // The record is built here, on the ending thread, while the span is in its cache;
+      // the export thread never touches span objects.
+      record = detail::span_factory::take_data(*this);
     }
-  } else {
+    detail::span_factory::on_end(*this, std::move(record));
+    return;
+  }
+  {
     // Not recording: nothing to order with, so no locked instruction. Two threads
     // ending the same unsampled span at the same instant may both count it as ended.
     if (ended_.load(std::memory_order_acquire)) return;
     ended_.store(true, std::memory_order_release);
   }
-  detail::span_factory::on_end(this);
+  detail::span_factory::on_end(*this, std::nullopt);
 }
 
 void span::destroy() noexcept { detail::span_factory::recycle(this); }

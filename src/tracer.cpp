@@ -84,7 +84,7 @@ void tracer_impl::init(tracer_options options) {
   limits.max_export_batch_size = std::min(options.max_export_batch_size, options.max_queue_size);
   limits.schedule_delay = options.schedule_delay;
   limits.export_timeout = options.export_timeout;
-  c->processor = std::make_unique<batch_processor>(limits, std::move(options.exporters));
+  c->processor = std::make_unique<batch_processor>(limits, std::move(options.exporters), c->resource);
   publish(std::move(c));
 }
 
@@ -221,11 +221,10 @@ const std::string& span_factory::empty_trace_state() {
   return empty;
 }
 
-void span_factory::on_end(span* s) noexcept {
-  const tracer_config* cfg = s->config_;
+void span_factory::on_end(const span& s, std::optional<span_data> record) noexcept {
   count(counter::ended);
-  if (!s->recording_) return;
-  if (cfg->processor) cfg->processor->enqueue(s);  // counts its own drops
+  if (!record) return;
+  if (s.config_->processor) s.config_->processor->enqueue(std::move(*record));  // counts its own drops
 }
 
 void span_factory::count_mutation_after_end(const span& s) noexcept {
@@ -274,7 +273,7 @@ void span_factory::drain_thread_cache() noexcept {
   t.free_count = 0;
 }
 
-span_data span_factory::take_data(span& s) {
+span_data span_factory::take_data(span& s) noexcept {
   span_data d;
   d.name = s.name_;
   d.type = s.type_;
@@ -286,9 +285,6 @@ span_data span_factory::take_data(span& s) {
   d.end_time = s.end_time_;
   d.trace_flags = s.trace_flags_;
   d.trace_state = s.trace_state_;
-  d.resource = s.config_->resource;
-  // The span has ended: nothing writes these any more (mutations are refused).
-  std::lock_guard lock(s.mu_);
   d.status = s.status_;
   d.status_message = std::move(s.status_message_);
   d.attributes = std::move(s.attributes_);

@@ -107,8 +107,9 @@ struct batch_processor::lane {
   }
 };
 
-batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters)
-    : limits_(limits), completion_(std::make_shared<completion>()) {
+batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters,
+                                 std::shared_ptr<const resource> resource)
+    : limits_(limits), resource_(std::move(resource)), completion_(std::make_shared<completion>()) {
   queue_.reserve(limits_.max_queue_size);
   for (auto& e : exporters) {
     if (!e) continue;
@@ -126,7 +127,7 @@ batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_pt
 
 batch_processor::~batch_processor() { shutdown(limits_.export_timeout); }
 
-bool batch_processor::enqueue(span* s) noexcept {
+bool batch_processor::enqueue(span_data&& record) noexcept {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
@@ -134,7 +135,7 @@ bool batch_processor::enqueue(span* s) noexcept {
       count(counter::dropped);
       return false;
     }
-    queue_.emplace_back(s);
+    queue_.push_back(std::move(record));
     // Wake the collector once per full batch, not once per span.
     wake = queue_.size() == limits_.max_export_batch_size;
   }
@@ -143,7 +144,7 @@ bool batch_processor::enqueue(span* s) noexcept {
 }
 
 void batch_processor::collect() {
-  std::vector<span_ref> taken;
+  std::vector<span_data> taken;
   taken.reserve(limits_.max_queue_size);
   std::uint64_t flushed = 0;
   std::unique_lock lock(mu_);
@@ -173,14 +174,17 @@ void batch_processor::collect() {
   }
 }
 
-void batch_processor::deliver(std::vector<span_ref>& spans) {
+void batch_processor::deliver(std::vector<span_data>& spans) {
   const std::size_t batch_size = std::max<std::size_t>(1, limits_.max_export_batch_size);
   for (std::size_t first = 0; first < spans.size(); first += batch_size) {
     const std::size_t last = std::min(spans.size(), first + batch_size);
     if (lanes_.empty()) continue;
     auto batch = std::make_shared<std::vector<span_data>>();
     batch->reserve(last - first);
-    for (std::size_t i = first; i < last; ++i) batch->push_back(span_factory::take_data(*spans[i]));
+    for (std::size_t i = first; i < last; ++i) {
+      batch->push_back(std::move(spans[i]));
+      batch->back().resource = resource_;
+    }
     std::shared_ptr<const std::vector<span_data>> shared = std::move(batch);
     for (auto& l : lanes_) l->push({shared, 0, false, {}});
   }
@@ -245,7 +249,7 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
   }
   {
     std::lock_guard lock(mu_);
-    std::vector<span_ref>().swap(queue_);
+    std::vector<span_data>().swap(queue_);
   }
   shut_down_ = true;
   shutdown_result_ = ok;

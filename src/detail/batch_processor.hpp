@@ -26,14 +26,15 @@ struct batch_limits {
 
 class batch_processor {
  public:
-  batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters);
+  batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters,
+                  std::shared_ptr<const resource> resource);
   ~batch_processor();
   batch_processor(const batch_processor&) = delete;
   batch_processor& operator=(const batch_processor&) = delete;
 
-  /// Queues an ended span (takes a reference). Never blocks on export; returns false,
-  /// counting a drop, when the queue is full or the processor is shut down.
-  bool enqueue(span* s) noexcept;
+  /// Queues an ended span's record. Never blocks on export; returns false, counting a
+  /// drop, when the queue is full or the processor is shut down.
+  bool enqueue(span_data&& record) noexcept;
   /// Delivers everything queued so far and flushes the exporters.
   bool force_flush(std::chrono::milliseconds timeout);
   /// Stops accepting spans, delivers what is queued, shuts the exporters down and stops
@@ -47,16 +48,17 @@ class batch_processor {
   using clock = std::chrono::steady_clock;
 
   void collect();
-  void deliver(std::vector<span_ref>& spans);
+  void deliver(std::vector<span_data>& spans);
   bool wait_for_lanes(std::uint64_t ticket, clock::time_point deadline);
 
   const batch_limits limits_;
+  const std::shared_ptr<const resource> resource_;
   std::shared_ptr<completion> completion_;
   std::vector<std::shared_ptr<lane>> lanes_;
 
   std::mutex mu_;
   std::condition_variable wake_;
-  std::vector<span_ref> queue_;
+  std::vector<span_data> queue_;  // capacity reserved: pushing never allocates
   std::uint64_t flush_requested_ = 0;  // tickets handed out by force_flush/shutdown
   bool accepting_ = true;
   bool stopping_ = false;

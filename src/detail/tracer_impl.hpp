@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "detail/counters.hpp"
@@ -53,13 +54,15 @@ class span_factory {
   };
   static started start(const tracer_impl& tracer, std::string_view name, span_type type,
                        const remote_context* remote, prela::attributes&& attrs);
-  static void on_end(span* s) noexcept;
+  /// Counts the end and queues the record of a recording span.
+  static void on_end(const span& s, std::optional<span_data> record) noexcept;
   static void count_mutation_after_end(const span& s) noexcept;
   static void recycle(span* s) noexcept;
   /// Frees this thread's cache of span objects (thread exit).
   static void drain_thread_cache() noexcept;
-  /// Moves an ended span's record out (processor thread).
-  static span_data take_data(span& s);
+  /// Moves an ended span's record out (the caller holds the span's lock). The resource
+  /// is left for the processor to fill in.
+  static span_data take_data(span& s) noexcept;
   static const tracer_config* config_of(const span& s) noexcept { return s.config_; }
 
  private:
