@@ -128,18 +128,23 @@ batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_pt
 batch_processor::~batch_processor() { shutdown(limits_.export_timeout); }
 
 bool batch_processor::enqueue(span_data&& record) noexcept {
-  bool wake = false;
+  std::size_t size = 0;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(queue_lock_);
     if (!accepting_ || queue_.size() >= limits_.max_queue_size) {
       count(counter::dropped);
       return false;
     }
     queue_.push_back(std::move(record));
-    // Wake the collector once per full batch, not once per span.
-    wake = queue_.size() == limits_.max_export_batch_size;
+    size = queue_.size();
+    queued_.store(size, std::memory_order_relaxed);
   }
-  if (wake) wake_.notify_one();
+  // Wake the collector once per full batch, not once per span. Taking mu_ orders this
+  // with the collector's test-then-sleep, so the wake-up cannot be lost.
+  if (size == limits_.max_export_batch_size) {
+    { std::lock_guard lock(mu_); }
+    wake_.notify_one();
+  }
   return true;
 }
 
@@ -151,12 +156,17 @@ void batch_processor::collect() {
   for (;;) {
     const auto deadline = clock::now() + limits_.schedule_delay;
     wake_.wait_until(lock, deadline, [&] {
-      return queue_.size() >= limits_.max_export_batch_size || flush_requested_ > flushed || stopping_;
+      return queued_.load(std::memory_order_relaxed) >= limits_.max_export_batch_size ||
+             flush_requested_ > flushed || stopping_;
     });
-    taken.swap(queue_);
     const std::uint64_t ticket = flush_requested_;
     const bool stop = stopping_;
     lock.unlock();
+    {
+      std::lock_guard queue_lock(queue_lock_);
+      taken.swap(queue_);
+      queued_.store(0, std::memory_order_relaxed);
+    }
 
     deliver(taken);
     if (ticket > flushed) {
@@ -169,8 +179,8 @@ void batch_processor::collect() {
       }
       flushed = ticket;
     }
+    if (stop) return;  // nothing was accepted after accepting_ turned false
     lock.lock();
-    if (stop && queue_.empty()) return;
   }
 }
 
@@ -218,8 +228,11 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
   const auto deadline = clock::now() + timeout;
   std::uint64_t ticket = 0;
   {
+    std::lock_guard queue_lock(queue_lock_);
+    accepting_ = false;  // before stopping_: the collector's last swap takes every accepted span
+  }
+  {
     std::lock_guard lock(mu_);
-    accepting_ = false;
     stopping_ = true;
     ticket = ++flush_requested_;
   }
@@ -248,7 +261,7 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
     }
   }
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard queue_lock(queue_lock_);
     std::vector<span_data>().swap(queue_);
   }
   shut_down_ = true;

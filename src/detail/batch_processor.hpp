@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "detail/counters.hpp"
+#include "detail/spin_lock.hpp"
 #include "prela/exporter.hpp"
 #include "prela/span.hpp"
 
@@ -56,11 +57,16 @@ class batch_processor {
   std::shared_ptr<completion> completion_;
   std::vector<std::shared_ptr<lane>> lanes_;
 
+  // The queue: pushed by the threads ending spans, swapped out by the collector.
+  spin_lock queue_lock_;
+  std::vector<span_data> queue_;       // capacity reserved: pushing never allocates
+  bool accepting_ = true;              // guarded by queue_lock_
+  std::atomic<std::size_t> queued_{0};  // queue_.size(), for the collector's wake-up test
+
+  // The collector's sleep, and the requests that end it.
   std::mutex mu_;
   std::condition_variable wake_;
-  std::vector<span_data> queue_;  // capacity reserved: pushing never allocates
   std::uint64_t flush_requested_ = 0;  // tickets handed out by force_flush/shutdown
-  bool accepting_ = true;
   bool stopping_ = false;
   std::thread collector_;
   std::mutex shutdown_mu_;
