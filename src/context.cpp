@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <iterator>
+#include <type_traits>
 #include <mutex>
 #include <utility>
 
@@ -20,11 +22,48 @@ std::mutex registry_mu;
 thread_state* live_threads = nullptr;
 std::atomic<std::uint64_t> retired_counts[8] = {};
 
+// Context memory. Blocks are recycled through a per-thread cache and a shared lock-free
+// stack and never freed, so a weak_context may read a block's generation at any time.
+struct context_block {
+  std::atomic<std::uint32_t> generation{0};
+  context_block* next_free = nullptr;
+  alignas(trace_context) unsigned char storage[sizeof(trace_context)];
+};
+static_assert(std::is_standard_layout_v<context_block>);
+static_assert(offsetof(context_block, storage) == context_block_header, "see generation_of()");
+
+constexpr std::uint32_t max_cached_contexts = 64;
+std::atomic<context_block*> shared_free_contexts{nullptr};
+
+context_block* block_of(const void* p) noexcept {
+  return reinterpret_cast<context_block*>(const_cast<unsigned char*>(static_cast<const unsigned char*>(p)) -
+                                          offsetof(context_block, storage));
+}
+
+void push_shared(context_block* first, context_block* last) noexcept {
+  context_block* head = shared_free_contexts.load(std::memory_order_relaxed);
+  do {
+    last->next_free = head;
+  } while (!shared_free_contexts.compare_exchange_weak(head, first, std::memory_order_release,
+                                                       std::memory_order_relaxed));
+}
+
+void drain_context_cache() noexcept {
+  auto* first = static_cast<context_block*>(tls.free_contexts);
+  if (first == nullptr) return;
+  context_block* last = first;
+  while (last->next_free != nullptr) last = last->next_free;
+  push_shared(first, last);
+  tls.free_contexts = nullptr;
+  tls.free_context_count = 0;
+}
+
 // Registered on a thread's first slow-path use; runs at thread exit.
 struct thread_cleanup {
   ~thread_cleanup() {
     retire_thread_counts();
     span_factory::drain_thread_cache();
+    drain_context_cache();
     if (tls.current == tls.own) tls.current = nullptr;
     if (tls.own != nullptr) std::exchange(tls.own, nullptr)->release();
   }
@@ -107,7 +146,43 @@ auto find_key(Entries& e, std::string_view key) {
                           [](const auto& entry, std::string_view k) { return entry.first < k; });
 }
 }  // namespace
+
 }  // namespace detail
+
+void* trace_context::operator new(std::size_t size) {
+  using detail::context_block;
+  (void)size;  // sizeof(trace_context): nothing derives from it (private constructor)
+  detail::thread_state& t = detail::tls;
+  auto* block = static_cast<context_block*>(t.free_contexts);
+  if (block == nullptr && detail::shared_free_contexts.load(std::memory_order_relaxed) != nullptr) {
+    // Take the whole shared stack at once (no ABA: nothing is popped singly).
+    block = detail::shared_free_contexts.exchange(nullptr, std::memory_order_acquire);
+    std::uint32_t n = 0;
+    for (context_block* b = block; b != nullptr; b = b->next_free) ++n;
+    t.free_context_count += n;
+  }
+  if (block != nullptr) {
+    t.free_contexts = block->next_free;
+    --t.free_context_count;
+    return block->storage;
+  }
+  return (new context_block())->storage;  // never deleted: type-stable memory
+}
+
+void trace_context::operator delete(void* p) noexcept {
+  using detail::context_block;
+  context_block* block = detail::block_of(p);
+  block->generation.fetch_add(1, std::memory_order_release);
+  detail::thread_state& t = detail::tls;
+  if (t.registered && !t.exiting && t.free_context_count < detail::max_cached_contexts) {
+    block->next_free = static_cast<context_block*>(t.free_contexts);
+    t.free_contexts = block;
+    ++t.free_context_count;
+    return;
+  }
+  block->next_free = nullptr;
+  detail::push_shared(block, block);
+}
 
 context_ref trace_context::create() { return context_ref::adopt(new trace_context()); }
 

@@ -337,10 +337,10 @@ void activation::finish() noexcept {
   span_ref s = std::move(span_);
   context_ref ctx = std::move(ctx_);
   const bool foreign = ctx.get() != tls.current;
-  // The flow that owns this context is not running anywhere: a coroutine frame being
-  // destroyed while suspended (cancellation, io_context destroyed).
-  const bool suspended_frame =
-      foreign && !ctx->thread_own_ && !ctx->installed_.load(std::memory_order_relaxed);
+  // A flow's context (not a thread's own) that is not current while one of its scopes
+  // ends: the scope's coroutine frame is being destroyed while suspended (cancellation,
+  // io_context destroyed) on whichever thread destroys it.
+  const bool suspended_frame = foreign && !ctx->thread_own_;
   if (std::uncaught_exceptions() > uncaught_) {
     try {
       if (ctx->cancelled_.load(std::memory_order_relaxed)) {

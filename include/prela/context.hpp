@@ -75,6 +75,12 @@ class trace_context {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
+  // Contexts live in type-stable memory (see context.cpp): a block is reused for other
+  // contexts but never returned to the system, and its generation changes each time a
+  // context in it dies. That makes weak references (detail::weak_context) safe to test.
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p) noexcept;
+
  private:
   friend class detail::span_factory;
   friend class detail::activation;
@@ -105,11 +111,10 @@ class trace_context {
   removed remove(const span* s) noexcept;
 
   std::atomic<std::uint32_t> refs_{1};
-  // Installed on some thread right now (by a context_guard). A span scope that ends
-  // in a context that is not installed anywhere belongs to a coroutine frame destroyed
-  // while suspended. Relaxed loads and stores only: it is a hint, not a lock.
-  std::atomic<bool> installed_{false};
-  bool thread_own_ = false;  // a thread's own context: implicitly installed on its thread
+  // A thread's own context. Any other context (a fork: a task, a pool callable) is
+  // current only while its flow runs, so a span scope of it that ends while another
+  // context is current belongs to a coroutine frame destroyed while suspended.
+  bool thread_own_ = false;
   // The flow was cancelled by prela (the loser of ||): its spans end as "cancelled".
   std::atomic<bool> cancelled_{false};
   friend void detail::mark_cancelled(trace_context& ctx) noexcept;
@@ -139,28 +144,42 @@ bool remove_baggage(std::string_view key);
 
 namespace detail {
 
+/// Contexts are placed in blocks whose first bytes hold a generation counter (see
+/// context.cpp); the object starts this many bytes into its block.
+inline constexpr std::size_t context_block_header = 16;
+
+/// Generation of the memory block holding a context: changes when the context dies.
+inline std::uint32_t generation_of(const trace_context* ctx) noexcept {
+  const auto* header = reinterpret_cast<const unsigned char*>(ctx) - context_block_header;
+  return reinterpret_cast<const std::atomic<std::uint32_t>*>(header)->load(std::memory_order_acquire);
+}
+
+/// A reference that does not keep a context alive but can tell whether it still is.
+/// Copying it costs nothing, which is why task executors (copied many times per
+/// resumption inside Asio) carry one while the task's coroutine frame owns the context.
+struct weak_context {
+  trace_context* ptr = nullptr;
+  std::uint32_t generation = 0;
+
+  static weak_context of(trace_context* ctx) noexcept { return {ctx, ctx != nullptr ? generation_of(ctx) : 0}; }
+  /// The context if it is still the one referred to, else nullptr.
+  [[nodiscard]] trace_context* get() const noexcept {
+    return ptr != nullptr && generation_of(ptr) == generation ? ptr : nullptr;
+  }
+  friend bool operator==(const weak_context&, const weak_context&) noexcept = default;
+};
+
 /// Installs a context on this thread for the guard's lifetime, then puts back whatever
 /// was installed before. The caller keeps the context alive.
 class context_guard {
  public:
-  explicit context_guard(trace_context* ctx) noexcept : previous_(tls.current), ctx_(ctx) {
-    if (ctx_ != nullptr) {
-      was_installed_ = ctx_->installed_.load(std::memory_order_relaxed);
-      ctx_->installed_.store(true, std::memory_order_relaxed);
-    }
-    tls.current = ctx;
-  }
+  explicit context_guard(trace_context* ctx) noexcept : previous_(tls.current) { tls.current = ctx; }
   context_guard(const context_guard&) = delete;
   context_guard& operator=(const context_guard&) = delete;
-  ~context_guard() {
-    tls.current = previous_;
-    if (ctx_ != nullptr) ctx_->installed_.store(was_installed_, std::memory_order_relaxed);
-  }
+  ~context_guard() { tls.current = previous_; }
 
  private:
   trace_context* previous_;
-  trace_context* ctx_;
-  bool was_installed_ = false;
 };
 
 /// The current context, or nullptr when this thread has none installed.

@@ -14,6 +14,19 @@ namespace prela::asio {
 
 namespace detail {
 
+/// The task's own frame owns its context: the task's executors hold weak references,
+/// which Asio can copy for free. Parameters live in the coroutine frame, so `ctx` lives
+/// exactly as long as the task runs (or until its frame is destroyed).
+template <class T, class Executor>
+boost::asio::awaitable<T, Executor> owned_by_frame(prela::context_ref ctx, boost::asio::awaitable<T, Executor> a) {
+  (void)ctx;
+  if constexpr (std::is_void_v<T>) {
+    co_await std::move(a);
+  } else {
+    co_return co_await std::move(a);
+  }
+}
+
 template <class Executor>
 auto inner_of(const Executor& ex) {
   if constexpr (is_context_executor<Executor>::value) {
@@ -36,8 +49,10 @@ template <class Executor, class T, class AwaitableExecutor,
 auto co_spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a,
               CompletionToken&& token = boost::asio::default_completion_token_t<Executor>()) {
   auto inner = detail::inner_of(ex);
-  context_executor<decltype(inner)> child(std::move(inner), prela::detail::fork_current());
-  return boost::asio::co_spawn(std::move(child), std::move(a), bind_context(std::forward<CompletionToken>(token)));
+  prela::context_ref ctx = prela::detail::fork_current();
+  context_executor<decltype(inner)> child(std::move(inner), prela::detail::weak_context::of(ctx.get()));
+  return boost::asio::co_spawn(std::move(child), detail::owned_by_frame(std::move(ctx), std::move(a)),
+                               bind_context(std::forward<CompletionToken>(token)));
 }
 
 /// Overload for an execution context (io_context, thread_pool).

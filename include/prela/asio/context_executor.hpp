@@ -28,8 +28,8 @@ struct is_context_executor : std::false_type {};
 template <class E>
 struct is_context_executor<context_executor<E>> : std::true_type {};
 
-/// A submitted function bound to the context it must run under. Holds a reference, so
-/// the context lives as long as any work queued for it.
+/// A submitted function bound to the context it must run under, holding a reference
+/// (executors that own their context: fork()).
 template <class F>
 class run_in_context {
  public:
@@ -46,39 +46,101 @@ class run_in_context {
   F f_;
 };
 
+/// The same for a task executor: the task's coroutine frame owns the context, so a
+/// weak reference suffices and costs nothing to copy. Work that runs after the task has
+/// ended (Asio's own bookkeeping, or work posted to the task's executor that outlives
+/// it) finds the context gone and runs under the thread's own context.
+template <class F>
+class run_in_task_context {
+ public:
+  run_in_task_context(prela::detail::weak_context ctx, F&& f) : ctx_(ctx), f_(std::move(f)) {}
+  run_in_task_context(prela::detail::weak_context ctx, const F& f) : ctx_(ctx), f_(f) {}
+
+  void operator()() {
+    // While the task's work runs, nothing else can end the task, so the context checked
+    // alive here stays alive until the task itself completes in this run.
+    if (trace_context* c = ctx_.get()) {
+      prela::detail::context_guard guard(c);
+      std::move(f_)();
+    } else {
+      std::move(f_)();
+    }
+  }
+
+ private:
+  prela::detail::weak_context ctx_;
+  F f_;
+};
+
 }  // namespace detail
 
 /// Carries one trace context and runs every function submitted through it under that
 /// context, restoring the thread's previous context afterwards. Copies share the
 /// context (they are the same flow); use fork() for a new flow. Queries are forwarded
 /// to the inner executor; require/prefer re-wrap the result with the same context.
-/// 16 bytes over an io_context or thread_pool executor, so any_io_executor stores it
-/// inline.
+///
+/// Two kinds, one type: an adapter made by fork() owns a reference to its context (each
+/// copy counts it); the adapters prela::asio::co_spawn, gather and the operators give a
+/// task hold a weak reference instead, because the task's coroutine frame owns the
+/// context and Asio copies an executor several times per resumption. 24 bytes over an
+/// io_context or thread_pool executor, so any_io_executor stores it inline.
 template <class Executor>
 class context_executor {
  public:
   using inner_executor_type = Executor;
 
+  /// An adapter owning a reference to ctx.
   context_executor(const Executor& inner, context_ref ctx) noexcept(
       std::is_nothrow_copy_constructible_v<Executor>)
-      : inner_(inner), ctx_(std::move(ctx)) {}
-  context_executor(Executor&& inner, context_ref ctx) noexcept(std::is_nothrow_move_constructible_v<Executor>)
-      : inner_(std::move(inner)), ctx_(std::move(ctx)) {}
+      : inner_(inner), ctx_(ctx.detach()), generation_(0), owning_(true) {}
 
-  /// Converts between adapters whose inner executors convert (e.g. after a require).
+  /// An adapter with a weak reference to a context owned elsewhere (a task's frame).
+  context_executor(const Executor& inner, prela::detail::weak_context ctx) noexcept(
+      std::is_nothrow_copy_constructible_v<Executor>)
+      : inner_(inner), ctx_(ctx.ptr), generation_(ctx.generation), owning_(false) {}
+
   template <class Other>
     requires(!std::is_same_v<Other, Executor> && std::is_constructible_v<Executor, const Other&>)
   context_executor(const context_executor<Other>& other)  // NOLINT(google-explicit-constructor)
-      : inner_(other.get_inner_executor()), ctx_(other.context_ref_()) {}
+      : inner_(other.get_inner_executor()),
+        ctx_(other.ctx_),
+        generation_(other.generation_),
+        owning_(other.owning_) {
+    if (owning_) ctx_->add_ref();
+  }
+
+  context_executor(const context_executor& o) noexcept(std::is_nothrow_copy_constructible_v<Executor>)
+      : inner_(o.inner_), ctx_(o.ctx_), generation_(o.generation_), owning_(o.owning_) {
+    if (owning_) ctx_->add_ref();
+  }
+  context_executor(context_executor&& o) noexcept(std::is_nothrow_move_constructible_v<Executor>)
+      : inner_(std::move(o.inner_)), ctx_(o.ctx_), generation_(o.generation_), owning_(o.owning_) {
+    o.owning_ = false;  // the reference moved with us
+  }
+  context_executor& operator=(context_executor o) noexcept {
+    std::swap(inner_, o.inner_);
+    std::swap(ctx_, o.ctx_);
+    std::swap(generation_, o.generation_);
+    std::swap(owning_, o.owning_);
+    return *this;
+  }
+  ~context_executor() {
+    if (owning_) ctx_->release();
+  }
 
   [[nodiscard]] const Executor& get_inner_executor() const noexcept { return inner_; }
-  [[nodiscard]] trace_context* context() const noexcept { return ctx_.get(); }
-  [[nodiscard]] const prela::context_ref& context_ref_() const noexcept { return ctx_; }
+  /// The carried context, or nullptr if this is a task's adapter and the task has ended.
+  [[nodiscard]] trace_context* context() const noexcept { return owning_ ? ctx_ : weak().get(); }
 
   template <class F>
   void execute(F&& f) const {
-    boost::asio::execution::execute(
-        inner_, detail::run_in_context<std::decay_t<F>>(ctx_, std::forward<F>(f)));
+    if (owning_) {
+      boost::asio::execution::execute(
+          inner_, detail::run_in_context<std::decay_t<F>>(prela::context_ref(ctx_), std::forward<F>(f)));
+    } else {
+      boost::asio::execution::execute(inner_,
+                                      detail::run_in_task_context<std::decay_t<F>>(weak(), std::forward<F>(f)));
+    }
   }
 
   template <class Property>
@@ -91,25 +153,37 @@ class context_executor {
   template <class Property>
     requires boost::asio::can_require<const Executor&, const Property&>::value
   auto require(const Property& p) const {
-    using result = std::decay_t<decltype(boost::asio::require(inner_, p))>;
-    return context_executor<result>(boost::asio::require(inner_, p), ctx_);
+    return rewrap(boost::asio::require(inner_, p));
   }
 
   template <class Property>
     requires boost::asio::can_prefer<const Executor&, const Property&>::value
   auto prefer(const Property& p) const {
-    using result = std::decay_t<decltype(boost::asio::prefer(inner_, p))>;
-    return context_executor<result>(boost::asio::prefer(inner_, p), ctx_);
+    return rewrap(boost::asio::prefer(inner_, p));
   }
 
   friend bool operator==(const context_executor& a, const context_executor& b) noexcept {
-    return a.ctx_ == b.ctx_ && a.inner_ == b.inner_;
+    return a.ctx_ == b.ctx_ && a.generation_ == b.generation_ && a.inner_ == b.inner_;
   }
   friend bool operator!=(const context_executor& a, const context_executor& b) noexcept { return !(a == b); }
 
  private:
+  template <class>
+  friend class context_executor;
+
+  [[nodiscard]] prela::detail::weak_context weak() const noexcept { return {ctx_, generation_}; }
+
+  template <class Inner>
+  auto rewrap(Inner&& inner) const {
+    using result = context_executor<std::decay_t<Inner>>;
+    if (owning_) return result(std::forward<Inner>(inner), prela::context_ref(ctx_));
+    return result(std::forward<Inner>(inner), weak());
+  }
+
   Executor inner_;
-  prela::context_ref ctx_;
+  trace_context* ctx_;
+  std::uint32_t generation_;
+  bool owning_;
 };
 
 namespace detail {

@@ -22,13 +22,15 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "prela/asio/co_spawn.hpp"
 #include "prela/asio/context_executor.hpp"
 
 namespace prela::asio {
 
 namespace detail {
 
-/// A child flow: its own fork of the current context and an executor carrying it.
+/// A child flow: its own fork of the current context (owned by the child's frame, see
+/// owned_by_frame) and an executor carrying a weak reference to it.
 /// The executor is the awaiting coroutine's, unwrapped from its context_executor when
 /// it is one of the common kinds, so a child's work does not pass two adapters.
 struct child_flow {
@@ -39,14 +41,15 @@ struct child_flow {
 inline child_flow make_child(const boost::asio::any_io_executor& ex) {
   using boost::asio::any_io_executor;
   child_flow child{ex, prela::detail::fork_current()};
+  const auto weak = prela::detail::weak_context::of(child.context.get());
   const bool unwrapped = visit_context_executor(ex, [&](const auto& adapter) {
     using inner = std::decay_t<decltype(adapter.get_inner_executor())>;
-    child.executor = context_executor<inner>(adapter.get_inner_executor(), child.context);
+    child.executor = context_executor<inner>(adapter.get_inner_executor(), weak);
   });
   if (!unwrapped) {
     // Another executor: wrap it. Our function runs innermost, so the child's context
     // is the one installed while it runs even if `ex` installs one of its own.
-    child.executor = context_executor<any_io_executor>(ex, child.context);
+    child.executor = context_executor<any_io_executor>(ex, weak);
   }
   return child;
 }
@@ -75,7 +78,7 @@ boost::asio::awaitable<result_of_t<T>, Executor> as_value(boost::asio::awaitable
 
 template <class T, class Executor>
 auto spawn_child(const child_flow& child, boost::asio::awaitable<T, Executor> a) {
-  return boost::asio::co_spawn(child.executor, std::move(a), boost::asio::deferred);
+  return boost::asio::co_spawn(child.executor, owned_by_frame(child.context, std::move(a)), boost::asio::deferred);
 }
 
 template <class... R, class All, std::size_t... I>

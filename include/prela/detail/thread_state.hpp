@@ -18,6 +18,8 @@ struct thread_state {
   trace_context* own = nullptr;      // this thread's own context, created on demand
   span* free_spans = nullptr;        // recycled span objects (singly linked)
   std::uint32_t free_count = 0;
+  void* free_contexts = nullptr;     // recycled context blocks (see context.cpp)
+  std::uint32_t free_context_count = 0;
   bool registered = false;           // exit cleanup registered
   bool exiting = false;              // cleanup ran: stop caching
   bool starts_spans = false;         // keeps a span cache (threads that only end spans do not)
