@@ -153,8 +153,11 @@ void* trace_context::operator new(std::size_t size) {
   using detail::context_block;
   (void)size;  // sizeof(trace_context): nothing derives from it (private constructor)
   detail::thread_state& t = detail::tls;
+  // Blocks cached by this thread go back to the shared stack at its exit: registering
+  // is what arranges that.
+  if (!t.registered) detail::register_thread();
   auto* block = static_cast<context_block*>(t.free_contexts);
-  if (block == nullptr && detail::shared_free_contexts.load(std::memory_order_relaxed) != nullptr) {
+  if (block == nullptr && !t.exiting && detail::shared_free_contexts.load(std::memory_order_relaxed) != nullptr) {
     // Take the whole shared stack at once (no ABA: nothing is popped singly).
     block = detail::shared_free_contexts.exchange(nullptr, std::memory_order_acquire);
     std::uint32_t n = 0;

@@ -197,7 +197,8 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
 
 span* span_factory::allocate() {
   thread_state& t = tls;
-  if (t.free_spans == nullptr && shared_free_spans.load(std::memory_order_relaxed) != nullptr) {
+  if (!t.registered) register_thread();  // the thread-exit cleanup frees this thread's cache
+  if (t.free_spans == nullptr && !t.exiting && shared_free_spans.load(std::memory_order_relaxed) != nullptr) {
     // Take the whole shared stack at once (no ABA: nothing is popped singly).
     span* list = shared_free_spans.exchange(nullptr, std::memory_order_acquire);
     std::uint32_t n = 0;
