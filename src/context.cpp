@@ -217,9 +217,12 @@ void trace_context::set_baggage(std::string_view key, std::string_view value) {
 }
 
 std::optional<std::string> trace_context::get_baggage(std::string_view key) const {
-  const auto& e = detail::entries_of(st_.baggage);
-  auto it = detail::find_key(e, key);
-  if (it != e.end() && it->first == key) return it->second;
+  if (!st_.baggage) return std::nullopt;
+  // Baggage is small: a linear scan comparing lengths first beats a binary search of
+  // string comparisons.
+  for (const auto& [k, v] : *st_.baggage) {
+    if (k.size() == key.size() && std::string_view(k) == key) return v;
+  }
   return std::nullopt;
 }
 
