@@ -151,14 +151,20 @@ BOOST_AUTO_TEST_CASE(frames_destroyed_while_suspended_end_their_spans_as_cancell
   const span* mine = &*destroyer_span;
   {
     net::io_context io;
+    int suspended = 0;
     for (int i = 0; i < 200; ++i) {
-      asio::co_spawn(io, []() -> net::awaitable<void> {
+      asio::co_spawn(io, [&suspended]() -> net::awaitable<void> {
         auto s = get_tracer().span("suspended_forever");
         auto inner = get_tracer().span("inner");
+        ++suspended;
         co_await sleep_for(std::chrono::hours(1));
       }, net::detached);
     }
-    io.run_for(std::chrono::milliseconds(20));  // all of them are now suspended
+    // Run until every coroutine has reached its suspension point (bounded, so a bug
+    // cannot hang the suite).
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (suspended < 200 && std::chrono::steady_clock::now() < give_up) io.run_one_for(std::chrono::milliseconds(10));
+    BOOST_REQUIRE(suspended == 200);
     io.stop();
   }  // io_context destroyed here: the frames are destroyed on this thread
   BOOST_TEST(current_span() == mine);  // the destroying thread's context is untouched

@@ -36,6 +36,26 @@ auto inner_of(const Executor& ex) {
   }
 }
 
+/// A task adapter over `ex` with a weak reference to `ctx`. An any_io_executor around a
+/// plain or adapted io_context executor is unwrapped, so the adapter (24 bytes) fits
+/// any_io_executor's inline storage instead of going to the heap.
+template <class Executor>
+auto task_executor(const Executor& ex, const prela::context_ref& ctx) {
+  const auto weak = prela::detail::weak_context::of(ctx.get());
+  if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
+    using io = boost::asio::io_context::executor_type;
+    const io* plain = ex.template target<io>();
+    if (const auto* adapted = ex.template target<context_executor<io>>()) plain = &adapted->get_inner_executor();
+    if (plain != nullptr) return boost::asio::any_io_executor(context_executor<io>(*plain, weak));
+    boost::asio::any_io_executor inner = ex;
+    prela::asio::detail::visit_context_executor(ex, [&](const auto& a) { inner = a.get_inner_executor(); });
+    return boost::asio::any_io_executor(context_executor<boost::asio::any_io_executor>(inner, weak));
+  } else {
+    auto inner = inner_of(ex);
+    return context_executor<decltype(inner)>(std::move(inner), weak);
+  }
+}
+
 }  // namespace detail
 
 /// Like boost::asio::co_spawn, but the coroutine runs under a fork of the context
@@ -48,9 +68,8 @@ template <class Executor, class T, class AwaitableExecutor,
   requires(boost::asio::execution::is_executor<Executor>::value)
 auto co_spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a,
               CompletionToken&& token = boost::asio::default_completion_token_t<Executor>()) {
-  auto inner = detail::inner_of(ex);
   prela::context_ref ctx = prela::detail::fork_current();
-  context_executor<decltype(inner)> child(std::move(inner), prela::detail::weak_context::of(ctx.get()));
+  auto child = detail::task_executor(ex, ctx);
   return boost::asio::co_spawn(std::move(child), detail::owned_by_frame(std::move(ctx), std::move(a)),
                                bind_context(std::forward<CompletionToken>(token)));
 }
