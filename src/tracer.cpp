@@ -35,10 +35,10 @@ std::unique_ptr<tracer_config> default_config() {
 }
 
 // Spans are recycled: a span start costs no allocation in steady state. Threads that
-// start spans keep a cache of their own. Spans released on other threads (the export
-// thread releases most sampled spans) go to a shared lock-free stack that starting
-// threads take whole when their cache runs dry. This keeps span memory out of the
-// allocator's cross-thread free path, which costs far more than the span itself.
+// start spans keep a cache of their own. Spans released on threads that do not start
+// spans (a fork kept its parent span alive there) go to a shared lock-free stack that
+// starting threads take whole when their cache runs dry, keeping span memory out of
+// the allocator's cross-thread free path.
 constexpr std::uint32_t max_cached_spans = 256;
 constexpr std::uint32_t max_shared_spans = 8192;
 std::atomic<span*> shared_free_spans{nullptr};

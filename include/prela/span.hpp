@@ -81,7 +81,6 @@ struct span_data {
 
 namespace detail {
 class span_factory;
-class batch_processor;
 class activation;
 }  // namespace detail
 
@@ -127,7 +126,6 @@ class span {
 
  private:
   friend class detail::span_factory;
-  friend class detail::batch_processor;
   friend class detail::activation;
   span() = default;
   ~span() = default;

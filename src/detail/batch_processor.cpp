@@ -256,6 +256,7 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
     }
     if (exited) {
       l->thread.join();
+      l->target.reset();  // the configuration outlives shutdown; the exporter need not
     } else {
       l->thread.detach();  // stuck inside its exporter; it owns its own state
     }

@@ -63,7 +63,6 @@ class span_factory {
   /// Moves an ended span's record out (the caller holds the span's lock). The resource
   /// is left for the processor to fill in.
   static span_data take_data(span& s) noexcept;
-  static const tracer_config* config_of(const span& s) noexcept { return s.config_; }
 
  private:
   static span* allocate();
