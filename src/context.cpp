@@ -216,16 +216,6 @@ void trace_context::set_baggage(std::string_view key, std::string_view value) {
   st_.baggage = std::move(next);
 }
 
-std::optional<std::string> trace_context::get_baggage(std::string_view key) const {
-  if (!st_.baggage) return std::nullopt;
-  // Baggage is small: a linear scan comparing lengths first beats a binary search of
-  // string comparisons.
-  for (const auto& [k, v] : *st_.baggage) {
-    if (k.size() == key.size() && std::string_view(k) == key) return v;
-  }
-  return std::nullopt;
-}
-
 bool trace_context::remove_baggage(std::string_view key) {
   const auto& e = detail::entries_of(st_.baggage);
   auto it = detail::find_key(e, key);
@@ -290,11 +280,6 @@ std::optional<prela::trace_id> current_trace_id() noexcept {
 
 void set_baggage(std::string_view key, std::string_view value) {
   get_trace_context().set_baggage(key, value);
-}
-
-std::optional<std::string> get_baggage(std::string_view key) {
-  const trace_context* c = detail::tls.current;
-  return c != nullptr ? c->get_baggage(key) : std::nullopt;
 }
 
 bool remove_baggage(std::string_view key) {

@@ -60,7 +60,15 @@ class trace_context {
 
   /// Baggage: key/value pairs that travel with the flow (and to other services).
   void set_baggage(std::string_view key, std::string_view value);
-  [[nodiscard]] std::optional<std::string> get_baggage(std::string_view key) const;
+  [[nodiscard]] std::optional<std::string> get_baggage(std::string_view key) const {
+    if (!st_.baggage) return std::nullopt;
+    // Baggage is small: a linear scan comparing lengths first beats a binary search of
+    // string comparisons. Inline: reading baggage is on hot paths (~5 ns).
+    for (const auto& [k, v] : *st_.baggage) {
+      if (k.size() == key.size() && std::string_view(k) == key) return v;
+    }
+    return std::nullopt;
+  }
   /// Removes the key; true if it was present.
   bool remove_baggage(std::string_view key);
   [[nodiscard]] std::map<std::string, std::string> baggage() const;
@@ -139,7 +147,10 @@ inline span* current_span() noexcept {
 std::optional<prela::trace_id> current_trace_id() noexcept;
 
 void set_baggage(std::string_view key, std::string_view value);
-std::optional<std::string> get_baggage(std::string_view key);
+inline std::optional<std::string> get_baggage(std::string_view key) {
+  const trace_context* c = detail::tls.current;
+  return c != nullptr ? c->get_baggage(key) : std::nullopt;
+}
 bool remove_baggage(std::string_view key);
 
 namespace detail {
