@@ -20,7 +20,16 @@ net::awaitable<void> post_loop() {
   for (int i = 0; i < posts_per_run; ++i) co_await net::post(ex, net::use_awaitable);
 }
 
-void report(benchmark::State& state, int ops_per_iteration) {
+// Each iteration spawns work with `spawn(io)` and runs the io_context until it is done;
+// ns_per_op divides the iteration's time by the operations it performed.
+template <class Spawn>
+void run_iterations(benchmark::State& state, int ops_per_iteration, Spawn spawn) {
+  net::io_context io(1);
+  for (auto _ : state) {
+    spawn(io);
+    io.run();
+    io.restart();
+  }
   state.counters["ns_per_op"] = benchmark::Counter(static_cast<double>(ops_per_iteration) * 1e-9,
                                                    benchmark::Counter::kIsIterationInvariantRate |
                                                        benchmark::Counter::kInvert);
@@ -28,49 +37,33 @@ void report(benchmark::State& state, int ops_per_iteration) {
 
 // co_await post(use_awaitable): the resumption path, plain executor.
 void post_resume_plain(benchmark::State& state) {
-  net::io_context io(1);
-  for (auto _ : state) {
+  run_iterations(state, posts_per_run, [](net::io_context& io) {
     net::co_spawn(io, post_loop(), net::detached);
-    io.run();
-    io.restart();
-  }
-  report(state, posts_per_run);
+  });
 }
 BENCHMARK(post_resume_plain);
 
 // The same through context_executor: a context install and restore per resumption.
 void post_resume_context_executor(benchmark::State& state) {
-  net::io_context io(1);
-  for (auto _ : state) {
+  run_iterations(state, posts_per_run, [](net::io_context& io) {
     prela::asio::co_spawn(io, post_loop(), net::detached);
-    io.run();
-    io.restart();
-  }
-  report(state, posts_per_run);
+  });
 }
 BENCHMARK(post_resume_context_executor);
 
 // Over a strand (context_executor<strand<...>> does not fit any_io_executor's inline
 // storage: see docs/performance.md).
 void post_resume_strand_plain(benchmark::State& state) {
-  net::io_context io(1);
-  for (auto _ : state) {
+  run_iterations(state, posts_per_run, [](net::io_context& io) {
     net::co_spawn(net::make_strand(io), post_loop(), net::detached);
-    io.run();
-    io.restart();
-  }
-  report(state, posts_per_run);
+  });
 }
 BENCHMARK(post_resume_strand_plain);
 
 void post_resume_strand_context_executor(benchmark::State& state) {
-  net::io_context io(1);
-  for (auto _ : state) {
+  run_iterations(state, posts_per_run, [](net::io_context& io) {
     prela::asio::co_spawn(net::make_strand(io), post_loop(), net::detached);
-    io.run();
-    io.restart();
-  }
-  report(state, posts_per_run);
+  });
 }
 BENCHMARK(post_resume_strand_context_executor);
 
@@ -79,24 +72,16 @@ constexpr int spawns_per_run = 1000;
 net::awaitable<int> trivial() { co_return 1; }
 
 void co_spawn_plain(benchmark::State& state) {
-  net::io_context io(1);
-  for (auto _ : state) {
+  run_iterations(state, spawns_per_run, [](net::io_context& io) {
     for (int i = 0; i < spawns_per_run; ++i) net::co_spawn(io, trivial(), net::detached);
-    io.run();
-    io.restart();
-  }
-  report(state, spawns_per_run);
+  });
 }
 BENCHMARK(co_spawn_plain);
 
 void co_spawn_prela(benchmark::State& state) {
-  net::io_context io(1);
-  for (auto _ : state) {
+  run_iterations(state, spawns_per_run, [](net::io_context& io) {
     for (int i = 0; i < spawns_per_run; ++i) prela::asio::co_spawn(io, trivial(), net::detached);
-    io.run();
-    io.restart();
-  }
-  report(state, spawns_per_run);
+  });
 }
 BENCHMARK(co_spawn_prela);
 
@@ -121,24 +106,16 @@ net::awaitable<void> gather_loop() {
 }
 
 void gather3_parallel_group_plain(benchmark::State& state) {
-  net::io_context io(1);
-  for (auto _ : state) {
+  run_iterations(state, groups_per_run, [](net::io_context& io) {
     net::co_spawn(io, parallel_group_loop(), net::detached);
-    io.run();
-    io.restart();
-  }
-  report(state, groups_per_run);
+  });
 }
 BENCHMARK(gather3_parallel_group_plain);
 
 void gather3_prela(benchmark::State& state) {
-  net::io_context io(1);
-  for (auto _ : state) {
+  run_iterations(state, groups_per_run, [](net::io_context& io) {
     prela::asio::co_spawn(io, gather_loop(), net::detached);
-    io.run();
-    io.restart();
-  }
-  report(state, groups_per_run);
+  });
 }
 BENCHMARK(gather3_prela);
 
