@@ -265,8 +265,8 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
     std::lock_guard queue_lock(queue_lock_);
     std::vector<span_data>().swap(queue_);
   }
+  shutdown_result_.store(ok);
   shut_down_ = true;
-  shutdown_result_ = ok;
   return ok;
 }
 

@@ -3,6 +3,7 @@
 // (its own thread and backlog) per exporter, so a slow or hung exporter delays nobody.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -71,7 +72,7 @@ class batch_processor {
   std::thread collector_;
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
-  bool shutdown_result_ = true;
+  std::atomic<bool> shutdown_result_{true};  // read by force_flush after shutdown
 };
 
 }  // namespace prela::detail
