@@ -17,6 +17,7 @@ BOOST_AUTO_TEST_CASE(prints_one_tree_per_trace_with_durations_and_bars) {
     {
       auto tool = get_tracer().span("search", span_type::tool);
       std::this_thread::sleep_for(std::chrono::milliseconds(4));
+      tool->add_event("results_ready");
     }
     {
       auto llm = get_tracer().span("generate", span_type::llm);
@@ -45,6 +46,7 @@ BOOST_AUTO_TEST_CASE(prints_one_tree_per_trace_with_durations_and_bars) {
   BOOST_TEST((root < search && search < generate && generate < tokenize));
   BOOST_TEST(text.find("ERROR: bad input") != std::string::npos);
   BOOST_TEST(text.find("user=u1") != std::string::npos);
+  BOOST_TEST(text.find("events: results_ready +") != std::string::npos);
   BOOST_TEST(text.find(" ms") != std::string::npos);
   // The root's bar is full width; the search bar covers only part of it.
   const auto line_of = [&](std::size_t pos) {

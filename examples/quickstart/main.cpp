@@ -25,8 +25,9 @@ std::string call_model(const std::string& prompt) {
   auto span = prela::get_tracer().span("chat_completion", prela::span_type::llm, {{"model", "demo-model"}});
   // Baggage set by the caller travels with the context, even to other threads.
   span->set_attribute("user_id", prela::get_baggage("user_id").value_or("anonymous"));
-  std::this_thread::sleep_for(6ms);
+  std::this_thread::sleep_for(2ms);
   span->add_event("first_token", {{"latency_ms", 2}});
+  std::this_thread::sleep_for(4ms);
   span->set_attribute("tokens", static_cast<std::int64_t>(prompt.size()));
   return "answer";
 }

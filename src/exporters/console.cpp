@@ -157,6 +157,11 @@ void console_exporter::print_trace(std::vector<span_data>& spans, bool complete)
       }
       out_ << '\n';
     }
+    if (options_.show_attributes && !s.events.empty()) {
+      out_ << r.indent << "    events:";
+      for (const auto& e : s.events) out_ << ' ' << e.name << " +" << format_duration(e.time - s.start_time);
+      out_ << '\n';
+    }
   }
   out_ << '\n';
 }

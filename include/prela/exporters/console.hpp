@@ -15,7 +15,7 @@ namespace prela {
 
 struct console_options {
   std::size_t bar_width = 32;        // characters of the timeline bar
-  bool show_attributes = true;       // one indented line of attributes under each span
+  bool show_attributes = true;       // indented lines of attributes and events under each span
   std::size_t max_buffered_spans = 10000;  // past this, incomplete traces are printed as they are
 };
 
