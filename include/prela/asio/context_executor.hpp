@@ -83,7 +83,8 @@ class run_in_task_context {
 /// copy counts it); the adapters prela::asio::co_spawn, gather and the operators give a
 /// task hold a weak reference instead, because the task's coroutine frame owns the
 /// context and Asio copies an executor several times per resumption. 24 bytes over an
-/// io_context or thread_pool executor, so any_io_executor stores it inline.
+/// io_context executor, so any_io_executor stores it inline (32 over a thread_pool
+/// executor and 40 over a strand, which any_io_executor keeps on the heap).
 template <class Executor>
 class context_executor {
  public:
