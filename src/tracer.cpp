@@ -340,8 +340,8 @@ void activation::finish() noexcept {
   const bool foreign = ctx.get() != tls.current;
   // A flow's context (not a thread's own) that is not current while one of its scopes
   // ends: the scope's coroutine frame is being destroyed while suspended (cancellation,
-  // io_context destroyed) on whichever thread destroys it.
-  const bool suspended_frame = foreign && !ctx->thread_own_;
+  // io_context destroyed) on whichever thread destroys it. Handles may end anywhere.
+  const bool suspended_frame = is_scope_ && foreign && !ctx->thread_own_;
   if (std::uncaught_exceptions() > uncaught_) {
     try {
       if (ctx->cancelled_.load(std::memory_order_relaxed)) {

@@ -296,6 +296,23 @@ BOOST_AUTO_TEST_CASE(a_fork_keeps_its_parent_alive_after_the_parent_ended) {
   BOOST_TEST((find(spans, "late_child")->parent_span_id == parent_id));
 }
 
+BOOST_AUTO_TEST_CASE(a_handle_started_in_a_worker_may_end_on_another_thread) {
+  traced t;
+  const auto mismatches = get_tracer().stats().context_mismatches;
+  std::optional<span_handle> handle;
+  {
+    auto request = get_tracer().span("request");
+    std::thread(copy_context_to_thread([&] { handle.emplace(get_tracer().start_span("async_op")); })).join();
+  }
+  handle->end();  // here, long after the worker's fork is gone: a normal end
+  const auto spans = t.spans();
+  const span_data* op = find(spans, "async_op");
+  BOOST_REQUIRE(op != nullptr);
+  BOOST_TEST((op->status == span_status::unset));
+  BOOST_TEST((op->parent_span_id == find(spans, "request")->span_id));
+  BOOST_TEST(get_tracer().stats().context_mismatches == mismatches);
+}
+
 BOOST_AUTO_TEST_CASE(bind_context_is_an_alias_and_results_pass_through) {
   traced t;
   auto s = get_tracer().span("s");
