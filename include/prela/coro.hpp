@@ -75,7 +75,9 @@ class saved_context {
 /// `co_await prela::preserve(some_awaitable)`: after the wrapped await completes, the
 /// awaiting coroutine sees the trace context it had before, wherever it was resumed.
 /// The code that resumes coroutines inline must restore its own context afterwards
-/// (prela's executors do; a hand-written scheduler uses prela::saved_context).
+/// (prela's executors do; a hand-written scheduler uses prela::saved_context). The
+/// awaiter holds the context only while suspended: keep a span scope open for the
+/// task's duration so that its context stays alive between awaits.
 template <class Awaitable>
 auto preserve(Awaitable&& a) {
   return detail::preserving_awaiter<Awaitable>(std::forward<Awaitable>(a));
