@@ -37,19 +37,28 @@ auto inner_of(const Executor& ex) {
 }
 
 /// A task adapter over `ex` with a weak reference to `ctx`. An any_io_executor around a
-/// plain or adapted io_context executor is unwrapped, so the adapter (24 bytes) fits
-/// any_io_executor's inline storage instead of going to the heap.
+/// plain io_context executor, or around an adapter over a common executor, is unwrapped
+/// to the concrete executor: the task's work then passes one adapter, not two, and over
+/// an io_context executor the adapter (24 bytes) fits any_io_executor's inline storage.
 template <class Executor>
 auto task_executor(const Executor& ex, const prela::context_ref& ctx) {
   const auto weak = prela::detail::weak_context::of(ctx.get());
   if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
     using io = boost::asio::io_context::executor_type;
-    const io* plain = ex.template target<io>();
-    if (const auto* adapted = ex.template target<context_executor<io>>()) plain = &adapted->get_inner_executor();
-    if (plain != nullptr) return boost::asio::any_io_executor(context_executor<io>(*plain, weak));
-    boost::asio::any_io_executor inner = ex;
-    prela::asio::detail::visit_context_executor(ex, [&](const auto& a) { inner = a.get_inner_executor(); });
-    return boost::asio::any_io_executor(context_executor<boost::asio::any_io_executor>(inner, weak));
+    if (const io* plain = ex.template target<io>()) {
+      return boost::asio::any_io_executor(context_executor<io>(*plain, weak));
+    }
+    boost::asio::any_io_executor result;
+    const bool unwrapped = visit_context_executor(ex, [&](const auto& adapter) {
+      using inner = std::decay_t<decltype(adapter.get_inner_executor())>;
+      result = context_executor<inner>(adapter.get_inner_executor(), weak);
+    });
+    if (!unwrapped) {
+      // Another executor: wrap it. Our function runs innermost, so the task's context
+      // is the one installed while it runs even if `ex` installs one of its own.
+      result = context_executor<boost::asio::any_io_executor>(ex, weak);
+    }
+    return result;
   } else {
     auto inner = inner_of(ex);
     return context_executor<decltype(inner)>(std::move(inner), weak);

@@ -31,27 +31,17 @@ namespace detail {
 
 /// A child flow: its own fork of the current context (owned by the child's frame, see
 /// owned_by_frame) and an executor carrying a weak reference to it.
-/// The executor is the awaiting coroutine's, unwrapped from its context_executor when
-/// it is one of the common kinds, so a child's work does not pass two adapters.
+/// The executor is the awaiting coroutine's, unwrapped as task_executor() does, so a
+/// child's work does not pass two adapters.
 struct child_flow {
   boost::asio::any_io_executor executor;
   prela::context_ref context;
 };
 
 inline child_flow make_child(const boost::asio::any_io_executor& ex) {
-  using boost::asio::any_io_executor;
-  child_flow child{ex, prela::detail::fork_current()};
-  const auto weak = prela::detail::weak_context::of(child.context.get());
-  const bool unwrapped = visit_context_executor(ex, [&](const auto& adapter) {
-    using inner = std::decay_t<decltype(adapter.get_inner_executor())>;
-    child.executor = context_executor<inner>(adapter.get_inner_executor(), weak);
-  });
-  if (!unwrapped) {
-    // Another executor: wrap it. Our function runs innermost, so the child's context
-    // is the one installed while it runs even if `ex` installs one of its own.
-    child.executor = context_executor<any_io_executor>(ex, weak);
-  }
-  return child;
+  prela::context_ref ctx = prela::detail::fork_current();
+  auto executor = task_executor(ex, ctx);
+  return {std::move(executor), std::move(ctx)};
 }
 
 /// A strand over the executor beneath `ex`'s context adapter: the operands of && and ||
