@@ -137,6 +137,10 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
     parent_id = remote->span_id;
     random_flag = remote->random_trace_id ? trace_flag_random : 0;
     trace_state = &remote->trace_state;
+  } else if (remote != nullptr && remote->trace_id.is_valid()) {
+    // A trace id without a parent span (X-Trace-ID alone): a root in that trace.
+    params.trace_id = remote->trace_id;
+    trace_state = &remote->trace_state;
   } else if (parent != nullptr) {
     params.trace_id = parent->trace_id_;
     params.parent_sampled = parent->is_sampled();

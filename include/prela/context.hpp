@@ -74,6 +74,9 @@ class trace_context {
   [[nodiscard]] std::map<std::string, std::string> baggage() const;
   /// Removes every baggage entry.
   void clear_baggage();
+  /// The baggage entries sorted by key, without copying; nullptr when there are none.
+  /// Valid until this context's baggage next changes.
+  [[nodiscard]] const detail::baggage_entries* baggage_entries() const noexcept { return st_.baggage.get(); }
 
   /// A fork of this context, as taken at co_spawn, gather or copy_context_to_thread.
   [[nodiscard]] detail::ref_ptr<trace_context> fork() const;

@@ -10,6 +10,7 @@
 #include "prela/coro.hpp"
 #include "prela/exporter.hpp"
 #include "prela/ids.hpp"
+#include "prela/propagation.hpp"
 #include "prela/remote_context.hpp"
 #include "prela/sampler.hpp"
 #include "prela/span.hpp"

@@ -123,8 +123,11 @@ class tracer {
   /// when there is none) and makes it current until the scope ends.
   [[nodiscard]] span_scope span(std::string_view name, span_type type = span_type::custom,
                                 prela::attributes attrs = {});
-  /// Continues a trace from another process (see extract() in propagation.hpp). An
-  /// invalid remote context starts a new trace; its baggage still applies.
+  /// Continues a trace from another process (see extract() in propagation.hpp): the
+  /// span gets the remote trace id and parent, the remote sampled flag goes to the
+  /// sampler, and the remote baggage is set in the current context. A remote context
+  /// with a trace id but no parent span starts a root span in that trace; one without
+  /// a trace id starts a new trace (its baggage still applies).
   [[nodiscard]] span_scope span(std::string_view name, span_type type, const remote_context& parent,
                                 prela::attributes attrs = {});
   [[nodiscard]] span_handle start_span(std::string_view name, span_type type = span_type::custom,

@@ -1,0 +1,484 @@
+#include "prela/propagation.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "prela/context.hpp"
+#include "prela/span.hpp"
+
+namespace prela {
+namespace {
+
+constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+/// Case-insensitive comparison with a lower-case ASCII name.
+bool equals_lower(std::string_view s, std::string_view lower) noexcept {
+  if (s.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+/// Value of a lower-case hex digit, -1 for anything else (W3C Trace Context is
+/// lower-case only).
+constexpr int lower_hex(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/// Parses `digits` lower-case hex digits; false on any other character.
+bool parse_lower_hex(std::string_view s, std::uint64_t& out) noexcept {
+  std::uint64_t v = 0;
+  for (char c : s) {
+    const int d = lower_hex(c);
+    if (d < 0) return false;
+    v = (v << 4) | static_cast<std::uint64_t>(d);
+  }
+  out = v;
+  return true;
+}
+
+constexpr char hex_digits[] = "0123456789abcdef";
+
+// --- tracestate grammar (Trace Context §3.3.1) ---
+constexpr bool is_lcalpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_key_char(char c) noexcept {
+  return is_lcalpha(c) || is_digit(c) || c == '_' || c == '-' || c == '*' || c == '/';
+}
+
+bool key_chars_from(std::string_view s, std::size_t from) noexcept {
+  return std::all_of(s.begin() + static_cast<std::ptrdiff_t>(from), s.end(), is_key_char);
+}
+
+bool valid_tracestate_key(std::string_view key) noexcept {
+  const std::size_t at = key.find('@');
+  if (at == std::string_view::npos) {
+    // simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-" / "*" / "/" )
+    return !key.empty() && key.size() <= 256 && is_lcalpha(key[0]) && key_chars_from(key, 1);
+  }
+  // multi-tenant-key = tenant-id "@" system-id
+  const std::string_view tenant = key.substr(0, at);
+  const std::string_view system = key.substr(at + 1);
+  return !tenant.empty() && tenant.size() <= 241 && (is_lcalpha(tenant[0]) || is_digit(tenant[0])) &&
+         key_chars_from(tenant, 1) && !system.empty() && system.size() <= 14 && is_lcalpha(system[0]) &&
+         key_chars_from(system, 1);
+}
+
+bool valid_tracestate_value(std::string_view value) noexcept {
+  // value = 0*255(chr) nblk-chr; chr = %x20 / nblk-chr;
+  // nblk-chr = %x21-2B / %x2D-3C / %x3E-7E
+  if (value.empty() || value.size() > 256 || value.back() == ' ') return false;
+  return std::all_of(value.begin(), value.end(),
+                     [](char c) { return c >= 0x20 && c <= 0x7e && c != ',' && c != '='; });
+}
+
+// --- baggage grammar (W3C Baggage §3.3.1) ---
+constexpr bool is_tchar(char c) noexcept {
+  // RFC 9110 token characters
+  if (is_lcalpha(c) || is_digit(c) || (c >= 'A' && c <= 'Z')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+bool is_token(std::string_view s) noexcept { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
+
+constexpr bool is_baggage_octet(char ch) noexcept {
+  const auto c = static_cast<unsigned char>(ch);
+  // %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
+  return c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) || (c >= 0x3c && c <= 0x5b) ||
+         (c >= 0x5d && c <= 0x7e);
+}
+
+int any_hex(char c) noexcept {
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return lower_hex(c);
+}
+
+/// Appends `in` with invalid UTF-8 sequences replaced by U+FFFD, as the baggage spec
+/// requires for decoded values.
+void append_utf8_sanitized(std::string& out, std::string_view in) {
+  constexpr std::string_view replacement = "\xEF\xBF\xBD";
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    std::size_t len = 0;
+    std::uint32_t min = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      len = 2, min = 0x80, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, min = 0x800, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, min = 0x10000, cp = c & 0x07;
+    }
+    bool ok = len != 0 && i + len <= in.size();
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(in[i + k]);
+      if ((cc & 0xC0) != 0x80) ok = false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (ok) {
+      out.append(in.substr(i, len));
+      i += len;
+    } else {
+      out.append(replacement);
+      ++i;
+    }
+  }
+}
+
+/// Percent-decodes a baggage value; false if it is not a valid value.
+bool decode_baggage_value(std::string_view value, std::string& out) {
+  std::string raw;
+  raw.reserve(value.size());
+  bool encoded = false;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (!is_baggage_octet(c)) return false;
+    if (c != '%') {
+      raw.push_back(c);
+      continue;
+    }
+    if (i + 2 >= value.size()) return false;
+    const int hi = any_hex(value[i + 1]);
+    const int lo = any_hex(value[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    raw.push_back(static_cast<char>((hi << 4) | lo));
+    encoded = true;
+    i += 2;
+  }
+  out.clear();
+  if (!encoded) {
+    out = std::move(raw);  // unencoded octets are ASCII: nothing to sanitize
+  } else {
+    append_utf8_sanitized(out, raw);
+  }
+  return true;
+}
+
+bool valid_baggage_property(std::string_view prop) noexcept {
+  // property = key OWS "=" OWS value / key OWS
+  const std::size_t eq = prop.find('=');
+  if (eq == std::string_view::npos) return is_token(trim(prop));
+  const std::string_view value = trim(prop.substr(eq + 1));
+  return is_token(trim(prop.substr(0, eq))) && std::all_of(value.begin(), value.end(), is_baggage_octet);
+}
+
+/// Calls fn(member) for each comma-separated member of `list`, trimmed, skipping
+/// empty ones; stops when fn returns false.
+template <class Fn>
+bool for_each_member(std::string_view list, Fn&& fn) {
+  while (true) {
+    const std::size_t comma = list.find(',');
+    const std::string_view member = trim(list.substr(0, comma));
+    if (!member.empty() && !fn(member)) return false;
+    if (comma == std::string_view::npos) return true;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+template <class It>
+void append_baggage(std::string& out, It first, It last) {
+  std::size_t entries = 0;
+  for (; first != last && entries < propagation_limits::baggage_entries; ++first) {
+    const std::string& key = first->first;
+    const std::string& value = first->second;
+    if (!is_token(key)) continue;  // cannot be written as a header token
+    std::size_t encoded = 0;
+    for (char c : value) encoded += (is_baggage_octet(c) && c != '%') ? 1 : 3;
+    const std::size_t needed = (out.empty() ? 0 : 1) + key.size() + 1 + encoded;
+    if (out.size() + needed > propagation_limits::baggage_bytes) continue;  // smaller ones may fit
+    if (!out.empty()) out.push_back(',');
+    out.append(key);
+    out.push_back('=');
+    for (char c : value) {
+      if (is_baggage_octet(c) && c != '%') {
+        out.push_back(c);
+      } else {
+        const auto b = static_cast<unsigned char>(c);
+        out.push_back('%');
+        out.push_back("0123456789ABCDEF"[b >> 4]);
+        out.push_back("0123456789ABCDEF"[b & 0xF]);
+      }
+    }
+    ++entries;
+  }
+}
+
+std::optional<prela::trace_id> parse_x_trace_id(std::string_view v) noexcept {
+  v = trim(v);
+  if (v.size() == 36) {
+    // A UUID: 8-4-4-4-12 hex digits.
+    std::array<char, 32> digits{};
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (i == 8 || i == 13 || i == 18 || i == 23) {
+        if (v[i] != '-') return std::nullopt;
+      } else {
+        digits[n++] = v[i];
+      }
+    }
+    return prela::trace_id::from_hex(std::string_view(digits.data(), digits.size()));
+  }
+  return prela::trace_id::from_hex(v);
+}
+
+}  // namespace
+
+namespace w3c {
+
+std::optional<traceparent_fields> parse_traceparent(std::string_view v) noexcept {
+  v = trim(v);
+  // version "-" trace-id "-" parent-id "-" trace-flags: 2+1+32+1+16+1+2 = 55
+  if (v.size() < 55) return std::nullopt;
+  const int v_hi = lower_hex(v[0]);
+  const int v_lo = lower_hex(v[1]);
+  if (v_hi < 0 || v_lo < 0) return std::nullopt;
+  const int version = (v_hi << 4) | v_lo;
+  if (version == 0xff) return std::nullopt;
+  if (version == 0 && v.size() != 55) return std::nullopt;
+  // A later version may append fields, after a dash.
+  if (v.size() > 55 && v[55] != '-') return std::nullopt;
+  if (v[2] != '-' || v[35] != '-' || v[52] != '-') return std::nullopt;
+
+  std::uint64_t hi = 0;
+  std::uint64_t lo = 0;
+  std::uint64_t parent = 0;
+  std::uint64_t flags = 0;
+  if (!parse_lower_hex(v.substr(3, 16), hi) || !parse_lower_hex(v.substr(19, 16), lo) ||
+      !parse_lower_hex(v.substr(36, 16), parent) || !parse_lower_hex(v.substr(53, 2), flags)) {
+    return std::nullopt;
+  }
+  traceparent_fields out;
+  out.trace_id = prela::trace_id(hi, lo);
+  out.parent_id = prela::span_id(parent);
+  if (!out.trace_id.is_valid() || !out.parent_id.is_valid()) return std::nullopt;
+  out.flags = static_cast<std::uint8_t>(flags & (trace_flag_sampled | trace_flag_random));
+  return out;
+}
+
+std::string parse_tracestate(const std::string_view* lines, std::size_t count) {
+  if (count > detail::incoming_headers::max_lines) return {};
+  struct member {
+    std::string_view text;
+    std::string_view key;
+    bool kept = true;
+  };
+  std::array<member, propagation_limits::tracestate_members> members{};
+  std::size_t n = 0;
+  bool valid = true;
+  for (std::size_t line = 0; line < count && valid; ++line) {
+    valid = for_each_member(lines[line], [&](std::string_view m) {
+      if (n == members.size()) return false;  // more than 32 members: invalid
+      const std::size_t eq = m.find('=');
+      if (eq == std::string_view::npos) return false;
+      const std::string_view key = m.substr(0, eq);
+      if (!valid_tracestate_key(key) || !valid_tracestate_value(m.substr(eq + 1))) return false;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (members[i].key == key) return false;  // duplicate key: invalid
+      }
+      members[n++] = {m, key, true};
+      return true;
+    });
+  }
+  if (!valid || n == 0) return {};
+
+  std::size_t total = n - 1;
+  for (std::size_t i = 0; i < n; ++i) total += members[i].text.size();
+  // Truncation: entries longer than 128 characters go first, then entries from the end.
+  for (std::size_t i = n; i-- > 0 && total > propagation_limits::tracestate_bytes;) {
+    if (members[i].text.size() > 128) {
+      members[i].kept = false;
+      total -= members[i].text.size() + 1;
+    }
+  }
+  for (std::size_t i = n; i-- > 0 && total > propagation_limits::tracestate_bytes;) {
+    if (members[i].kept) {
+      members[i].kept = false;
+      total -= members[i].text.size() + 1;
+    }
+  }
+  std::string out;
+  out.reserve(total);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!members[i].kept) continue;
+    if (!out.empty()) out.push_back(',');
+    out.append(members[i].text);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_baggage(const std::string_view* lines, std::size_t count) {
+  std::map<std::string, std::string> out;
+  std::size_t entries = 0;
+  std::size_t bytes = 0;
+  std::string value;
+  count = std::min(count, detail::incoming_headers::max_lines);
+  for (std::size_t line = 0; line < count; ++line) {
+    const bool more = for_each_member(lines[line], [&](std::string_view m) {
+      if (entries == propagation_limits::baggage_entries) return false;
+      bytes += m.size() + (bytes == 0 ? 0 : 1);
+      if (bytes > propagation_limits::baggage_bytes) return false;
+      // list-member = key OWS "=" OWS value *( OWS ";" OWS property )
+      std::string_view kv = m.substr(0, m.find(';'));
+      std::string_view props = kv.size() < m.size() ? m.substr(kv.size() + 1) : std::string_view{};
+      const std::size_t eq = kv.find('=');
+      if (eq == std::string_view::npos) return true;  // skip this entry only
+      const std::string_view key = trim(kv.substr(0, eq));
+      if (!is_token(key) || !decode_baggage_value(trim(kv.substr(eq + 1)), value)) return true;
+      while (!props.empty()) {
+        const std::size_t semi = props.find(';');
+        if (!valid_baggage_property(props.substr(0, semi))) return true;
+        props = semi == std::string_view::npos ? std::string_view{} : props.substr(semi + 1);
+      }
+      out.insert_or_assign(std::string(key), value);
+      ++entries;
+      return true;
+    });
+    if (!more) break;
+  }
+  return out;
+}
+
+std::string format_baggage(const std::map<std::string, std::string>& entries) {
+  std::string out;
+  append_baggage(out, entries.begin(), entries.end());
+  return out;
+}
+
+}  // namespace w3c
+
+namespace detail {
+
+void incoming_headers::add(std::string_view name, std::string_view value) noexcept {
+  lines* target = nullptr;
+  switch (name.size()) {
+    case 11:
+      if (equals_lower(name, "traceparent")) target = &traceparent;
+      break;
+    case 10:
+      if (equals_lower(name, "tracestate")) {
+        target = &tracestate;
+      } else if (equals_lower(name, "x-trace-id")) {
+        target = &x_trace_id;
+      }
+      break;
+    case 9:
+      if (equals_lower(name, "x-span-id")) target = &x_span_id;
+      break;
+    case 7:
+      if (equals_lower(name, "baggage")) target = &baggage;
+      break;
+    default:
+      break;
+  }
+  if (target == nullptr) return;
+  if (target->count < max_lines) target->values[target->count] = value;
+  ++target->count;
+}
+
+remote_context decode(const incoming_headers& in, formats f) {
+  remote_context r;
+  bool have_parent = false;
+  // Repeated traceparent headers make it invalid (Trace Context §3.2.2).
+  if (includes(f, formats::trace_context) && in.traceparent.count == 1) {
+    if (auto tp = w3c::parse_traceparent(in.traceparent.values[0])) {
+      r.trace_id = tp->trace_id;
+      r.span_id = tp->parent_id;
+      r.sampled = (tp->flags & trace_flag_sampled) != 0;
+      r.random_trace_id = (tp->flags & trace_flag_random) != 0;
+      have_parent = true;
+      if (in.tracestate.count > 0) r.trace_state = w3c::parse_tracestate(in.tracestate.values.data(), in.tracestate.count);
+    }
+  }
+  if (!have_parent && includes(f, formats::x_trace_id) && in.x_trace_id.count == 1) {
+    if (auto id = parse_x_trace_id(in.x_trace_id.values[0])) {
+      r.trace_id = *id;
+      // These headers carry no sampling decision; the caller traced the request.
+      r.sampled = true;
+      if (in.x_span_id.count == 1) {
+        if (auto parent = prela::span_id::from_hex(trim(in.x_span_id.values[0]))) r.span_id = *parent;
+      }
+    }
+  }
+  if (includes(f, formats::baggage) && in.baggage.count > 0) {
+    r.baggage = w3c::parse_baggage(in.baggage.values.data(), in.baggage.count);
+  }
+  return r;
+}
+
+void encode_current(outgoing_headers& out, formats f) {
+  const trace_context* ctx = tls.current;
+  if (ctx == nullptr) return;
+  const span* s = ctx->current_span();
+  if (s != nullptr && s->trace_id().is_valid()) {
+    if (includes(f, formats::trace_context)) {
+      char* p = out.traceparent.data();
+      *p++ = '0';
+      *p++ = '0';
+      *p++ = '-';
+      s->trace_id().to_hex(p);
+      p += 32;
+      *p++ = '-';
+      s->span_id().to_hex(p);
+      p += 16;
+      *p++ = '-';
+      const unsigned flags = s->trace_flags() & (trace_flag_sampled | trace_flag_random);
+      *p++ = hex_digits[flags >> 4];
+      *p = hex_digits[flags & 0xF];
+      out.has_traceparent = true;
+      out.tracestate = s->trace_state();
+    }
+    if (includes(f, formats::x_trace_id)) {
+      s->trace_id().to_hex(out.x_trace_id.data());
+      s->span_id().to_hex(out.x_span_id.data());
+      out.has_x_trace_id = out.has_x_span_id = true;
+    }
+  } else if (includes(f, formats::x_trace_id) && ctx->trace_id().is_valid()) {
+    ctx->trace_id().to_hex(out.x_trace_id.data());
+    out.has_x_trace_id = true;
+  }
+  if (includes(f, formats::baggage)) {
+    if (const auto* entries = ctx->baggage_entries()) append_baggage(out.baggage, entries->begin(), entries->end());
+  }
+}
+
+bool is_propagation_header(std::string_view name, formats f) noexcept {
+  switch (name.size()) {
+    case 11:
+      return includes(f, formats::trace_context) && equals_lower(name, "traceparent");
+    case 10:
+      return (includes(f, formats::trace_context) && equals_lower(name, "tracestate")) ||
+             (includes(f, formats::x_trace_id) && equals_lower(name, "x-trace-id"));
+    case 9:
+      return includes(f, formats::x_trace_id) && equals_lower(name, "x-span-id");
+    case 7:
+      return includes(f, formats::baggage) && equals_lower(name, "baggage");
+    default:
+      return false;
+  }
+}
+
+}  // namespace detail
+}  // namespace prela
