@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite (RelWithDebInfo). Sanitizer runs: .ci/run.
+# Builds and runs the whole test suite (RelWithDebInfo), then each libFuzzer target for
+# a bounded time (scripts/fuzz.sh; PRELA_FUZZ_SECONDS, default 30). Sanitizer runs of
+# the suite: .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+PRELA_WITH_FUZZING=1 scripts/install-deps.sh
 cmake --preset default -DPRELA_BUILD_TESTS=ON -DPRELA_BUILD_BENCHMARKS=ON -DPRELA_BUILD_EXAMPLES=ON >/dev/null
 cmake --build build/default -j"$(nproc)"
 ctest --preset default
+scripts/fuzz.sh

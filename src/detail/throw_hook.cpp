@@ -100,18 +100,27 @@ void* object_of(const std::exception_ptr& p) noexcept {
 }
 }  // namespace
 
+// The definitions repeat the runtime's declarations as each compiler sees them: g++
+// has a built-in __cxa_throw taking void* for the type; clang takes <cxxabi.h>'s, whose
+// first declaration it requires to be the only one carrying [[noreturn]]. Same ABI.
+#if defined(__clang__)
+#define PRELA_CXA_NORETURN
+using prela_cxa_type = std::type_info;
+#else
+#define PRELA_CXA_NORETURN [[noreturn]]
+using prela_cxa_type = void;
+#endif
+
 extern "C" {
-// Declared with void* for the type so that this file does not clash with the
-// compiler's built-in declaration; the ABI is the same.
-[[noreturn]] void __cxa_throw(void* object, void* type, void (*destructor)(void*)) {
-  using fn = void (*)(void*, void*, void (*)(void*));
+PRELA_CXA_NORETURN void __cxa_throw(void* object, prela_cxa_type* type, void (*destructor)(void*)) {
+  using fn = void (*)(void*, prela_cxa_type*, void (*)(void*));
   static const fn next = next_definition<fn>("__cxa_throw");
   prela::detail::record(object, static_cast<const std::type_info*>(type));
   next(object, type, destructor);
   __builtin_unreachable();
 }
 
-[[noreturn]] void __cxa_rethrow() {
+PRELA_CXA_NORETURN void __cxa_rethrow() {
   using fn = void (*)();
   static const fn next = next_definition<fn>("__cxa_rethrow");
   const std::exception_ptr current = std::current_exception();
@@ -130,7 +139,7 @@ void* __cxa_begin_catch(void* exception_header) noexcept {
 
 namespace std {
 // Interposes libstdc++'s definition (same signature and mangled name).
-[[noreturn]] void rethrow_exception(exception_ptr p) {
+PRELA_CXA_NORETURN void rethrow_exception(exception_ptr p) {
   using fn = void (*)(exception_ptr);
   static const fn next = next_definition<fn>("_ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE");
   prela::detail::record(object_of(p), p.__cxa_exception_type());

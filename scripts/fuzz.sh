@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan + UBSan: the "fuzz" preset) and runs each
+# for a bounded time from the seed corpus in tests/fuzz/corpus. New inputs the fuzzer
+# finds go to build/fuzz/corpus (the seeds stay as committed); a crash leaves its input
+# in build/fuzz/artifacts and fails the script.
+#   PRELA_FUZZ_SECONDS   time per target (default 30)
+#   PRELA_FUZZ_RUNS      stop each target after this many executions instead
+#   PRELA_FUZZ_TARGETS   which targets (default: all four)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PRELA_WITH_FUZZING=1 scripts/install-deps.sh
+cmake --preset fuzz >/dev/null
+cmake --build build/fuzz -j"$(nproc)"
+
+seconds=${PRELA_FUZZ_SECONDS:-30}
+targets=${PRELA_FUZZ_TARGETS:-traceparent tracestate baggage extract_inject}
+mkdir -p build/fuzz/artifacts
+for t in $targets; do
+  work=build/fuzz/corpus/$t
+  mkdir -p "$work"
+  limit=(-max_total_time="$seconds")
+  [[ -n ${PRELA_FUZZ_RUNS:-} ]] && limit=(-runs="$PRELA_FUZZ_RUNS")
+  echo "== fuzz_$t (${limit[*]})"
+  log=build/fuzz/fuzz_$t.log
+  if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "build/fuzz/tests/fuzz/fuzz_$t" "$work" "tests/fuzz/corpus/$t" "${limit[@]}" \
+      -max_len=16384 -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/"$t"- >"$log" 2>&1; then
+    tail -n 60 "$log" >&2
+    echo "fuzz_$t failed: input in build/fuzz/artifacts, log in $log" >&2
+    exit 1
+  fi
+  grep -E "^(Done|stat::number_of_executed_units)" "$log" || true
+done
