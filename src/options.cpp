@@ -1,22 +1,35 @@
-// tracer_options::from_env: the OpenTelemetry SDK environment variables.
+// tracer_options::from_env: the OpenTelemetry SDK environment variables, and the
+// exporter registry behind OTEL_TRACES_EXPORTER. Part of the exporters library, since
+// it names every built-in exporter (the core knows none of them).
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "prela/exporter_registry.hpp"
 #include "prela/exporters/console.hpp"
+#include "prela/exporters/jsonl.hpp"
+#include "prela/exporters/otlp_http.hpp"
+#include "prela/exporters/perfetto.hpp"
 #include "prela/tracer.hpp"
 
 namespace prela {
 namespace {
 
 std::mutex registry_mu;
+std::shared_ptr<exporter> otlp_from_env();
+std::shared_ptr<exporter> file_exporter_from_env(const char* name, const char* var, const char* fallback);
+
 std::map<std::string, exporter_factory, std::less<>>& registry() {
   static std::map<std::string, exporter_factory, std::less<>> r{
       {"console", [] { return std::make_shared<console_exporter>(); }},
+      {"otlp", [] { return otlp_from_env(); }},
+      {"jsonl", [] { return file_exporter_from_env("jsonl", "PRELA_JSONL_PATH", "spans.jsonl"); }},
+      {"perfetto", [] { return file_exporter_from_env("perfetto", "PRELA_PERFETTO_PATH", "trace.json"); }},
   };
   return r;
 }
@@ -89,35 +102,112 @@ std::shared_ptr<sampler> sampler_from_env() {
   return parent_based(always_on());
 }
 
-// OTEL_RESOURCE_ATTRIBUTES: "key1=value1,key2=value2", values percent-encoded.
-attributes resource_from_env() {
-  attributes out;
-  const auto v = env("OTEL_RESOURCE_ATTRIBUTES");
-  if (!v) return out;
-  std::string_view rest = *v;
+std::string percent_decode(const std::string& raw) {
+  std::string value;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    unsigned hex = 0;
+    if (raw[i] == '%' && i + 2 < raw.size() &&
+        std::from_chars(raw.data() + i + 1, raw.data() + i + 3, hex, 16).ptr == raw.data() + i + 3) {
+      value += static_cast<char>(hex);
+      i += 2;
+    } else {
+      value += raw[i];
+    }
+  }
+  return value;
+}
+
+// "key1=value1,key2=value2" with percent-encoded values (OTEL_RESOURCE_ATTRIBUTES,
+// OTEL_EXPORTER_OTLP_HEADERS). Malformed entries are skipped with a warning.
+std::vector<std::pair<std::string, std::string>> key_value_list(const char* var, const std::string& list) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string_view rest = list;
   while (!rest.empty()) {
     const auto comma = rest.find(',');
     const std::string_view item = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (trim(item).empty()) continue;
     const auto eq = item.find('=');
     const std::string key = trim(item.substr(0, eq));
     if (eq == std::string_view::npos || key.empty()) {
-      warn("OTEL_RESOURCE_ATTRIBUTES", std::string(item), "nothing for this entry");
+      warn(var, std::string(item), "nothing for this entry");
       continue;
     }
-    std::string value;
-    const std::string raw = trim(item.substr(eq + 1));
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      unsigned hex = 0;
-      if (raw[i] == '%' && i + 2 < raw.size() + 0 &&
-          std::from_chars(raw.data() + i + 1, raw.data() + i + 3, hex, 16).ptr == raw.data() + i + 3) {
-        value += static_cast<char>(hex);
-        i += 2;
-      } else {
-        value += raw[i];
-      }
+    out.emplace_back(key, percent_decode(trim(item.substr(eq + 1))));
+  }
+  return out;
+}
+
+// The signal-specific variable wins over the general one.
+std::optional<std::string> env_pair(const char* specific, const char* general, const char** used) {
+  if (auto v = env(specific)) {
+    *used = specific;
+    return v;
+  }
+  *used = general;
+  return env(general);
+}
+
+std::shared_ptr<exporter> otlp_from_env() {
+  otlp_http_options o;
+  const char* var = nullptr;
+  if (auto v = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
+    var = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    o.endpoint = trim(*v);  // used as is
+  } else if (auto base = env("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+    var = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    std::string b = trim(*base);
+    while (!b.empty() && b.back() == '/') b.pop_back();
+    o.endpoint = b + "/v1/traces";
+  }
+  const char* headers_var = nullptr;
+  if (auto h = env_pair("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", &headers_var)) {
+    for (auto& [k, v] : key_value_list(headers_var, *h)) o.headers[k] = v;
+  }
+  const char* timeout_var = nullptr;
+  if (env_pair("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &timeout_var)) {
+    o.timeout = env_millis(timeout_var, o.timeout);
+    if (o.timeout.count() == 0) {
+      warn(timeout_var, "0", "the default 10000");
+      o.timeout = std::chrono::milliseconds(10000);
     }
-    out.push_back({key, value});
+  }
+  const char* protocol_var = nullptr;
+  if (auto p = env_pair("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &protocol_var)) {
+    if (lower(trim(*p)) != "http/json") warn(protocol_var, *p, "http/json (the protocol prela sends)");
+  }
+  try {
+    return std::make_shared<otlp_http_exporter>(o);
+  } catch (const std::invalid_argument& e) {
+    const std::string fallback = otlp_http_options{}.endpoint;
+    std::fprintf(stderr, "%s\n", e.what());
+    warn(var != nullptr ? var : "OTEL_EXPORTER_OTLP_ENDPOINT", o.endpoint, "the default " + fallback);
+    o.endpoint = fallback;
+    try {
+      return std::make_shared<otlp_http_exporter>(o);
+    } catch (const std::invalid_argument& again) {  // the headers
+      std::fprintf(stderr, "%s; OTLP export is off\n", again.what());
+      return nullptr;
+    }
+  }
+}
+
+std::shared_ptr<exporter> file_exporter_from_env(const char* name, const char* var, const char* fallback) {
+  const std::string path = trim(env(var).value_or(fallback));
+  try {
+    if (std::string_view(name) == "jsonl") return std::make_shared<jsonl_exporter>(path);
+    return std::make_shared<perfetto_exporter>(path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s; the %s exporter is off (set %s)\n", e.what(), name, var);
+    return nullptr;
+  }
+}
+
+// OTEL_RESOURCE_ATTRIBUTES: "key1=value1,key2=value2", values percent-encoded.
+attributes resource_from_env() {
+  attributes out;
+  if (const auto v = env("OTEL_RESOURCE_ATTRIBUTES")) {
+    for (auto& [k, value] : key_value_list("OTEL_RESOURCE_ATTRIBUTES", *v)) out.push_back({k, value});
   }
   return out;
 }
@@ -174,10 +264,7 @@ tracer_options tracer_options::from_env() {
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     if (name.empty() || name == "none") continue;
     if (!has_exporter_factory(name)) {
-      warn("OTEL_TRACES_EXPORTER", name,
-           name == "otlp" || name == "jsonl" || name == "perfetto"
-               ? "no exporter for it (this exporter is not linked into the program)"
-               : "no exporter for it (known: otlp, console, jsonl, perfetto, none)");
+      warn("OTEL_TRACES_EXPORTER", name, "no exporter for it (known: otlp, console, jsonl, perfetto, none)");
       continue;
     }
     if (auto e = make_exporter(name)) o.exporters.push_back(std::move(e));

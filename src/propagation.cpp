@@ -373,19 +373,20 @@ namespace detail {
 
 void incoming_headers::add(std::string_view name, std::string_view value) noexcept {
   lines* target = nullptr;
+  single* one = nullptr;
   switch (name.size()) {
     case 11:
-      if (equals_lower(name, "traceparent")) target = &traceparent;
+      if (equals_lower(name, "traceparent")) one = &traceparent;
       break;
     case 10:
       if (equals_lower(name, "tracestate")) {
         target = &tracestate;
       } else if (equals_lower(name, "x-trace-id")) {
-        target = &x_trace_id;
+        one = &x_trace_id;
       }
       break;
     case 9:
-      if (equals_lower(name, "x-span-id")) target = &x_span_id;
+      if (equals_lower(name, "x-span-id")) one = &x_span_id;
       break;
     case 7:
       if (equals_lower(name, "baggage")) target = &baggage;
@@ -393,9 +394,13 @@ void incoming_headers::add(std::string_view name, std::string_view value) noexce
     default:
       break;
   }
-  if (target == nullptr) return;
-  if (target->count < max_lines) target->values[target->count] = value;
-  ++target->count;
+  if (target != nullptr) {
+    if (target->count < max_lines) target->values[target->count] = value;
+    ++target->count;
+  } else if (one != nullptr) {
+    if (one->count == 0) one->value = value;
+    ++one->count;
+  }
 }
 
 remote_context decode(const incoming_headers& in, formats f) {
@@ -403,7 +408,7 @@ remote_context decode(const incoming_headers& in, formats f) {
   bool have_parent = false;
   // Repeated traceparent headers make it invalid (Trace Context §3.2.2).
   if (includes(f, formats::trace_context) && in.traceparent.count == 1) {
-    if (auto tp = w3c::parse_traceparent(in.traceparent.values[0])) {
+    if (auto tp = w3c::parse_traceparent(in.traceparent.value)) {
       r.trace_id = tp->trace_id;
       r.span_id = tp->parent_id;
       r.sampled = (tp->flags & trace_flag_sampled) != 0;
@@ -413,12 +418,12 @@ remote_context decode(const incoming_headers& in, formats f) {
     }
   }
   if (!have_parent && includes(f, formats::x_trace_id) && in.x_trace_id.count == 1) {
-    if (auto id = parse_x_trace_id(in.x_trace_id.values[0])) {
+    if (auto id = parse_x_trace_id(in.x_trace_id.value)) {
       r.trace_id = *id;
       // These headers carry no sampling decision; the caller traced the request.
       r.sampled = true;
       if (in.x_span_id.count == 1) {
-        if (auto parent = prela::span_id::from_hex(trim(in.x_span_id.values[0]))) r.span_id = *parent;
+        if (auto parent = prela::span_id::from_hex(trim(in.x_span_id.value))) r.span_id = *parent;
       }
     }
   }
@@ -460,8 +465,25 @@ void encode_current(outgoing_headers& out, formats f) {
     out.has_x_trace_id = true;
   }
   if (includes(f, formats::baggage)) {
-    if (const auto* entries = ctx->baggage_entries()) append_baggage(out.baggage, entries->begin(), entries->end());
+    if (const auto* entries = ctx->baggage_entries()) {
+      // Reused per thread: injecting into every outgoing request allocates nothing.
+      thread_local std::string buffer;
+      buffer.clear();
+      append_baggage(buffer, entries->begin(), entries->end());
+      out.baggage = buffer;
+    }
   }
+}
+
+bool will_write(const outgoing_headers& out, formats f, std::string_view name) noexcept {
+  if (name == header::traceparent) return includes(f, formats::trace_context) && out.has_traceparent;
+  if (name == header::tracestate) {
+    return includes(f, formats::trace_context) && out.has_traceparent && !out.tracestate.empty();
+  }
+  if (name == header::baggage) return includes(f, formats::baggage) && !out.baggage.empty();
+  if (name == header::x_trace_id) return includes(f, formats::x_trace_id) && out.has_x_trace_id;
+  if (name == header::x_span_id) return includes(f, formats::x_trace_id) && out.has_x_span_id;
+  return false;
 }
 
 bool is_propagation_header(std::string_view name, formats f) noexcept {

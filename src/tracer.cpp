@@ -1,5 +1,6 @@
 #include "prela/tracer.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include "detail/exception_info.hpp"
 #include "detail/tracer_impl.hpp"
 #include "prela/clock.hpp"
+#include "prela/version.hpp"
 
 namespace prela {
 namespace detail {
@@ -23,6 +25,14 @@ std::shared_ptr<const prela::resource> make_resource(const tracer_options& o) {
   r->attributes.push_back({"service.name", r->service_name});
   for (const auto& a : o.resource_attributes) {
     if (a.key != "service.name") r->attributes.push_back(a);
+  }
+  // OpenTelemetry's SDK identification, unless the application set its own.
+  for (const auto& [key, value] : {std::pair<const char*, const char*>{"telemetry.sdk.name", "prela"},
+                                   {"telemetry.sdk.language", "cpp"},
+                                   {"telemetry.sdk.version", prela::version}}) {
+    const bool set = std::any_of(r->attributes.begin(), r->attributes.end(),
+                                 [&](const attribute& a) { return a.key == key; });
+    if (!set) r->attributes.push_back({key, value});
   }
   return r;
 }

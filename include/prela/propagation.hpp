@@ -70,15 +70,21 @@ class incoming_headers {
   /// Records the value if `name` is one of the known headers (any case).
   void add(std::string_view name, std::string_view value) noexcept;
 
+  /// A header that must appear once: only the first value is kept.
+  struct single {
+    std::string_view value;
+    std::size_t count = 0;
+  };
+  /// A list header whose lines combine.
   struct lines {
-    std::array<std::string_view, max_lines> values{};
+    std::array<std::string_view, max_lines> values;
     std::size_t count = 0;  // may exceed max_lines: then the extra ones were not kept
   };
-  lines traceparent;
+  single traceparent;
   lines tracestate;
   lines baggage;
-  lines x_trace_id;
-  lines x_span_id;
+  single x_trace_id;
+  single x_span_id;
 };
 
 /// Decodes what add() collected into a remote context.
@@ -89,7 +95,7 @@ struct outgoing_headers {
   std::array<char, 55> traceparent{};  // "00-<trace>-<span>-<flags>"
   bool has_traceparent = false;
   std::string_view tracestate;  // the current span's; valid while it is current
-  std::string baggage;
+  std::string_view baggage;     // a per-thread buffer; valid until the next encode_current
   std::array<char, 32> x_trace_id{};
   bool has_x_trace_id = false;
   std::array<char, 16> x_span_id{};
@@ -105,6 +111,8 @@ void encode_current(outgoing_headers& out, formats f);
 
 /// True if `name` is one of the headers of `f` (any case).
 bool is_propagation_header(std::string_view name, formats f) noexcept;
+/// True if write(out, f, ...) writes a header spelled exactly `name`.
+bool will_write(const outgoing_headers& out, formats f, std::string_view name) noexcept;
 
 template <class C>
 concept field_list = requires(const C& c) {
@@ -194,9 +202,12 @@ void inject(Carrier& carrier, formats f = formats::all) {
     }
     detail::write(out, f, [&](std::string_view name, std::string_view value) { carrier.set(name, value); });
   } else {
+    // Headers this call owns: an entry spelled exactly as prela writes it is updated in
+    // place (a reused carrier then costs no allocation); any other spelling, and any
+    // header the current context has no value for, is removed.
     if (!carrier.empty()) {
       for (auto it = carrier.begin(); it != carrier.end();) {
-        if (detail::is_propagation_header(it->first, f)) {
+        if (detail::is_propagation_header(it->first, f) && !detail::will_write(out, f, it->first)) {
           it = carrier.erase(it);
         } else {
           ++it;
@@ -204,7 +215,12 @@ void inject(Carrier& carrier, formats f = formats::all) {
       }
     }
     detail::write(out, f, [&](std::string_view name, std::string_view value) {
-      carrier.emplace(typename Carrier::key_type(name), typename Carrier::mapped_type(value));
+      auto it = carrier.find(typename Carrier::key_type(name));
+      if (it != carrier.end()) {
+        it->second.assign(value.data(), value.size());
+      } else {
+        carrier.emplace(typename Carrier::key_type(name), typename Carrier::mapped_type(value));
+      }
     });
   }
 }

@@ -1,0 +1,40 @@
+// One JSON object per span per line, in the Python library's to_dict shape.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <string>
+
+#include "prela/exporter.hpp"
+
+namespace prela {
+
+/// Appends each span as a line of JSON: span_id, trace_id, parent_span_id (null for a
+/// root), name, span_type, started_at, ended_at (ISO 8601 UTC, microseconds),
+/// duration_ms, status, status_message (null when empty), attributes (an object),
+/// events (name, timestamp, attributes). The file is opened for appending and flushed
+/// after every batch, so it can be tailed and survives a crash up to the last batch.
+class jsonl_exporter final : public exporter {
+ public:
+  /// Throws std::runtime_error naming the path and the reason if it cannot be opened.
+  explicit jsonl_exporter(std::filesystem::path path);
+  ~jsonl_exporter() override;
+
+  export_result export_spans(std::span<const span_data> spans) override;
+  bool force_flush(std::chrono::milliseconds timeout) override;
+  bool shutdown(std::chrono::milliseconds timeout) override;
+
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  std::mutex mu_;
+  std::FILE* file_ = nullptr;
+  std::string buffer_;
+};
+
+/// Appends one span in the jsonl_exporter's shape (no newline).
+void append_span_json(std::string& out, const span_data& span);
+
+}  // namespace prela

@@ -1,0 +1,84 @@
+// OTLP/HTTP with the JSON encoding: spans to an OpenTelemetry Collector (and from there
+// to Jaeger, Tempo or any vendor). See docs/exporters.md.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "prela/exporter.hpp"
+
+namespace prela {
+
+struct otlp_http_options {
+  /// Where to POST, used as is. `https` is refused (no TLS in this version): send to a
+  /// local Collector over http and let it forward with TLS.
+  std::string endpoint = "http://localhost:4318/v1/traces";
+  /// Sent with every request (e.g. an API key). Names and values must be header-safe.
+  std::map<std::string, std::string> headers;
+  /// The whole export of one batch, retries included. A batch that has not been
+  /// delivered by then is dropped and counted.
+  std::chrono::milliseconds timeout{10000};
+  /// Backoff between attempts: doubles from `initial_backoff` up to `max_backoff`, each
+  /// wait randomized to between half and all of it; a `Retry-After` answer is honoured.
+  std::chrono::milliseconds initial_backoff{1000};
+  std::chrono::milliseconds max_backoff{5000};
+};
+
+/// What one OTLP exporter did since it was created.
+struct otlp_http_stats {
+  std::uint64_t requests = 0;         ///< HTTP requests sent (retries included)
+  std::uint64_t retries = 0;          ///< attempts after a retryable failure
+  std::uint64_t exported_spans = 0;   ///< spans the collector accepted (2xx)
+  std::uint64_t failed_batches = 0;   ///< batches given up on (timeout, non-retryable answer)
+  std::uint64_t dropped_spans = 0;    ///< spans in those batches
+  std::uint64_t rejected_spans = 0;   ///< spans a 2xx partial-success answer said it rejected
+};
+
+/// POSTs each batch as an ExportTraceServiceRequest in OTLP JSON, on a keep-alive
+/// connection. Retries on 429, 502, 503, 504 and connection failures with exponential
+/// backoff and jitter within `timeout`; other answers fail the batch at once. Failures
+/// are reported on stderr once per change of state (failing / delivering again), never
+/// per batch. Thread: the processor's lane for this exporter; nothing else blocks.
+class otlp_http_exporter final : public exporter {
+ public:
+  /// Throws std::invalid_argument for an endpoint that is not an `http://` URL (https
+  /// included), a non-positive timeout, or headers that are not header-safe.
+  explicit otlp_http_exporter(otlp_http_options options = {});
+  ~otlp_http_exporter() override;
+
+  export_result export_spans(std::span<const span_data> spans) override;
+  bool shutdown(std::chrono::milliseconds timeout) override;
+
+  [[nodiscard]] otlp_http_stats stats() const noexcept;
+  [[nodiscard]] const otlp_http_options& options() const noexcept { return options_; }
+
+ private:
+  struct connection;
+  otlp_http_options options_;
+  std::unique_ptr<connection> conn_;
+};
+
+namespace otlp {
+
+/// OTLP span kinds (opentelemetry.proto.trace.v1.Span.SpanKind).
+enum class span_kind : int { internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
+
+/// The kind prela reports: a span continuing a remote parent is SERVER; llm, retrieval
+/// and embedding spans call out to a model or a store, so CLIENT; the rest INTERNAL.
+span_kind kind_of(const span_data& span) noexcept;
+
+/// The OpenTelemetry GenAI `gen_ai.operation.name` for a span type, or empty.
+std::string_view gen_ai_operation(span_type type) noexcept;
+
+/// Appends the ExportTraceServiceRequest for `spans` in the OTLP JSON encoding
+/// (resourceSpans grouped by resource, scope "prela" with the library version).
+void encode_json(std::span<const span_data> spans, std::string& out);
+
+}  // namespace otlp
+
+}  // namespace prela

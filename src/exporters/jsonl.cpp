@@ -1,0 +1,116 @@
+#include "prela/exporters/jsonl.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "json_writer.hpp"
+
+namespace prela {
+
+namespace json = detail::json;
+
+void append_span_json(std::string& out, const span_data& s) {
+  char hex[32];
+  out.append(R"({"span_id":")");
+  s.span_id.to_hex(hex);
+  out.append(hex, 16);
+  out.append(R"(","trace_id":")");
+  s.trace_id.to_hex(hex);
+  out.append(hex, 32);
+  out.append(R"(","parent_span_id":)");
+  if (s.parent_span_id.is_valid()) {
+    s.parent_span_id.to_hex(hex);
+    out.push_back('"');
+    out.append(hex, 16);
+    out.push_back('"');
+  } else {
+    out.append("null");
+  }
+  out.append(R"(,"name":)");
+  json::append_string(out, s.name);
+  out.append(R"(,"span_type":")");
+  out.append(to_string(s.type));
+  out.append(R"(","started_at":")");
+  json::append_iso8601(out, s.start_time);
+  out.append(R"(","ended_at":")");
+  json::append_iso8601(out, s.end_time);
+  out.append(R"(","duration_ms":)");
+  json::append_double(out, static_cast<double>(s.duration().count()) / 1e6);
+  out.append(R"(,"status":")");
+  out.append(to_string(s.status));
+  out.append(R"(","status_message":)");
+  if (s.status_message.empty()) {
+    out.append("null");
+  } else {
+    json::append_string(out, s.status_message);
+  }
+  out.append(R"(,"attributes":{)");
+  bool first = true;
+  for (const auto& a : s.attributes) {
+    if (!first) out.push_back(',');
+    first = false;
+    json::append_string(out, a.key);
+    out.push_back(':');
+    json::append_plain_value(out, a.value);
+  }
+  out.append(R"(},"events":[)");
+  first = true;
+  for (const auto& e : s.events) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append(R"({"name":)");
+    json::append_string(out, e.name);
+    out.append(R"(,"timestamp":")");
+    json::append_iso8601(out, e.time);
+    out.append(R"(","attributes":{)");
+    bool first_attr = true;
+    for (const auto& a : e.attributes) {
+      if (!first_attr) out.push_back(',');
+      first_attr = false;
+      json::append_string(out, a.key);
+      out.push_back(':');
+      json::append_plain_value(out, a.value);
+    }
+    out.append("}}");
+  }
+  out.append("]}");
+}
+
+jsonl_exporter::jsonl_exporter(std::filesystem::path path) : path_(std::move(path)) {
+  file_ = std::fopen(path_.c_str(), "a");
+  if (file_ == nullptr) {
+    throw std::runtime_error("prela: cannot open " + path_.string() + " for appending: " + std::strerror(errno));
+  }
+}
+
+jsonl_exporter::~jsonl_exporter() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+export_result jsonl_exporter::export_spans(std::span<const span_data> spans) {
+  std::lock_guard lock(mu_);
+  if (file_ == nullptr) return export_result::failure;
+  buffer_.clear();
+  for (const auto& s : spans) {
+    append_span_json(buffer_, s);
+    buffer_.push_back('\n');
+  }
+  const bool ok = std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size() && std::fflush(file_) == 0;
+  return ok ? export_result::success : export_result::failure;
+}
+
+bool jsonl_exporter::force_flush(std::chrono::milliseconds) {
+  std::lock_guard lock(mu_);
+  return file_ == nullptr || std::fflush(file_) == 0;
+}
+
+bool jsonl_exporter::shutdown(std::chrono::milliseconds) {
+  std::lock_guard lock(mu_);
+  if (file_ == nullptr) return true;
+  const bool ok = std::fclose(file_) == 0;
+  file_ = nullptr;
+  return ok;
+}
+
+}  // namespace prela

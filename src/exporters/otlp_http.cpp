@@ -1,0 +1,341 @@
+// OTLP/HTTP client: Beast on an io_context driven by the exporter's own lane thread.
+// Each export runs one coroutine (resolve, connect, write, read with deadlines) to
+// completion; a keep-alive connection is reused across exports.
+#include "prela/exporters/otlp_http.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+
+#include "prela/ids.hpp"
+#include "prela/version.hpp"
+
+namespace prela {
+namespace {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+using clock = std::chrono::steady_clock;
+
+struct parsed_url {
+  std::string host;  // without brackets for IPv6
+  std::string port;
+  std::string target;
+  std::string host_header;
+};
+
+bool header_safe(std::string_view v) {
+  return std::all_of(v.begin(), v.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b >= 0x20 && b != 0x7f;
+  });
+}
+
+parsed_url parse_endpoint(const std::string& url) {
+  const auto bad = [&](const std::string& why) {
+    return std::invalid_argument("prela: OTLP endpoint \"" + url + "\": " + why);
+  };
+  std::string_view rest = url;
+  if (rest.substr(0, 8) == "https://") {
+    throw bad("https is not supported in this version (no TLS); send to a local OpenTelemetry Collector over "
+              "http and let it forward with TLS");
+  }
+  if (rest.substr(0, 7) != "http://") throw bad("expected an http:// URL");
+  rest.remove_prefix(7);
+  const std::size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  parsed_url out;
+  out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (authority.find('@') != std::string_view::npos) throw bad("user information in the URL is not supported");
+  std::string_view host;
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) throw bad("unterminated IPv6 address");
+    host = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') throw bad("unexpected characters after the IPv6 address");
+      port = after.substr(1);
+    }
+  } else {
+    const std::size_t colon = authority.rfind(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (host.empty()) throw bad("no host");
+  if (port.empty()) port = "80";
+  unsigned p = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) throw bad("invalid port");
+  out.host = std::string(host);
+  out.port = std::string(port);
+  out.host_header = std::string(authority);
+  if (!header_safe(out.target) || out.target.find(' ') != std::string::npos) throw bad("invalid path");
+  return out;
+}
+
+enum class outcome { delivered, retryable, fatal };
+
+struct attempt_result {
+  outcome kind = outcome::fatal;
+  std::string reason;
+  std::optional<std::chrono::milliseconds> retry_after;
+  std::uint64_t rejected = 0;
+  bool on_reused_connection = false;
+  bool got_response = false;
+};
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
+  // delay-seconds only; an HTTP-date falls back to the exporter's own backoff.
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  unsigned long long secs = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
+  if (ec != std::errc() || end != v.data() + v.size() || v.empty()) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min<unsigned long long>(secs, 86400)) * 1000);
+}
+
+// ExportTraceServiceResponse.partialSuccess.rejectedSpans, read without a JSON library:
+// the only field prela needs from the answer.
+std::uint64_t rejected_spans(std::string_view body) {
+  const std::size_t key = body.find("\"rejectedSpans\"");
+  if (key == std::string_view::npos) return 0;
+  std::size_t i = body.find(':', key);
+  if (i == std::string_view::npos) return 0;
+  ++i;
+  while (i < body.size() && (body[i] == ' ' || body[i] == '"')) ++i;
+  std::uint64_t n = 0;
+  std::from_chars(body.data() + i, body.data() + body.size(), n);
+  return n;
+}
+
+}  // namespace
+
+struct otlp_http_exporter::connection {
+  parsed_url url;
+  net::io_context io;
+  std::optional<boost::beast::tcp_stream> stream;
+  std::string body;
+
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> retries{0};
+  std::atomic<std::uint64_t> exported{0};
+  std::atomic<std::uint64_t> failed_batches{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> rejected{0};
+
+  std::mutex mu;
+  std::condition_variable wake;
+  bool stopping = false;  // guarded by mu
+  bool failing = false;   // reported on stderr; only the lane thread touches it
+
+  net::awaitable<attempt_result> attempt(const otlp_http_options& options, clock::time_point deadline) {
+    attempt_result r;
+    boost::system::error_code ec;
+    auto fail = [&](std::string_view what) {
+      r.kind = outcome::retryable;  // connection-level failures are retried
+      r.reason = std::string(what) + ": " + ec.message();
+      stream.reset();
+      return r;
+    };
+    r.on_reused_connection = stream.has_value();
+    if (!stream) {
+      tcp::resolver resolver(io);
+      net::steady_timer guard(io);
+      guard.expires_at(deadline);
+      guard.async_wait([&](boost::system::error_code e) {
+        if (!e) resolver.cancel();
+      });
+      auto endpoints = co_await resolver.async_resolve(url.host, url.port, net::redirect_error(net::use_awaitable, ec));
+      guard.cancel();
+      if (ec) co_return fail("resolve " + url.host);
+      stream.emplace(io);
+      stream->expires_at(deadline);
+      co_await stream->async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return fail("connect to " + url.host_header);
+    }
+    http::request<http::string_body> req{http::verb::post, url.target, 11};
+    req.set(http::field::host, url.host_header);
+    req.set(http::field::user_agent, std::string("prela/") + prela::version);
+    req.set(http::field::content_type, "application/json");
+    req.keep_alive(true);
+    for (const auto& [name, value] : options.headers) req.set(name, value);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    stream->expires_at(deadline);
+    co_await http::async_write(*stream, req, net::redirect_error(net::use_awaitable, ec));
+    body = std::move(req.body());  // keep the buffer for a retry
+    if (ec) co_return fail("send");
+
+    boost::beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1 << 20);
+    co_await http::async_read(*stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return fail("read the answer");
+    r.got_response = true;
+    const auto& res = parser.get();
+    if (!res.keep_alive()) stream.reset();
+    const unsigned status = res.result_int();
+    if (status >= 200 && status < 300) {
+      r.kind = outcome::delivered;
+      r.rejected = rejected_spans(res.body());
+      co_return r;
+    }
+    r.reason = "HTTP " + std::to_string(status);
+    if (!res.body().empty()) r.reason += " " + res.body().substr(0, 200);
+    if (status == 429 || status == 502 || status == 503 || status == 504) {
+      r.kind = outcome::retryable;
+      if (auto it = res.find(http::field::retry_after); it != res.end()) {
+        r.retry_after = parse_retry_after(std::string_view(it->value().data(), it->value().size()));
+      }
+    } else {
+      r.kind = outcome::fatal;
+    }
+    co_return r;
+  }
+
+  attempt_result run_attempt(const otlp_http_options& options, clock::time_point deadline) {
+    std::optional<attempt_result> result;
+    net::co_spawn(io, attempt(options, deadline), [&](std::exception_ptr e, attempt_result r) {
+      if (e) {
+        r.kind = outcome::retryable;
+        r.reason = "unexpected error";
+        stream.reset();
+      }
+      result = std::move(r);
+    });
+    io.restart();
+    io.run();
+    return result.value_or(attempt_result{outcome::fatal, "not run", {}, 0, false, false});
+  }
+
+  /// Waits `d` unless shutdown starts; false if it did.
+  bool sleep_for(std::chrono::milliseconds d) {
+    std::unique_lock lock(mu);
+    return !wake.wait_for(lock, d, [&] { return stopping; });
+  }
+
+  void report(bool now_failing, const std::string& endpoint, const std::string& reason) {
+    if (now_failing == failing) return;
+    failing = now_failing;
+    if (now_failing) {
+      std::fprintf(stderr,
+                   "prela: OTLP export to %s is failing (%s); batches not delivered within the timeout are "
+                   "dropped and counted\n",
+                   endpoint.c_str(), reason.c_str());
+    } else {
+      std::fprintf(stderr, "prela: OTLP export to %s delivers again\n", endpoint.c_str());
+    }
+  }
+};
+
+otlp_http_exporter::otlp_http_exporter(otlp_http_options options)
+    : options_(std::move(options)), conn_(std::make_unique<connection>()) {
+  conn_->url = parse_endpoint(options_.endpoint);
+  if (options_.timeout <= std::chrono::milliseconds::zero()) {
+    throw std::invalid_argument("prela: OTLP timeout must be positive");
+  }
+  if (options_.initial_backoff < std::chrono::milliseconds::zero() ||
+      options_.max_backoff < options_.initial_backoff) {
+    throw std::invalid_argument("prela: OTLP backoff must satisfy 0 <= initial_backoff <= max_backoff");
+  }
+  for (const auto& [name, value] : options_.headers) {
+    if (name.empty() || !header_safe(name) || name.find_first_of(" :") != std::string::npos || !header_safe(value)) {
+      throw std::invalid_argument("prela: OTLP header \"" + name + "\" is not a valid HTTP header");
+    }
+  }
+}
+
+otlp_http_exporter::~otlp_http_exporter() = default;
+
+export_result otlp_http_exporter::export_spans(std::span<const span_data> spans) {
+  if (spans.empty()) return export_result::success;
+  connection& c = *conn_;
+  {
+    std::lock_guard lock(c.mu);
+    if (c.stopping) return export_result::failure;
+  }
+  c.body.clear();
+  otlp::encode_json(spans, c.body);
+
+  const auto deadline = clock::now() + options_.timeout;
+  auto backoff = options_.initial_backoff;
+  bool quick_retry_used = false;
+  std::string reason;
+  for (;;) {
+    c.requests.fetch_add(1, std::memory_order_relaxed);
+    attempt_result r = c.run_attempt(options_, deadline);
+    if (r.kind == outcome::delivered) {
+      c.exported.fetch_add(spans.size() - std::min<std::uint64_t>(r.rejected, spans.size()), std::memory_order_relaxed);
+      c.rejected.fetch_add(r.rejected, std::memory_order_relaxed);
+      c.report(false, options_.endpoint, {});
+      return export_result::success;
+    }
+    reason = std::move(r.reason);
+    if (r.kind == outcome::fatal) break;
+    // A kept-alive connection the server had closed: try a fresh one at once.
+    if (r.on_reused_connection && !r.got_response && !quick_retry_used) {
+      quick_retry_used = true;
+      c.retries.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    std::chrono::milliseconds wait = r.retry_after.value_or(std::chrono::milliseconds(0));
+    if (!r.retry_after) {
+      // Full jitter on the upper half: between backoff/2 and backoff.
+      const auto half = backoff.count() / 2;
+      const auto spread = static_cast<std::uint64_t>(backoff.count() - half + 1);
+      wait = std::chrono::milliseconds(half + static_cast<std::int64_t>(span_id::generate().value() % spread));
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    }
+    if (clock::now() + wait >= deadline) {
+      reason += "; no time left to retry within " + std::to_string(options_.timeout.count()) + " ms";
+      break;
+    }
+    if (!c.sleep_for(wait)) {
+      reason += "; shutting down";
+      break;
+    }
+    c.retries.fetch_add(1, std::memory_order_relaxed);
+  }
+  c.failed_batches.fetch_add(1, std::memory_order_relaxed);
+  c.dropped.fetch_add(spans.size(), std::memory_order_relaxed);
+  c.report(true, options_.endpoint, reason);
+  return export_result::failure;
+}
+
+bool otlp_http_exporter::shutdown(std::chrono::milliseconds /*timeout*/) {
+  {
+    std::lock_guard lock(conn_->mu);
+    conn_->stopping = true;
+  }
+  conn_->wake.notify_all();
+  // Called on the lane thread after its last export: nothing is running on io.
+  conn_->stream.reset();
+  return true;
+}
+
+otlp_http_stats otlp_http_exporter::stats() const noexcept {
+  const connection& c = *conn_;
+  return {c.requests.load(std::memory_order_relaxed),       c.retries.load(std::memory_order_relaxed),
+          c.exported.load(std::memory_order_relaxed),       c.failed_batches.load(std::memory_order_relaxed),
+          c.dropped.load(std::memory_order_relaxed),        c.rejected.load(std::memory_order_relaxed)};
+}
+
+}  // namespace prela

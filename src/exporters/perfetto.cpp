@@ -1,0 +1,184 @@
+#include "prela/exporters/perfetto.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "json_writer.hpp"
+
+namespace prela {
+
+namespace json = detail::json;
+
+namespace {
+
+bool nests_or_disjoint(std::int64_t a0, std::int64_t a1, std::int64_t b0, std::int64_t b1) {
+  return a1 <= b0 || b1 <= a0 || (a0 <= b0 && b1 <= a1) || (b0 <= a0 && a1 <= b1);
+}
+
+void append_metadata(std::string& out, const char* what, int pid, int tid, std::string_view name) {
+  out.append(R"({"ph":"M","name":")");
+  out.append(what);
+  out.append(R"(","pid":)");
+  json::append_int(out, pid);
+  out.append(R"(,"tid":)");
+  json::append_int(out, tid);
+  out.append(R"(,"args":{"name":)");
+  json::append_string(out, name);
+  out.append("}}");
+}
+
+}  // namespace
+
+perfetto_exporter::perfetto_exporter(std::filesystem::path path) : path_(std::move(path)) {
+  file_ = std::fopen(path_.c_str(), "w");
+  if (file_ == nullptr) {
+    throw std::runtime_error("prela: cannot create " + path_.string() + ": " + std::strerror(errno));
+  }
+  std::fputs("[\n", file_);
+  std::fflush(file_);
+}
+
+perfetto_exporter::~perfetto_exporter() {
+  std::lock_guard lock(mu_);
+  close_locked();
+}
+
+int perfetto_exporter::track_for(trace_tracks& t, const span_data& s) {
+  const std::int64_t start = s.start_time.count();
+  const std::int64_t end = std::max(s.end_time.count(), start);
+  for (std::size_t i = 0; i < t.tracks.size(); ++i) {
+    auto& placed = t.tracks[i];
+    const bool fits = std::all_of(placed.begin(), placed.end(),
+                                  [&](const auto& iv) { return nests_or_disjoint(iv.first, iv.second, start, end); });
+    if (fits) {
+      placed.emplace_back(start, end);
+      return static_cast<int>(i) + 1;
+    }
+  }
+  t.tracks.push_back({{start, end}});
+  return static_cast<int>(t.tracks.size());
+}
+
+export_result perfetto_exporter::export_spans(std::span<const span_data> spans) {
+  std::lock_guard lock(mu_);
+  if (file_ == nullptr) return export_result::failure;
+  buffer_.clear();
+  auto separate = [&] {
+    if (!first_event_) buffer_.append(",\n");
+    first_event_ = false;
+  };
+  char hex[32];
+  for (const auto& s : spans) {
+    auto [it, inserted] = traces_.try_emplace(s.trace_id);
+    trace_tracks& t = it->second;
+    if (inserted) {
+      t.pid = next_pid_++;
+      trace_order_.push_back(s.trace_id);
+      separate();
+      s.trace_id.to_hex(hex);
+      append_metadata(buffer_, "process_name", t.pid, 0, "trace " + std::string(hex, 32));
+    }
+    const std::size_t tracks_before = t.tracks.size();
+    const int tid = track_for(t, s);
+    if (t.tracks.size() != tracks_before) {
+      separate();
+      append_metadata(buffer_, "thread_name", t.pid, tid, "task " + std::to_string(tid));
+    }
+    if (!s.parent_span_id.is_valid() || s.parent_is_remote) {
+      // The local root: name the process after it.
+      separate();
+      s.trace_id.to_hex(hex);
+      append_metadata(buffer_, "process_name", t.pid, 0, s.name + " (trace " + std::string(hex, 8) + ")");
+    }
+
+    separate();
+    buffer_.append(R"({"ph":"X","name":)");
+    json::append_string(buffer_, s.name);
+    buffer_.append(R"(,"cat":")");
+    buffer_.append(to_string(s.type));
+    buffer_.append(R"(","ts":)");
+    json::append_micros(buffer_, s.start_time);
+    buffer_.append(R"(,"dur":)");
+    json::append_micros(buffer_, std::max(s.duration(), std::chrono::nanoseconds(0)));
+    buffer_.append(R"(,"pid":)");
+    json::append_int(buffer_, t.pid);
+    buffer_.append(R"(,"tid":)");
+    json::append_int(buffer_, tid);
+    buffer_.append(R"(,"args":{"span_id":")");
+    s.span_id.to_hex(hex);
+    buffer_.append(hex, 16);
+    buffer_.append(R"(","parent_span_id":")");
+    if (s.parent_span_id.is_valid()) {
+      s.parent_span_id.to_hex(hex);
+      buffer_.append(hex, 16);
+    }
+    buffer_.append(R"(","trace_id":")");
+    s.trace_id.to_hex(hex);
+    buffer_.append(hex, 32);
+    buffer_.append(R"(","status":")");
+    buffer_.append(to_string(s.status));
+    buffer_.push_back('"');
+    if (!s.status_message.empty()) {
+      buffer_.append(R"(,"status_message":)");
+      json::append_string(buffer_, s.status_message);
+    }
+    for (const auto& a : s.attributes) {
+      buffer_.push_back(',');
+      json::append_string(buffer_, a.key);
+      buffer_.push_back(':');
+      json::append_plain_value(buffer_, a.value);
+    }
+    buffer_.append("}}");
+
+    for (const auto& e : s.events) {
+      separate();
+      buffer_.append(R"({"ph":"i","s":"t","name":)");
+      json::append_string(buffer_, e.name);
+      buffer_.append(R"(,"cat":")");
+      buffer_.append(to_string(s.type));
+      buffer_.append(R"(","ts":)");
+      json::append_micros(buffer_, e.time);
+      buffer_.append(R"(,"pid":)");
+      json::append_int(buffer_, t.pid);
+      buffer_.append(R"(,"tid":)");
+      json::append_int(buffer_, tid);
+      buffer_.append(R"(,"args":{)");
+      bool first = true;
+      for (const auto& a : e.attributes) {
+        if (!first) buffer_.push_back(',');
+        first = false;
+        json::append_string(buffer_, a.key);
+        buffer_.push_back(':');
+        json::append_plain_value(buffer_, a.value);
+      }
+      buffer_.append("}}");
+    }
+  }
+  while (trace_order_.size() > max_remembered_traces) {
+    traces_.erase(trace_order_.front());
+    trace_order_.pop_front();
+  }
+  const bool ok = std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size() && std::fflush(file_) == 0;
+  return ok ? export_result::success : export_result::failure;
+}
+
+bool perfetto_exporter::force_flush(std::chrono::milliseconds) {
+  std::lock_guard lock(mu_);
+  return file_ == nullptr || std::fflush(file_) == 0;
+}
+
+void perfetto_exporter::close_locked() {
+  if (file_ == nullptr) return;
+  std::fputs("\n]\n", file_);
+  std::fclose(file_);
+  file_ = nullptr;
+}
+
+bool perfetto_exporter::shutdown(std::chrono::milliseconds) {
+  std::lock_guard lock(mu_);
+  close_locked();
+  return true;
+}
+
+}  // namespace prela

@@ -1,0 +1,331 @@
+// The OTLP/HTTP exporter against a loopback receiver: every field of what arrives, and
+// what happens when the collector is slow, failing, unreachable or silent.
+#define BOOST_TEST_MODULE otlp_http
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+
+#include "otlp_receiver.hpp"
+#include "prela/exporters/otlp_http.hpp"
+#include "test_support.hpp"
+
+using namespace prela;
+using json = nlohmann::json;
+using prela::testing::otlp_receiver;
+using prela::testing::traced;
+using namespace std::chrono_literals;
+
+namespace {
+
+otlp_http_options fast_options(const otlp_receiver& r) {
+  otlp_http_options o;
+  o.endpoint = r.endpoint();
+  o.timeout = 5s;
+  o.initial_backoff = 20ms;
+  o.max_backoff = 100ms;
+  return o;
+}
+
+std::vector<span_data> sample_spans(std::size_t n) {
+  std::vector<span_data> out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i].name = "span " + std::to_string(i);
+    out[i].trace_id = trace_id::generate();
+    out[i].span_id = span_id::generate();
+    out[i].start_time = std::chrono::nanoseconds(1'700'000'000'000'000'000LL + static_cast<std::int64_t>(i));
+    out[i].end_time = out[i].start_time + 1ms;
+  }
+  return out;
+}
+
+const json* json_attribute(const json& list, std::string_view key) {
+  for (const auto& kv : list) {
+    if (kv.at("key") == key) return &kv.at("value");
+  }
+  return nullptr;
+}
+
+// What an attribute value must look like in OTLP JSON.
+json expected_any_value(const attribute_value& v) {
+  return std::visit(
+      [](const auto& x) -> json {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          return {{"boolValue", x}};
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          return {{"intValue", std::to_string(x)}};  // int64 as a decimal string
+        } else if constexpr (std::is_same_v<T, double>) {
+          return {{"doubleValue", x}};
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          return {{"stringValue", x}};
+        } else {
+          json values = json::array();
+          for (const auto& e : x) values.push_back(expected_any_value(attribute_value(typename T::value_type(e))));
+          return {{"arrayValue", {{"values", values}}}};
+        }
+      },
+      v.variant());
+}
+
+void check_span(const json& j, const span_data& s) {
+  BOOST_TEST_CONTEXT(s.name) {
+    BOOST_TEST(j.at("traceId") == s.trace_id.to_hex());
+    BOOST_TEST(j.at("spanId") == s.span_id.to_hex());
+    if (s.parent_span_id.is_valid()) {
+      BOOST_TEST(j.at("parentSpanId") == s.parent_span_id.to_hex());
+    } else {
+      BOOST_TEST(!j.contains("parentSpanId"));
+    }
+    BOOST_TEST(j.at("name") == s.name);
+    BOOST_TEST(j.at("kind") == static_cast<int>(otlp::kind_of(s)));
+    BOOST_TEST(j.at("startTimeUnixNano") == std::to_string(s.start_time.count()));
+    BOOST_TEST(j.at("endTimeUnixNano") == std::to_string(s.end_time.count()));
+    BOOST_TEST(j.at("flags") == (s.trace_flags | 0x100 | (s.parent_is_remote ? 0x200 : 0)));
+    if (!s.trace_state.empty()) BOOST_TEST(j.at("traceState") == s.trace_state);
+    const json& attrs = j.at("attributes");
+    BOOST_TEST(*json_attribute(attrs, "prela.span_type") == json({{"stringValue", std::string(to_string(s.type))}}));
+    for (const auto& a : s.attributes) {
+      BOOST_TEST_CONTEXT(a.key) {
+        const json* v = json_attribute(attrs, a.key);
+        BOOST_REQUIRE(v != nullptr);
+        BOOST_TEST(*v == expected_any_value(a.value));
+      }
+    }
+    BOOST_TEST(attrs.size() == s.attributes.size() + 1 + (otlp::gen_ai_operation(s.type).empty() ? 0 : 1));
+    BOOST_TEST(j.value("events", json::array()).size() == s.events.size());
+    for (std::size_t i = 0; i < s.events.size(); ++i) {
+      const json& e = j.at("events").at(i);
+      BOOST_TEST(e.at("name") == s.events[i].name);
+      BOOST_TEST(e.at("timeUnixNano") == std::to_string(s.events[i].time.count()));
+      for (const auto& a : s.events[i].attributes) BOOST_TEST(*json_attribute(e.at("attributes"), a.key) == expected_any_value(a.value));
+    }
+    const json& status = j.at("status");
+    BOOST_TEST(status.value("code", 0) == static_cast<int>(s.status));  // UNSET 0, OK 1, ERROR 2
+    BOOST_TEST(status.value("message", std::string()) == s.status_message);
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(endpoints_are_validated_at_construction) {
+  for (const char* bad : {"https://collector:4318/v1/traces", "collector:4318", "http://", "http://host:0/",
+                          "http://host:99999/", "http://host:12ab/", "http://[::1/v1", "ftp://x"}) {
+    BOOST_TEST_CONTEXT(bad) { BOOST_CHECK_THROW(otlp_http_exporter({.endpoint = bad}), std::invalid_argument); }
+  }
+  try {
+    otlp_http_exporter e({.endpoint = "https://collector:4318/v1/traces"});
+  } catch (const std::invalid_argument& e) {
+    BOOST_TEST(std::string(e.what()).find("TLS") != std::string::npos);  // says why
+  }
+  BOOST_CHECK_THROW(otlp_http_exporter({.timeout = 0ms}), std::invalid_argument);
+  BOOST_CHECK_THROW(otlp_http_exporter({.headers = {{"bad name", "x"}}}), std::invalid_argument);
+  BOOST_CHECK_THROW(otlp_http_exporter({.headers = {{"x-key", "a\r\nInjected: 1"}}}), std::invalid_argument);
+  BOOST_CHECK_NO_THROW(otlp_http_exporter({.endpoint = "http://[::1]:4318/v1/traces"}));
+  BOOST_CHECK_NO_THROW(otlp_http_exporter({.endpoint = "http://collector"}));
+}
+
+BOOST_AUTO_TEST_CASE(healthy_collector_receives_every_field) {
+  otlp_receiver receiver;
+  auto options = fast_options(receiver);
+  options.headers = {{"x-api-key", "secret"}, {"X-Tenant", "acme"}};
+  auto otlp = std::make_shared<otlp_http_exporter>(options);
+  traced t({.service_name = "otlp-test", .exporters = {otlp}, .resource_attributes = {{"deployment.environment", "test"}}});
+  {
+    std::map<std::string, std::string> headers = {
+        {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, {"tracestate", "rojo=1"}};
+    auto server = get_tracer().span("handle request", span_type::agent, extract(headers),
+                                    {{"str", "v\"q\\\n"}, {"int", -42}, {"big", std::int64_t{9007199254740993}},
+                                     {"dbl", 2.5}, {"flag", true}, {"strs", {"a", "b"}}, {"ints", {1, 2}},
+                                     {"utf8", "caf\xc3\xa9"}});
+    server->add_event("received", {{"bytes", 1024}});
+    server->set_status(span_status::ok);
+    {
+      auto llm = get_tracer().span("chat", span_type::llm, {{"gen_ai.request.model", "m"}});
+    }
+    {
+      auto tool = get_tracer().span("search", span_type::tool);
+      tool->set_status(span_status::error, "backend down");
+    }
+    { auto r = get_tracer().span("lookup", span_type::retrieval); }
+    { auto e = get_tracer().span("embed", span_type::embedding); }
+    { auto c = get_tracer().span("misc", span_type::custom); }
+  }
+  const auto spans = t.spans();  // flushes every exporter
+  BOOST_REQUIRE(spans.size() == 6U);
+  const auto arrived = receiver.accepted_spans();
+  BOOST_REQUIRE(arrived.size() == 6U);
+  for (const auto& s : spans) {
+    auto it = std::find_if(arrived.begin(), arrived.end(), [&](const json& j) { return j.at("spanId") == s.span_id.to_hex(); });
+    BOOST_REQUIRE(it != arrived.end());
+    check_span(*it, s);
+  }
+  // Kinds and GenAI operation names.
+  auto by_name = [&](std::string_view n) {
+    return *std::find_if(arrived.begin(), arrived.end(), [&](const json& j) { return j.at("name") == n; });
+  };
+  BOOST_TEST(by_name("handle request").at("kind") == 2);  // SERVER: continues a remote parent
+  BOOST_TEST(by_name("chat").at("kind") == 3);            // CLIENT
+  BOOST_TEST(by_name("lookup").at("kind") == 3);
+  BOOST_TEST(by_name("embed").at("kind") == 3);
+  BOOST_TEST(by_name("search").at("kind") == 1);          // INTERNAL
+  BOOST_TEST(by_name("misc").at("kind") == 1);
+  BOOST_TEST(json_attribute(by_name("chat").at("attributes"), "gen_ai.operation.name")->at("stringValue") == "chat");
+  BOOST_TEST(json_attribute(by_name("search").at("attributes"), "gen_ai.operation.name")->at("stringValue") == "execute_tool");
+  BOOST_TEST(json_attribute(by_name("handle request").at("attributes"), "gen_ai.operation.name")->at("stringValue") ==
+             "invoke_agent");
+  BOOST_TEST(json_attribute(by_name("embed").at("attributes"), "gen_ai.operation.name")->at("stringValue") == "embeddings");
+  BOOST_TEST(json_attribute(by_name("misc").at("attributes"), "gen_ai.operation.name") == nullptr);
+
+  // The request: path, content type, configured headers; resource and scope.
+  const auto requests = receiver.requests();
+  BOOST_REQUIRE(!requests.empty());
+  for (const auto& r : requests) {
+    BOOST_TEST(r.target == "/v1/traces");
+    BOOST_TEST(r.content_type == "application/json");
+    BOOST_TEST(r.headers.at("x-api-key") == "secret");
+    BOOST_TEST(r.headers.at("x-tenant") == "acme");
+    const auto doc = json::parse(r.body);
+    const json& rs = doc.at("resourceSpans").at(0);
+    const json& res = rs.at("resource").at("attributes");
+    BOOST_TEST(json_attribute(res, "service.name")->at("stringValue") == "otlp-test");
+    BOOST_TEST(json_attribute(res, "telemetry.sdk.name")->at("stringValue") == "prela");
+    BOOST_TEST(json_attribute(res, "telemetry.sdk.language")->at("stringValue") == "cpp");
+    BOOST_TEST(json_attribute(res, "telemetry.sdk.version")->at("stringValue") == prela::version);
+    BOOST_TEST(json_attribute(res, "deployment.environment")->at("stringValue") == "test");
+    BOOST_TEST(rs.at("scopeSpans").at(0).at("scope").at("name") == "prela");
+    BOOST_TEST(rs.at("scopeSpans").at(0).at("scope").at("version") == prela::version);
+  }
+  BOOST_TEST(otlp->stats().exported_spans == 6U);
+  BOOST_TEST(otlp->stats().failed_batches == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_reuses_one_connection) {
+  otlp_receiver receiver;
+  otlp_http_exporter e(fast_options(receiver));
+  for (int i = 0; i < 5; ++i) BOOST_TEST((e.export_spans(sample_spans(10)) == export_result::success));
+  BOOST_TEST(receiver.requests().size() == 5U);
+  BOOST_TEST(receiver.connections() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(unavailable_twice_then_ok_loses_nothing) {
+  otlp_receiver receiver([](std::size_t n) { return otlp_receiver::answer{.status = n < 2 ? 503U : 200U}; });
+  otlp_http_exporter e(fast_options(receiver));
+  const auto spans = sample_spans(50);
+  BOOST_TEST((e.export_spans(spans) == export_result::success));
+  BOOST_TEST(receiver.requests().size() == 3U);
+  BOOST_TEST(receiver.accepted_spans().size() == 50U);
+  BOOST_TEST(e.stats().retries == 2U);
+  BOOST_TEST(e.stats().exported_spans == 50U);
+  BOOST_TEST(e.stats().dropped_spans == 0U);
+  // Each retry carried the same body.
+  const auto r = receiver.requests();
+  BOOST_TEST(r[0].body == r[2].body);
+}
+
+BOOST_AUTO_TEST_CASE(too_many_requests_honours_retry_after) {
+  otlp_receiver receiver([](std::size_t n) {
+    return n == 0 ? otlp_receiver::answer{.status = 429, .retry_after = "1"} : otlp_receiver::answer{};
+  });
+  otlp_http_exporter e(fast_options(receiver));  // backoff alone would wait <= 20 ms
+  BOOST_TEST((e.export_spans(sample_spans(3)) == export_result::success));
+  const auto r = receiver.requests();
+  BOOST_REQUIRE(r.size() == 2U);
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(r[1].at - r[0].at).count() >= 950);
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_beyond_the_timeout_gives_up_at_once) {
+  otlp_receiver receiver([](std::size_t) { return otlp_receiver::answer{.status = 503, .retry_after = "60"}; });
+  auto options = fast_options(receiver);
+  options.timeout = 2s;
+  otlp_http_exporter e(options);
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST((e.export_spans(sample_spans(3)) == export_result::failure));
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));
+  BOOST_TEST(receiver.requests().size() == 1U);
+  BOOST_TEST(e.stats().dropped_spans == 3U);
+}
+
+BOOST_AUTO_TEST_CASE(client_errors_are_not_retried) {
+  otlp_receiver receiver([](std::size_t) { return otlp_receiver::answer{.status = 400, .body = "bad"}; });
+  otlp_http_exporter e(fast_options(receiver));
+  BOOST_TEST((e.export_spans(sample_spans(4)) == export_result::failure));
+  BOOST_TEST(receiver.requests().size() == 1U);
+  BOOST_TEST(e.stats().failed_batches == 1U);
+  BOOST_TEST(e.stats().dropped_spans == 4U);
+}
+
+BOOST_AUTO_TEST_CASE(partial_success_counts_rejected_spans) {
+  otlp_receiver receiver([](std::size_t) {
+    return otlp_receiver::answer{.body = R"({"partialSuccess":{"rejectedSpans":"2","errorMessage":"too old"}})"};
+  });
+  otlp_http_exporter e(fast_options(receiver));
+  BOOST_TEST((e.export_spans(sample_spans(5)) == export_result::success));
+  BOOST_TEST(e.stats().rejected_spans == 2U);
+  BOOST_TEST(e.stats().exported_spans == 3U);
+}
+
+BOOST_AUTO_TEST_CASE(connection_refused_finishes_within_the_timeout) {
+  unsigned short closed_port = 0;
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
+    closed_port = a.local_endpoint().port();
+  }  // nothing listens there now
+  otlp_http_options o;
+  o.endpoint = "http://127.0.0.1:" + std::to_string(closed_port) + "/v1/traces";
+  o.timeout = 600ms;
+  o.initial_backoff = 50ms;
+  o.max_backoff = 200ms;
+  auto otlp = std::make_shared<otlp_http_exporter>(o);
+
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST((otlp->export_spans(sample_spans(7)) == export_result::failure));
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST((took < 600ms + 300ms));
+  BOOST_TEST(otlp->stats().requests >= 2U);  // retried with backoff meanwhile
+  BOOST_TEST(otlp->stats().failed_batches == 1U);
+  BOOST_TEST(otlp->stats().dropped_spans == 7U);
+
+  // Through the tracer: the application keeps going, failures are counted.
+  traced t({.exporters = {otlp}});
+  const auto before = get_tracer().stats();
+  for (int i = 0; i < 100; ++i) auto s = get_tracer().span("work");
+  force_flush(5s);
+  const auto after = get_tracer().stats();
+  BOOST_TEST(after.export_failures - before.export_failures == 100U);
+  BOOST_TEST(t.memory->spans().size() == 100U);  // the other exporter got everything
+}
+
+BOOST_AUTO_TEST_CASE(a_collector_that_never_answers_is_given_up_on_in_time) {
+  otlp_receiver receiver([](std::size_t) { return otlp_receiver::answer{.never = true}; });
+  auto options = fast_options(receiver);
+  options.timeout = 500ms;
+  otlp_http_exporter e(options);
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST((e.export_spans(sample_spans(2)) == export_result::failure));
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST((took >= 450ms));
+  BOOST_TEST((took < 500ms + 300ms));
+  BOOST_TEST(e.stats().dropped_spans == 2U);
+  // The next export reconnects and, if the collector answers, succeeds: the hung
+  // connection was abandoned.
+}
+
+BOOST_AUTO_TEST_CASE(queue_overflow_is_counted_exactly) {
+  // A slow collector (100 ms per request) and a small queue: a burst of spans overflows.
+  otlp_receiver receiver([](std::size_t) { return otlp_receiver::answer{.delay = 100ms}; });
+  auto otlp = std::make_shared<otlp_http_exporter>(fast_options(receiver));
+  constexpr std::uint64_t burst = 2000;
+  init({.exporters = {otlp}, .max_queue_size = 64, .max_export_batch_size = 16});
+  const auto before = get_tracer().stats();
+  for (std::uint64_t i = 0; i < burst; ++i) auto s = get_tracer().span("burst");
+  BOOST_TEST(shutdown(30s));
+  const auto after = get_tracer().stats();
+  const std::uint64_t dropped = after.dropped - before.dropped;
+  const std::uint64_t delivered = otlp->stats().exported_spans;
+  BOOST_TEST(dropped > 0U);
+  BOOST_TEST(delivered == receiver.accepted_spans().size());
+  BOOST_TEST(after.exported - before.exported == delivered);
+  // Every span ended was either delivered or counted as dropped: none vanished.
+  BOOST_TEST(burst == delivered + dropped + (after.export_failures - before.export_failures));
+}
