@@ -3,7 +3,17 @@
 
 #include <cstdlib>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "prela/exporters/console.hpp"
+#include "prela/exporters/jsonl.hpp"
+#include "prela/exporters/otlp_http.hpp"
+#include "prela/exporters/perfetto.hpp"
 #include "prela/tracer.hpp"
 
 using namespace prela;
@@ -16,7 +26,11 @@ struct env_vars {
     for (const char* n : {"OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
                           "OTEL_TRACES_EXPORTER", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT",
                           "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-                          "OTEL_RESOURCE_ATTRIBUTES"}) {
+                          "OTEL_RESOURCE_ATTRIBUTES", "OTEL_EXPORTER_OTLP_ENDPOINT",
+                          "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS",
+                          "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
+                          "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_PROTOCOL",
+                          "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "PRELA_JSONL_PATH", "PRELA_PERFETTO_PATH"}) {
       unsetenv(n);
     }
     for (auto [k, v] : vars) {
@@ -28,6 +42,45 @@ struct env_vars {
     for (const auto& n : names) unsetenv(n.c_str());
   }
 };
+
+// Captures what is written to stderr (fd 2) while it lives.
+class stderr_capture {
+ public:
+  stderr_capture() : path_(std::filesystem::temp_directory_path() / ("prela-stderr-" + std::to_string(getpid()))) {
+    std::fflush(stderr);
+    saved_ = dup(2);
+    std::FILE* f = std::fopen(path_.c_str(), "w");
+    dup2(fileno(f), 2);
+    std::fclose(f);
+  }
+  ~stderr_capture() { restore(); std::filesystem::remove(path_); }
+  std::string text() {
+    restore();
+    std::ifstream in(path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    dup2(saved_, 2);
+    close(saved_);
+    saved_ = -1;
+  }
+  std::filesystem::path path_;
+  int saved_ = -1;
+};
+
+template <class T>
+T* find_exporter(const tracer_options& o) {
+  for (const auto& e : o.exporters) {
+    if (auto* p = dynamic_cast<T*>(e.get())) return p;
+  }
+  return nullptr;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(defaults_match_the_opentelemetry_specification) {
@@ -95,4 +148,91 @@ BOOST_AUTO_TEST_CASE(batch_larger_than_queue_is_clamped) {
                 {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512"}});
   const auto o = tracer_options::from_env();
   BOOST_TEST(o.max_export_batch_size == 64U);
+}
+
+BOOST_AUTO_TEST_CASE(otlp_is_the_default_exporter_with_the_specs_defaults) {
+  env_vars env({});
+  const auto o = tracer_options::from_env();
+  BOOST_REQUIRE(o.exporters.size() == 1U);
+  auto* otlp = find_exporter<otlp_http_exporter>(o);
+  BOOST_REQUIRE(otlp != nullptr);
+  BOOST_TEST(otlp->options().endpoint == "http://localhost:4318/v1/traces");
+  BOOST_TEST(otlp->options().timeout.count() == 10000);
+  BOOST_TEST(otlp->options().headers.empty());
+}
+
+BOOST_AUTO_TEST_CASE(otlp_variables_are_read) {
+  env_vars env({{"OTEL_TRACES_EXPORTER", "otlp"},
+                {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"},
+                {"OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret%20value, tenant = acme"},
+                {"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"},
+                {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"}});
+  const auto o = tracer_options::from_env();
+  auto* otlp = find_exporter<otlp_http_exporter>(o);
+  BOOST_REQUIRE(otlp != nullptr);
+  BOOST_TEST(otlp->options().endpoint == "http://collector:4318/v1/traces");  // base: path appended
+  BOOST_TEST(otlp->options().headers.at("api-key") == "secret value");
+  BOOST_TEST(otlp->options().headers.at("tenant") == "acme");
+  BOOST_TEST(otlp->options().timeout.count() == 2500);
+}
+
+BOOST_AUTO_TEST_CASE(signal_specific_otlp_variables_win_and_are_used_as_is) {
+  env_vars env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://general:4318"},
+                {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:9999/custom/path"},
+                {"OTEL_EXPORTER_OTLP_HEADERS", "a=general"},
+                {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "a=traces"},
+                {"OTEL_EXPORTER_OTLP_TIMEOUT", "1000"},
+                {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "3000"}});
+  const auto o = tracer_options::from_env();
+  auto* otlp = find_exporter<otlp_http_exporter>(o);
+  BOOST_REQUIRE(otlp != nullptr);
+  BOOST_TEST(otlp->options().endpoint == "http://traces:9999/custom/path");
+  BOOST_TEST(otlp->options().headers.at("a") == "traces");
+  BOOST_TEST(otlp->options().timeout.count() == 3000);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_otlp_values_warn_and_use_the_default) {
+  env_vars env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"},
+                {"OTEL_EXPORTER_OTLP_TIMEOUT", "soon"},
+                {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
+                {"OTEL_EXPORTER_OTLP_HEADERS", "novalue,ok=1"}});
+  stderr_capture err;
+  const auto o = tracer_options::from_env();
+  const std::string text = err.text();
+  auto* otlp = find_exporter<otlp_http_exporter>(o);
+  BOOST_REQUIRE(otlp != nullptr);
+  BOOST_TEST(otlp->options().endpoint == "http://localhost:4318/v1/traces");
+  BOOST_TEST(otlp->options().timeout.count() == 10000);
+  BOOST_TEST(otlp->options().headers.size() == 1U);
+  for (const char* var : {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_PROTOCOL",
+                          "OTEL_EXPORTER_OTLP_HEADERS"}) {
+    BOOST_TEST_CONTEXT(var) { BOOST_TEST(text.find(var) != std::string::npos); }
+  }
+  BOOST_TEST(text.find("TLS") != std::string::npos);  // says why https was refused
+}
+
+BOOST_AUTO_TEST_CASE(several_exporters_with_their_path_variables) {
+  const auto dir = std::filesystem::temp_directory_path() / ("prela-env-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string jsonl = (dir / "s.jsonl").string();
+  const std::string perfetto = (dir / "t.json").string();
+  {
+    env_vars env({{"OTEL_TRACES_EXPORTER", "otlp, jsonl ,perfetto,console"},
+                  {"PRELA_JSONL_PATH", jsonl.c_str()},
+                  {"PRELA_PERFETTO_PATH", perfetto.c_str()}});
+    const auto o = tracer_options::from_env();
+    BOOST_TEST(o.exporters.size() == 4U);
+    BOOST_TEST(find_exporter<jsonl_exporter>(o)->path() == jsonl);
+    BOOST_TEST(find_exporter<perfetto_exporter>(o)->path() == perfetto);
+    BOOST_TEST(find_exporter<console_exporter>(o) != nullptr);
+  }
+  {
+    env_vars env({{"OTEL_TRACES_EXPORTER", "jsonl,console"}, {"PRELA_JSONL_PATH", "/nonexistent-dir/s.jsonl"}});
+    stderr_capture err;
+    const auto o = tracer_options::from_env();
+    const std::string text = err.text();
+    BOOST_TEST(o.exporters.size() == 1U);  // jsonl could not open its file: left out, said so
+    BOOST_TEST(text.find("PRELA_JSONL_PATH") != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
 }
