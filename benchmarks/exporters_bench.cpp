@@ -1,0 +1,158 @@
+// Exporter throughput. Run: build/default/benchmarks/exporters_bench
+//   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// Targets (issue "Export"): OTLP JSON encoding >= 300k spans/s on one core (spans with 5
+// attributes and 1 event); an application ending 100k spans/s with the OTLP exporter
+// against a loopback receiver drops nothing with the default limits.
+#include <benchmark/benchmark.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <thread>
+
+#include "prela/exporters/jsonl.hpp"
+#include "prela/exporters/otlp_http.hpp"
+#include "prela/prela.hpp"
+
+namespace {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+
+std::vector<prela::span_data> typical_spans(std::size_t n) {
+  auto res = std::make_shared<prela::resource>();
+  res->service_name = "bench";
+  res->attributes = {{"service.name", "bench"}, {"telemetry.sdk.name", "prela"}};
+  std::vector<prela::span_data> out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& s = out[i];
+    s.name = "llm.chat";
+    s.type = prela::span_type::llm;
+    s.trace_id = prela::trace_id::generate();
+    s.span_id = prela::span_id::generate();
+    s.parent_span_id = prela::span_id::generate();
+    s.start_time = std::chrono::nanoseconds(1'763'900'000'000'000'000LL + static_cast<std::int64_t>(i) * 1000);
+    s.end_time = s.start_time + std::chrono::microseconds(1234);
+    s.attributes = {{"gen_ai.request.model", "gpt-4o-mini"},
+                    {"gen_ai.usage.input_tokens", 812},
+                    {"gen_ai.usage.output_tokens", 96},
+                    {"temperature", 0.2},
+                    {"cache.hit", false}};
+    s.events = {{"first_token", s.start_time + std::chrono::microseconds(300), {{"index", 0}}}};
+    s.status = prela::span_status::ok;
+    s.resource = res;
+  }
+  return out;
+}
+
+void otlp_json_encode(benchmark::State& state) {
+  const auto spans = typical_spans(512);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    prela::otlp::encode_json(spans, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 512);
+  state.counters["bytes/span"] = static_cast<double>(out.size()) / 512.0;
+}
+BENCHMARK(otlp_json_encode);
+
+void jsonl_encode(benchmark::State& state) {
+  const auto spans = typical_spans(512);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    for (const auto& s : spans) {
+      prela::append_span_json(out, s);
+      out.push_back('\n');
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 512);
+}
+BENCHMARK(jsonl_encode);
+
+// A receiver that reads each request whole and answers 200, like a collector that
+// accepts everything (it does not decode the JSON).
+class loopback_receiver {
+ public:
+  loopback_receiver() : acceptor_(io_, {net::ip::address_v4::loopback(), 0}) {
+    port_ = acceptor_.local_endpoint().port();
+    net::co_spawn(io_, accept_loop(), net::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~loopback_receiver() {
+    io_.stop();
+    thread_.join();
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/traces"; }
+
+ private:
+  net::awaitable<void> accept_loop() {
+    for (;;) {
+      auto socket = co_await acceptor_.async_accept(net::use_awaitable);
+      net::co_spawn(io_, session(std::move(socket)), net::detached);
+    }
+  }
+  static net::awaitable<void> session(net::ip::tcp::socket socket) {
+    boost::beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(64 << 20);
+      co_await http::async_read(socket, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return;
+      http::response<http::string_body> res{http::status::ok, 11};
+      res.body() = "{}";
+      res.prepare_payload();
+      co_await http::async_write(socket, res, net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return;
+    }
+  }
+  net::io_context io_;
+  net::ip::tcp::acceptor acceptor_;
+  unsigned short port_ = 0;
+  std::thread thread_;
+};
+
+// The application ends `rate` spans per second (paced in steps of 1 ms) for one second
+// of spans, each with 5 attributes and an event; default batch processor limits.
+void otlp_end_to_end(benchmark::State& state) {
+  loopback_receiver receiver;
+  auto otlp = std::make_shared<prela::otlp_http_exporter>(prela::otlp_http_options{.endpoint = receiver.endpoint()});
+  prela::init({.service_name = "bench", .exporters = {otlp}});
+  const auto rate = state.range(0);
+  const auto before = prela::get_tracer().stats();
+  std::int64_t ended = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int ms = 0; ms < 1000; ++ms) {
+      for (std::int64_t i = 0; i < rate / 1000; ++i) {
+        auto s = prela::get_tracer().span("llm.chat", prela::span_type::llm,
+                                          {{"gen_ai.request.model", "gpt-4o-mini"},
+                                           {"gen_ai.usage.input_tokens", 812},
+                                           {"gen_ai.usage.output_tokens", 96},
+                                           {"temperature", 0.2},
+                                           {"cache.hit", false}});
+        s->add_event("first_token", {{"index", 0}});
+        ++ended;
+      }
+      std::this_thread::sleep_until(start + std::chrono::milliseconds(ms + 1));
+    }
+  }
+  prela::force_flush(std::chrono::seconds(30));
+  const auto after = prela::get_tracer().stats();
+  prela::shutdown();
+  state.counters["spans"] = static_cast<double>(ended);
+  state.counters["dropped"] = static_cast<double>(after.dropped - before.dropped);
+  state.counters["export_failures"] = static_cast<double>(after.export_failures - before.export_failures);
+  state.counters["delivered"] = static_cast<double>(otlp->stats().exported_spans);
+  state.counters["requests"] = static_cast<double>(otlp->stats().requests);
+}
+BENCHMARK(otlp_end_to_end)->Arg(100'000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
