@@ -10,10 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PRELA_WITH_FUZZING=1 scripts/install-deps.sh
 cmake --preset fuzz >/dev/null
-cmake --build build/fuzz -j"$(nproc)"
-
 seconds=${PRELA_FUZZ_SECONDS:-30}
 targets=${PRELA_FUZZ_TARGETS:-traceparent tracestate baggage extract_inject}
+cmake --build build/fuzz -j"$(nproc)" --target $(printf 'fuzz_%s ' $targets)
 mkdir -p build/fuzz/artifacts
 for t in $targets; do
   work=build/fuzz/corpus/$t

@@ -27,12 +27,13 @@ std::shared_ptr<const prela::resource> make_resource(const tracer_options& o) {
     if (a.key != "service.name") r->attributes.push_back(a);
   }
   // OpenTelemetry's SDK identification, unless the application set its own.
-  for (const auto& [key, value] : {std::pair<const char*, const char*>{"telemetry.sdk.name", "prela"},
-                                   {"telemetry.sdk.language", "cpp"},
-                                   {"telemetry.sdk.version", prela::version}}) {
+  const std::pair<const char*, const char*> sdk[] = {{"telemetry.sdk.name", "prela"},
+                                                     {"telemetry.sdk.language", "cpp"},
+                                                     {"telemetry.sdk.version", prela::version}};
+  for (const auto& entry : sdk) {
     const bool set = std::any_of(r->attributes.begin(), r->attributes.end(),
-                                 [&](const attribute& a) { return a.key == key; });
-    if (!set) r->attributes.push_back({key, value});
+                                 [&](const attribute& a) { return a.key == entry.first; });
+    if (!set) r->attributes.push_back({entry.first, entry.second});
   }
   return r;
 }
