@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <regex>
 #include <set>
 #include <thread>
@@ -43,13 +44,26 @@ std::vector<json> read_lines(const std::filesystem::path& p) {
 void run_workload() {
   auto agent = get_tracer().span("agent", span_type::agent, {{"user", "alice"}, {"n", 3}, {"ratio", 0.5}});
   {
-    auto a = copy_context_to_thread([] {
-      auto t = get_tracer().span("tool a", span_type::tool);
-      std::this_thread::sleep_for(5ms);
+    // The tool spans overlap partially whatever the scheduling (a starts, b starts, a
+    // ends, b ends): the Perfetto exporter must put them on two tracks.
+    std::latch a_open(1);
+    std::latch b_open(1);
+    std::latch a_closed(1);
+    auto a = copy_context_to_thread([&] {
+      {
+        auto t = get_tracer().span("tool a", span_type::tool);
+        a_open.count_down();
+        b_open.wait();
+        std::this_thread::sleep_for(1ms);
+      }
+      a_closed.count_down();
     });
-    auto b = copy_context_to_thread([] {
+    auto b = copy_context_to_thread([&] {
+      a_open.wait();
       auto t = get_tracer().span("tool b", span_type::tool);
-      std::this_thread::sleep_for(5ms);
+      b_open.count_down();
+      a_closed.wait();
+      std::this_thread::sleep_for(1ms);
     });
     std::thread ta(std::move(a));
     std::thread tb(std::move(b));
