@@ -75,3 +75,34 @@ BOOST_AUTO_TEST_CASE(spans_of_unfinished_traces_are_printed_at_flush) {
   BOOST_TEST(shutdown());
   BOOST_TEST(out.str().find("still_running") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(print_trace_draws_a_whole_trace_across_remote_hops_at_once) {
+  // One trace crossing a process boundary inside this process (a client span, then a
+  // server span continuing it from the headers): the console exporter alone prints the
+  // server part as soon as that local root ends; print_trace draws the whole tree.
+  prela::testing::traced t;
+  {
+    auto client = get_tracer().span("POST /agent", span_type::custom);
+    remote_context remote;
+    remote.trace_id = client->trace_id();
+    remote.span_id = client->span_id();
+    remote.sampled = true;
+    {
+      auto server = get_tracer().span("handle_request", span_type::agent, remote);
+      auto tool = get_tracer().span("search", span_type::tool);
+    }
+  }
+  const auto spans = t.spans();
+  BOOST_REQUIRE(spans.size() == 3U);
+  std::ostringstream out;
+  print_trace(out, spans);
+  const std::string text = out.str();
+  BOOST_TEST_MESSAGE(text);
+  BOOST_TEST(text.find("spans=3") != std::string::npos);
+  const auto client = text.find("\nPOST /agent [custom]");
+  const auto server = text.find("└─ handle_request [agent]");
+  const auto tool = text.find("   └─ search [tool]");
+  BOOST_TEST((client != std::string::npos && server != std::string::npos && tool != std::string::npos));
+  BOOST_TEST((client < server && server < tool));
+  BOOST_TEST(text.find("incomplete") == std::string::npos);
+}

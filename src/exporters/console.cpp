@@ -34,6 +34,9 @@ std::size_t columns(const std::string& s) {
 
 bool is_local_root(const span_data& s) { return !s.parent_span_id.is_valid() || s.parent_is_remote; }
 
+void write_tree(std::ostream& out, std::span<const span_data> spans, const console_options& options,
+                bool complete);
+
 }  // namespace
 
 console_exporter::console_exporter(std::ostream& out, console_options options)
@@ -47,7 +50,7 @@ export_result console_exporter::export_spans(std::span<const span_data> spans) {
     ++pending_count_;
     if (is_local_root(s)) {
       pending_count_ -= bucket.size();
-      print_trace(bucket, true);
+      write_tree(out_, bucket, options_, true);
       pending_.erase(s.trace_id);
     }
   }
@@ -66,12 +69,19 @@ bool console_exporter::force_flush(std::chrono::milliseconds) {
 bool console_exporter::shutdown(std::chrono::milliseconds timeout) { return force_flush(timeout); }
 
 void console_exporter::flush_all() {
-  for (auto& [id, spans] : pending_) print_trace(spans, false);
+  for (auto& [id, spans] : pending_) write_tree(out_, spans, options_, false);
   pending_.clear();
   pending_count_ = 0;
 }
 
-void console_exporter::print_trace(std::vector<span_data>& spans, bool complete) {
+void print_trace(std::ostream& out, std::span<const span_data> spans, const console_options& options) {
+  write_tree(out, spans, options, true);
+}
+
+namespace {
+
+void write_tree(std::ostream& out, std::span<const span_data> spans, const console_options& options,
+                bool complete) {
   if (spans.empty()) return;
   std::unordered_map<std::uint64_t, std::vector<const span_data*>> children;
   std::set<std::uint64_t> present;
@@ -93,11 +103,11 @@ void console_exporter::print_trace(std::vector<span_data>& spans, bool complete)
   for (auto& [id, list] : children) std::sort(list.begin(), list.end(), by_start);
 
   const auto& first = *roots.front();
-  out_ << "trace " << first.trace_id.to_hex();
-  if (first.resource) out_ << "  service=" << first.resource->service_name;
-  out_ << "  spans=" << spans.size() << "  duration=" << format_duration(window_end - window_start);
-  if (!complete) out_ << "  (incomplete: root not ended yet or late spans)";
-  out_ << '\n';
+  out << "trace " << first.trace_id.to_hex();
+  if (first.resource) out << "  service=" << first.resource->service_name;
+  out << "  spans=" << spans.size() << "  duration=" << format_duration(window_end - window_start);
+  if (!complete) out << "  (incomplete: root not ended yet or late spans)";
+  out << '\n';
 
   // Rows first, so that the bars line up in one column.
   struct row {
@@ -123,47 +133,49 @@ void console_exporter::print_trace(std::vector<span_data>& spans, bool complete)
   std::size_t label_width = 0;
   for (const auto& r : rows) label_width = std::max(label_width, columns(r.label));
   const double window = std::max<double>(1.0, static_cast<double>((window_end - window_start).count()));
-  const std::size_t width = std::max<std::size_t>(options_.bar_width, 4);
+  const std::size_t width = std::max<std::size_t>(options.bar_width, 4);
   for (const auto& r : rows) {
     const span_data& s = *r.span;
-    out_ << r.label << std::string(label_width - columns(r.label) + 2, ' ');
+    out << r.label << std::string(label_width - columns(r.label) + 2, ' ');
     const std::string d = format_duration(s.duration());
-    out_ << std::string(d.size() < 10 ? 10 - d.size() : 0, ' ') << d << "  |";
+    out << std::string(d.size() < 10 ? 10 - d.size() : 0, ' ') << d << "  |";
     const auto from = static_cast<std::size_t>(static_cast<double>((s.start_time - window_start).count()) / window *
                                                static_cast<double>(width));
     auto to = static_cast<std::size_t>(static_cast<double>((s.end_time - window_start).count()) / window *
                                        static_cast<double>(width) + 0.5);
     to = std::clamp<std::size_t>(to, std::min(from + 1, width), width);
-    for (std::size_t i = 0; i < width; ++i) out_ << (i >= from && i < to ? "█" : " ");
-    out_ << '|';
+    for (std::size_t i = 0; i < width; ++i) out << (i >= from && i < to ? "█" : " ");
+    out << '|';
     if (s.status == span_status::error) {
-      out_ << "  ERROR";
-      if (!s.status_message.empty()) out_ << ": " << s.status_message;
+      out << "  ERROR";
+      if (!s.status_message.empty()) out << ": " << s.status_message;
     } else if (s.status == span_status::ok) {
-      out_ << "  ok";
+      out << "  ok";
     }
     if (!complete && s.parent_span_id.is_valid() && !is_local_root(s) &&
         present.count(s.parent_span_id.value()) == 0) {
-      out_ << "  (late: parent " << s.parent_span_id.to_hex() << ")";
+      out << "  (late: parent " << s.parent_span_id.to_hex() << ")";
     }
-    out_ << '\n';
-    if (options_.show_attributes && !s.attributes.empty()) {
-      out_ << r.indent << "    ";
+    out << '\n';
+    if (options.show_attributes && !s.attributes.empty()) {
+      out << r.indent << "    ";
       bool first_attr = true;
       for (const auto& a : s.attributes) {
         if (a.key == "error.message") continue;  // already on the status line
-        out_ << (first_attr ? "" : " ") << a.key << '=' << to_string(a.value);
+        out << (first_attr ? "" : " ") << a.key << '=' << to_string(a.value);
         first_attr = false;
       }
-      out_ << '\n';
+      out << '\n';
     }
-    if (options_.show_attributes && !s.events.empty()) {
-      out_ << r.indent << "    events:";
-      for (const auto& e : s.events) out_ << ' ' << e.name << " +" << format_duration(e.time - s.start_time);
-      out_ << '\n';
+    if (options.show_attributes && !s.events.empty()) {
+      out << r.indent << "    events:";
+      for (const auto& e : s.events) out << ' ' << e.name << " +" << format_duration(e.time - s.start_time);
+      out << '\n';
     }
   }
-  out_ << '\n';
+  out << '\n';
 }
+
+}  // namespace
 
 }  // namespace prela

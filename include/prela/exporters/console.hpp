@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <ostream>
+#include <span>
 #include <vector>
 
 #include "prela/exporter.hpp"
@@ -31,7 +32,6 @@ class console_exporter final : public exporter {
   bool shutdown(std::chrono::milliseconds timeout) override;
 
  private:
-  void print_trace(std::vector<span_data>& spans, bool complete);
   void flush_all();
 
   std::ostream& out_;
@@ -40,5 +40,10 @@ class console_exporter final : public exporter {
   std::map<trace_id, std::vector<span_data>> pending_;
   std::size_t pending_count_ = 0;
 };
+
+/// Prints `spans` (one trace, in any order) as the console exporter does, at once: a
+/// tree under each span whose parent is not among them. For spans collected another
+/// way, e.g. a trace picked out of a memory_exporter.
+void print_trace(std::ostream& out, std::span<const span_data> spans, const console_options& options = {});
 
 }  // namespace prela

@@ -1,0 +1,382 @@
+// prela's main demo: a traced "AI agent" HTTP server on Boost.Asio coroutines, a load
+// generator calling it, and a verification of the traces that came out.
+//
+//   agent_server [--requests N] [--concurrency C] [--threads T] [--sampling R]
+//                [--exporters LIST] [--bench-requests M] [--rounds K] [--out DIR]
+//                [--port P] [--serve]
+//
+// See docs/demo.md, or run with --help.
+#include <boost/asio.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <prela/exporter_registry.hpp>
+#include <prela/exporters/console.hpp>
+#include <prela/exporters/jsonl.hpp>
+#include <prela/exporters/memory.hpp>
+#include <prela/exporters/otlp_http.hpp>
+#include <prela/exporters/perfetto.hpp>
+#include <prela/prela.hpp>
+
+#include "agent_service.hpp"
+#include "load_generator.hpp"
+#include "verify.hpp"
+
+namespace {
+
+namespace net = boost::asio;
+
+constexpr const char* usage = R"(prela agent server demo
+
+  --requests N        requests in the traced run (default 200)
+  --concurrency C     requests in flight at once (default 16)
+  --threads T         io_context threads serving requests (default 2)
+  --sampling R        sampling rate of the traced run, 0..1 (default 1)
+  --exporters LIST    comma-separated: jsonl, perfetto, otlp, console, none
+                      (default jsonl,perfetto, plus otlp when OTEL_EXPORTER_OTLP_ENDPOINT
+                      or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; console prints every
+                      trace, not only the example)
+  --bench-requests M  requests per measured run of the tracing-cost comparison; 0 skips
+                      it (default 3000)
+  --rounds K          rounds of the comparison, each running off, 10 % and 100 % (default 2)
+  --model-work U      CPU work units of the simulated model per request (default 300)
+  --out DIR           where spans.jsonl and trace.json go (default: current directory)
+  --port P            listen on 127.0.0.1:P (default: a free port)
+  --serve             only serve (on --port) until Ctrl-C; try:
+                        curl -d 'hello' -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
+                             -H 'baggage: user.id=alice' http://127.0.0.1:P/agent
+Exit status: 0 when every check of the verification passed, 1 when one failed, 2 for bad
+arguments.
+)";
+
+struct options {
+  int requests = 200;
+  int concurrency = 16;
+  int threads = 2;
+  double sampling = 1.0;
+  std::vector<std::string> exporters;
+  int bench_requests = 3000;
+  int rounds = 2;
+  int model_work = 300;
+  std::filesystem::path out = ".";
+  unsigned short port = 0;
+  bool serve = false;
+};
+
+[[noreturn]] void bad_argument(const std::string& message) {
+  std::cerr << "agent_server: " << message << " (--help lists the options)\n";
+  std::exit(2);
+}
+
+template <class T>
+T number(const std::string& flag, const std::string& text, T min, T max) {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    bad_argument(flag + " wants a number from " + std::to_string(min) + " to " + std::to_string(max) + ", not '" +
+                 text + "'");
+  }
+  return value;
+}
+
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0';
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  std::optional<std::string> exporters;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::cout << usage;
+      std::exit(0);
+    }
+    if (flag == "--serve") {
+      o.serve = true;
+      continue;
+    }
+    if (i + 1 >= argc) bad_argument(flag + " needs a value");
+    const std::string value = argv[++i];
+    if (flag == "--requests") {
+      o.requests = number(flag, value, 1, 10'000'000);
+    } else if (flag == "--concurrency") {
+      o.concurrency = number(flag, value, 1, 10'000);
+    } else if (flag == "--threads") {
+      o.threads = number(flag, value, 1, 256);
+    } else if (flag == "--sampling") {
+      o.sampling = number(flag, value, 0.0, 1.0);
+    } else if (flag == "--exporters") {
+      exporters = value;
+    } else if (flag == "--bench-requests") {
+      o.bench_requests = number(flag, value, 0, 10'000'000);
+    } else if (flag == "--rounds") {
+      o.rounds = number(flag, value, 1, 100);
+    } else if (flag == "--model-work") {
+      o.model_work = number(flag, value, 0, 1'000'000);
+    } else if (flag == "--out") {
+      o.out = value;
+    } else if (flag == "--port") {
+      o.port = number<unsigned short>(flag, value, 0, 65535);
+    } else {
+      bad_argument("unknown option " + flag);
+    }
+  }
+  if (!exporters) {
+    exporters = "jsonl,perfetto";
+    if (env_set("OTEL_EXPORTER_OTLP_ENDPOINT") || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) *exporters += ",otlp";
+  }
+  std::string_view rest = *exporters;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string name(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (name == "none" || name.empty()) continue;
+    if (name != "jsonl" && name != "perfetto" && name != "otlp" && name != "console") {
+      bad_argument("unknown exporter '" + name + "' in --exporters (jsonl, perfetto, otlp, console, none)");
+    }
+    o.exporters.push_back(name);
+  }
+  return o;
+}
+
+bool wants(const options& o, std::string_view name) {
+  return std::find(o.exporters.begin(), o.exporters.end(), name) != o.exporters.end();
+}
+
+std::string service_name() {
+  const char* v = std::getenv("OTEL_SERVICE_NAME");
+  return v != nullptr && *v != '\0' ? v : "agent-server";
+}
+
+std::shared_ptr<prela::sampler> sampler_for(double rate) {
+  if (rate >= 1.0) return prela::parent_based(prela::always_on());
+  if (rate <= 0.0) return prela::parent_based(prela::always_off());
+  return prela::parent_based(prela::probability(rate));
+}
+
+// Ctrl-C: the load generator stops sending, the current run ends, spans are flushed.
+std::atomic<bool> interrupted{false};
+
+struct server {
+  net::io_context io;
+  net::thread_pool model_pool{2};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work{io.get_executor()};
+  net::signal_set signals{io, SIGINT, SIGTERM};
+  demo::agent_service service;
+  std::vector<std::thread> threads;
+
+  server(const options& o) : service(io, model_pool, {.port = o.port, .model_work = o.model_work}) {
+    signals.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      interrupted = true;
+      std::cerr << "\ninterrupted: finishing the requests in flight, then flushing spans\n";
+    });
+    service.start();
+    for (int i = 0; i < o.threads; ++i) threads.emplace_back([this] { io.run(); });
+  }
+
+  ~server() {
+    service.stop();
+    signals.cancel();
+    work.reset();
+    for (auto& t : threads) t.join();
+    model_pool.join();
+  }
+};
+
+const char* pass(bool ok) { return ok ? "" : "   <-- FAILED"; }
+
+// The traced run: every exporter asked for, plus a memory exporter the checks read.
+bool traced_run(const options& o, server& srv) {
+  std::filesystem::create_directories(o.out);
+  const auto jsonl_path = (o.out / "spans.jsonl").lexically_normal();
+  const auto perfetto_path = (o.out / "trace.json").lexically_normal();
+  auto memory = std::make_shared<prela::memory_exporter>();
+  prela::tracer_options t{.service_name = service_name(), .sampler = sampler_for(o.sampling), .exporters = {memory}};
+  std::shared_ptr<prela::otlp_http_exporter> otlp;
+  if (wants(o, "jsonl")) {
+    std::filesystem::remove(jsonl_path);  // each run of the demo starts the file afresh
+    t.exporters.push_back(std::make_shared<prela::jsonl_exporter>(jsonl_path));
+  }
+  if (wants(o, "perfetto")) t.exporters.push_back(std::make_shared<prela::perfetto_exporter>(perfetto_path));
+  if (wants(o, "console")) t.exporters.push_back(std::make_shared<prela::console_exporter>());
+  if (wants(o, "otlp")) {
+    // The endpoint, headers and timeout come from the OTEL_EXPORTER_OTLP_* variables.
+    otlp = std::dynamic_pointer_cast<prela::otlp_http_exporter>(prela::make_exporter("otlp"));
+    if (otlp) t.exporters.push_back(otlp);
+  }
+  const auto before = prela::get_tracer().stats();
+  prela::init(std::move(t));
+
+  std::cout << "== traced run: " << o.requests << " requests, " << o.concurrency << " at a time, sampling "
+            << o.sampling * 100 << " %\n";
+  const demo::load_result load = demo::run_load({.port = srv.service.port(),
+                                                 .requests = o.requests,
+                                                 .concurrency = o.concurrency,
+                                                 .stop = &interrupted});
+  prela::shutdown();  // every span ended with its request; this delivers them all
+  const auto after = prela::get_tracer().stats();
+  const std::vector<prela::span_data> spans = memory->spans();
+  const demo::trace_check c = demo::check_traces(spans);
+
+  if (c.example) {
+    std::vector<prela::span_data> one;
+    for (const auto& s : spans) {
+      if (s.trace_id == *c.example) one.push_back(s);
+    }
+    std::cout << "\none of the traces (the load generator's request, the agent, and the retrieval endpoint it\n"
+                 "called over HTTP; run_code fails on every 8th request):\n\n";
+    prela::print_trace(std::cout, one);
+  }
+
+  const std::uint64_t dropped = after.dropped - before.dropped;
+  const std::uint64_t failures = after.export_failures - before.export_failures;
+  const auto sampled_requests = c.roots;
+  const bool complete = o.sampling < 1.0 || sampled_requests == static_cast<std::size_t>(load.ok);
+  const bool one_trace_each = c.traces == c.roots && c.traces_not_one_root == 0;
+  const bool ok = load.failed == 0 && complete && one_trace_each && c.orphans == 0 && c.cross_trace == 0 &&
+                  dropped == 0 && c.min_spans_per_trace == c.max_spans_per_trace;
+
+  if (interrupted) {
+    std::cout << "interrupted: " << load.ok << " requests answered, " << c.spans
+              << " spans flushed to the exporters; no verification\n";
+    return false;
+  }
+  std::printf("verification, computed from the %zu exported spans\n", c.spans);
+  std::printf("  requests answered               %d of %d (%d failed)%s\n", load.ok, load.sent, load.failed,
+              pass(load.failed == 0));
+  std::printf("  sampled requests                %zu%s\n", sampled_requests, pass(complete));
+  std::printf("  traces                          %zu, each with one root: %s%s\n", c.traces,
+              one_trace_each ? "yes" : "no", pass(one_trace_each));
+  std::printf("  spans per trace                 %zu to %zu%s\n", c.min_spans_per_trace, c.max_spans_per_trace,
+              pass(c.min_spans_per_trace == c.max_spans_per_trace));
+  std::printf("  spans whose parent is missing   %zu%s\n", c.orphans, pass(c.orphans == 0));
+  std::printf("  parents from another trace      %zu%s\n", c.cross_trace, pass(c.cross_trace == 0));
+  std::printf("  parents from HTTP headers       %zu (2 per trace: /agent and /retrieve)\n", c.remote_parents);
+  std::printf("  max depth                       %zu\n", c.max_depth);
+  std::printf("  spans with error status         %zu (the failing run_code calls)\n", c.errors);
+  std::printf("  spans dropped                   %llu%s\n", static_cast<unsigned long long>(dropped), pass(dropped == 0));
+  std::printf("  verification: %s\n\n", ok ? "OK" : "FAILED");
+
+  std::cout << "files\n";
+  if (wants(o, "jsonl")) {
+    std::cout << "  " << jsonl_path.string() << "  one span per line (the Python library's to_dict); e.g. the errors:\n"
+              << "      jq -c 'select(.status == \"error\") | {name, status_message}' " << jsonl_path.string() << "\n";
+  }
+  if (wants(o, "perfetto")) {
+    std::cout << "  " << perfetto_path.string() << "  a timeline: open https://ui.perfetto.dev and drop the file on it\n"
+              << "      (one process per trace, one track per concurrent task)\n";
+  }
+  if (otlp) {
+    const auto s = otlp->stats();
+    std::cout << "  OTLP to " << otlp->options().endpoint << ": " << s.exported_spans << " spans delivered in "
+              << s.requests << " requests, " << s.dropped_spans << " dropped\n";
+  } else {
+    std::cout << "  (OTLP: set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send to a Collector;\n"
+                 "   examples/collector has one with Jaeger)\n";
+  }
+  if (failures != 0) std::cout << "  " << failures << " spans failed to export (see the messages above)\n";
+  std::cout << '\n';
+  return ok;
+}
+
+struct mode {
+  const char* name;
+  double rate;
+  std::vector<double> throughput;
+  std::vector<double> latencies;
+  std::uint64_t dropped = 0;
+};
+
+// The same server and load with tracing off, at 10 % and at 100 %, in rounds, so that
+// drifts of the machine affect every mode alike. Spans go to a JSONL exporter writing to
+// /dev/null: the serialization and the processor's thread cost what they cost.
+void cost_of_tracing(const options& o, server& srv) {
+  std::vector<mode> modes{{"off", 0.0, {}, {}}, {"10 %", 0.1, {}, {}}, {"100 %", 1.0, {}, {}}};
+  auto run = [&](mode* m, int requests, int first_id) {
+    prela::tracer_options t{.service_name = service_name(), .sampler = sampler_for(m ? m->rate : 0.0)};
+    t.exporters.push_back(std::make_shared<prela::jsonl_exporter>("/dev/null"));
+    const auto before = prela::get_tracer().stats();
+    prela::init(std::move(t));
+    const demo::load_result r = demo::run_load({.port = srv.service.port(),
+                                                .requests = requests,
+                                                .concurrency = o.concurrency,
+                                                .first_id = first_id,
+                                                .stop = &interrupted});
+    prela::shutdown();
+    if (m == nullptr) return;
+    m->throughput.push_back(r.throughput());
+    m->latencies.insert(m->latencies.end(), r.latencies_ms.begin(), r.latencies_ms.end());
+    m->dropped += prela::get_tracer().stats().dropped - before.dropped;
+  };
+
+  std::cout << "== cost of tracing: " << o.bench_requests << " requests per run, " << o.concurrency
+            << " at a time, " << o.rounds << " rounds of off / 10 % / 100 %, same server\n";
+  int id = 1'000'000;
+  run(nullptr, std::max(100, o.bench_requests / 5), id);  // warm-up, not counted
+  id += o.bench_requests;
+  for (int round = 0; round < o.rounds && !interrupted; ++round) {
+    for (auto& m : modes) {
+      if (interrupted) break;
+      run(&m, o.bench_requests, id);
+      id += o.bench_requests;
+    }
+  }
+  if (interrupted) return;
+
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  auto pct = [](std::vector<double>& v, double p) {
+    demo::load_result r;
+    r.latencies_ms = v;
+    return r.percentile(p);
+  };
+  const double off = median(modes[0].throughput);
+  std::printf("  tracing     req/s   p50 ms   p99 ms   throughput vs off   spans dropped\n");
+  for (auto& m : modes) {
+    const double tp = median(m.throughput);
+    std::printf("  %-7s %9.0f %8.2f %8.2f   %16.1f %%   %13llu\n", m.name, tp, pct(m.latencies, 50),
+                pct(m.latencies, 99), off > 0 ? 100.0 * tp / off : 0.0, static_cast<unsigned long long>(m.dropped));
+  }
+  std::printf("  (median throughput over the rounds; latency percentiles over all their requests)\n\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const options o = parse(argc, argv);
+  server srv(o);
+
+  if (o.serve) {
+    prela::tracer_options t = prela::tracer_options::from_env();
+    if (t.service_name.empty()) t.service_name = service_name();
+    if (!env_set("OTEL_TRACES_EXPORTER")) t.exporters = {std::make_shared<prela::console_exporter>()};
+    prela::init(std::move(t));
+    std::cout << "serving on http://127.0.0.1:" << srv.service.port() << "/agent (Ctrl-C stops)\n";
+    while (!interrupted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    prela::shutdown();
+    return 0;
+  }
+
+  std::cout << "prela agent server demo: http://127.0.0.1:" << srv.service.port() << " on " << o.threads
+            << " io_context threads, the model on a pool of 2\n\n";
+  const bool ok = traced_run(o, srv);
+  if (o.bench_requests > 0 && !interrupted) cost_of_tracing(o, srv);
+  if (interrupted) return 130;
+  return ok ? 0 : 1;
+}
