@@ -5,7 +5,7 @@
 //                [--exporters LIST] [--bench-requests M] [--rounds K] [--out DIR]
 //                [--port P] [--serve]
 //
-// See docs/demo.md, or run with --help.
+// What it shows: README.md ("The demo"); flags: --help.
 #include <boost/asio.hpp>
 
 #include <algorithm>
