@@ -28,24 +28,84 @@ bool equals_lower(std::string_view s, std::string_view lower) noexcept {
   return true;
 }
 
-/// Value of a lower-case hex digit, -1 for anything else (W3C Trace Context is
-/// lower-case only).
-constexpr int lower_hex(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
+// Character classes of the header grammars, one table lookup per character.
+enum : std::uint8_t {
+  cls_tchar = 1,       // RFC 9110 token character (baggage keys, property keys)
+  cls_baggage = 2,     // W3C Baggage baggage-octet (values, unencoded)
+  cls_ts_key = 4,      // tracestate key character after the first
+  cls_ts_value = 8,    // tracestate value character (chr: %x20-7E except "," and "=")
+  cls_safe_out = 16,   // written as is in an injected baggage value (baggage-octet but "%")
+};
+
+constexpr std::array<std::uint8_t, 256> char_classes = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    std::uint8_t v = 0;
+    const bool lower = c >= 'a' && c <= 'z';
+    const bool upper = c >= 'A' && c <= 'Z';
+    const bool digit = c >= '0' && c <= '9';
+    if (lower || upper || digit) v |= cls_tchar;
+    switch (c) {
+      case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+      case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        v |= cls_tchar;
+        break;
+      default:
+        break;
+    }
+    // %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
+    if (c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) || (c >= 0x3c && c <= 0x5b) ||
+        (c >= 0x5d && c <= 0x7e)) {
+      v |= cls_baggage;
+      if (c != '%') v |= cls_safe_out;
+    }
+    if (lower || digit || c == '_' || c == '-' || c == '*' || c == '/') v |= cls_ts_key;
+    if (c >= 0x20 && c <= 0x7e && c != ',' && c != '=') v |= cls_ts_value;
+    t[static_cast<std::size_t>(c)] = v;
+  }
+  return t;
+}();
+
+constexpr bool has_class(char c, std::uint8_t cls) noexcept {
+  return (char_classes[static_cast<unsigned char>(c)] & cls) != 0;
 }
 
-/// Parses `digits` lower-case hex digits; false on any other character.
+/// True if every character of `s` has class `cls`.
+bool all_of_class(std::string_view s, std::uint8_t cls) noexcept {
+  std::uint8_t acc = cls;
+  for (char c : s) acc &= char_classes[static_cast<unsigned char>(c)];
+  return (acc & cls) != 0;
+}
+
+// Hex digit values: lower-case only for W3C Trace Context, either case in percent-escapes.
+constexpr std::array<std::int8_t, 256> make_hex_table(bool upper_too) {
+  std::array<std::int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+  if (upper_too) {
+    for (int c = 'A'; c <= 'F'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'A' + 10);
+  }
+  return t;
+}
+constexpr auto lower_hex_table = make_hex_table(false);
+constexpr auto any_hex_table = make_hex_table(true);
+
+/// Value of a lower-case hex digit, -1 for anything else (W3C Trace Context is
+/// lower-case only).
+constexpr int lower_hex(char c) noexcept { return lower_hex_table[static_cast<unsigned char>(c)]; }
+
+/// Parses lower-case hex digits (at most 16); false on any other character.
 bool parse_lower_hex(std::string_view s, std::uint64_t& out) noexcept {
   std::uint64_t v = 0;
+  int bad = 0;
   for (char c : s) {
     const int d = lower_hex(c);
-    if (d < 0) return false;
-    v = (v << 4) | static_cast<std::uint64_t>(d);
+    bad |= d;  // negative once any digit is invalid
+    v = (v << 4) | static_cast<std::uint64_t>(d & 0xF);
   }
   out = v;
-  return true;
+  return bad >= 0;
 }
 
 constexpr char hex_digits[] = "0123456789abcdef";
@@ -53,13 +113,8 @@ constexpr char hex_digits[] = "0123456789abcdef";
 // --- tracestate grammar (Trace Context §3.3.1) ---
 constexpr bool is_lcalpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_key_char(char c) noexcept {
-  return is_lcalpha(c) || is_digit(c) || c == '_' || c == '-' || c == '*' || c == '/';
-}
 
-bool key_chars_from(std::string_view s, std::size_t from) noexcept {
-  return std::all_of(s.begin() + static_cast<std::ptrdiff_t>(from), s.end(), is_key_char);
-}
+bool key_chars_from(std::string_view s, std::size_t from) noexcept { return all_of_class(s.substr(from), cls_ts_key); }
 
 bool valid_tracestate_key(std::string_view key) noexcept {
   const std::size_t at = key.find('@');
@@ -79,35 +134,13 @@ bool valid_tracestate_value(std::string_view value) noexcept {
   // value = 0*255(chr) nblk-chr; chr = %x20 / nblk-chr;
   // nblk-chr = %x21-2B / %x2D-3C / %x3E-7E
   if (value.empty() || value.size() > 256 || value.back() == ' ') return false;
-  return std::all_of(value.begin(), value.end(),
-                     [](char c) { return c >= 0x20 && c <= 0x7e && c != ',' && c != '='; });
+  return all_of_class(value, cls_ts_value);
 }
 
 // --- baggage grammar (W3C Baggage §3.3.1) ---
-constexpr bool is_tchar(char c) noexcept {
-  // RFC 9110 token characters
-  if (is_lcalpha(c) || is_digit(c) || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-bool is_token(std::string_view s) noexcept { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
-
-constexpr bool is_baggage_octet(char ch) noexcept {
-  const auto c = static_cast<unsigned char>(ch);
-  // %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
-  return c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) || (c >= 0x3c && c <= 0x5b) ||
-         (c >= 0x5d && c <= 0x7e);
-}
-
-int any_hex(char c) noexcept {
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return lower_hex(c);
-}
+bool is_token(std::string_view s) noexcept { return !s.empty() && all_of_class(s, cls_tchar); }
+constexpr bool is_baggage_octet(char c) noexcept { return has_class(c, cls_baggage); }
+int any_hex(char c) noexcept { return any_hex_table[static_cast<unsigned char>(c)]; }
 
 /// Appends `in` with invalid UTF-8 sequences replaced by U+FFFD, as the baggage spec
 /// requires for decoded values.
@@ -150,12 +183,21 @@ void append_utf8_sanitized(std::string& out, std::string_view in) {
 
 /// Percent-decodes a baggage value; false if it is not a valid value.
 bool decode_baggage_value(std::string_view value, std::string& out) {
-  std::string raw;
-  raw.reserve(value.size());
-  bool encoded = false;
+  std::size_t first_escape = std::string_view::npos;
+  std::uint8_t acc = cls_baggage;
   for (std::size_t i = 0; i < value.size(); ++i) {
+    acc &= char_classes[static_cast<unsigned char>(value[i])];
+    if (value[i] == '%' && first_escape == std::string_view::npos) first_escape = i;
+  }
+  if ((acc & cls_baggage) == 0) return false;
+  if (first_escape == std::string_view::npos) {
+    out.assign(value);  // unencoded octets are ASCII: nothing to decode or sanitize
+    return true;
+  }
+  thread_local std::string raw;  // decoded bytes before the UTF-8 check; reused
+  raw.assign(value.substr(0, first_escape));
+  for (std::size_t i = first_escape; i < value.size(); ++i) {
     const char c = value[i];
-    if (!is_baggage_octet(c)) return false;
     if (c != '%') {
       raw.push_back(c);
       continue;
@@ -165,15 +207,10 @@ bool decode_baggage_value(std::string_view value, std::string& out) {
     const int lo = any_hex(value[i + 2]);
     if (hi < 0 || lo < 0) return false;
     raw.push_back(static_cast<char>((hi << 4) | lo));
-    encoded = true;
     i += 2;
   }
   out.clear();
-  if (!encoded) {
-    out = std::move(raw);  // unencoded octets are ASCII: nothing to sanitize
-  } else {
-    append_utf8_sanitized(out, raw);
-  }
+  append_utf8_sanitized(out, raw);
   return true;
 }
 
@@ -182,7 +219,7 @@ bool valid_baggage_property(std::string_view prop) noexcept {
   const std::size_t eq = prop.find('=');
   if (eq == std::string_view::npos) return is_token(trim(prop));
   const std::string_view value = trim(prop.substr(eq + 1));
-  return is_token(trim(prop.substr(0, eq))) && std::all_of(value.begin(), value.end(), is_baggage_octet);
+  return is_token(trim(prop.substr(0, eq))) && all_of_class(value, cls_baggage);
 }
 
 /// Calls fn(member) for each comma-separated member of `list`, trimmed, skipping
@@ -205,21 +242,24 @@ void append_baggage(std::string& out, It first, It last) {
     const std::string& key = first->first;
     const std::string& value = first->second;
     if (!is_token(key)) continue;  // cannot be written as a header token
-    std::size_t encoded = 0;
-    for (char c : value) encoded += (is_baggage_octet(c) && c != '%') ? 1 : 3;
-    const std::size_t needed = (out.empty() ? 0 : 1) + key.size() + 1 + encoded;
+    std::size_t escaped = 0;
+    for (char c : value) escaped += has_class(c, cls_safe_out) ? 0 : 1;
+    const std::size_t needed = (out.empty() ? 0 : 1) + key.size() + 1 + value.size() + 2 * escaped;
     if (out.size() + needed > propagation_limits::baggage_bytes) continue;  // smaller ones may fit
     if (!out.empty()) out.push_back(',');
     out.append(key);
     out.push_back('=');
-    for (char c : value) {
-      if (is_baggage_octet(c) && c != '%') {
-        out.push_back(c);
-      } else {
-        const auto b = static_cast<unsigned char>(c);
-        out.push_back('%');
-        out.push_back("0123456789ABCDEF"[b >> 4]);
-        out.push_back("0123456789ABCDEF"[b & 0xF]);
+    if (escaped == 0) {
+      out.append(value);
+    } else {
+      for (char c : value) {
+        if (has_class(c, cls_safe_out)) {
+          out.push_back(c);
+        } else {
+          const auto b = static_cast<unsigned char>(c);
+          const char esc[3] = {'%', "0123456789ABCDEF"[b >> 4], "0123456789ABCDEF"[b & 0xF]};
+          out.append(esc, 3);
+        }
       }
     }
     ++entries;
@@ -285,7 +325,7 @@ std::string parse_tracestate(const std::string_view* lines, std::size_t count) {
     std::string_view key;
     bool kept = true;
   };
-  std::array<member, propagation_limits::tracestate_members> members{};
+  std::array<member, propagation_limits::tracestate_members> members;  // only [0, n) is used
   std::size_t n = 0;
   bool valid = true;
   for (std::size_t line = 0; line < count && valid; ++line) {
@@ -475,31 +515,76 @@ void encode_current(outgoing_headers& out, formats f) {
   }
 }
 
-bool will_write(const outgoing_headers& out, formats f, std::string_view name) noexcept {
-  if (name == header::traceparent) return includes(f, formats::trace_context) && out.has_traceparent;
-  if (name == header::tracestate) {
-    return includes(f, formats::trace_context) && out.has_traceparent && !out.tracestate.empty();
+header_kind classify(std::string_view name, formats f, bool& exact) noexcept {
+  header_kind k = header_kind::none;
+  switch (name.size()) {
+    case 11:
+      if (includes(f, formats::trace_context) && equals_lower(name, "traceparent")) k = header_kind::traceparent;
+      break;
+    case 10:
+      if (includes(f, formats::trace_context) && equals_lower(name, "tracestate")) {
+        k = header_kind::tracestate;
+      } else if (includes(f, formats::x_trace_id) && equals_lower(name, "x-trace-id")) {
+        k = header_kind::x_trace_id;
+      }
+      break;
+    case 9:
+      if (includes(f, formats::x_trace_id) && equals_lower(name, "x-span-id")) k = header_kind::x_span_id;
+      break;
+    case 7:
+      if (includes(f, formats::baggage) && equals_lower(name, "baggage")) k = header_kind::baggage;
+      break;
+    default:
+      break;
   }
-  if (name == header::baggage) return includes(f, formats::baggage) && !out.baggage.empty();
-  if (name == header::x_trace_id) return includes(f, formats::x_trace_id) && out.has_x_trace_id;
-  if (name == header::x_span_id) return includes(f, formats::x_trace_id) && out.has_x_span_id;
-  return false;
+  exact = k != header_kind::none && name == name_of(k);
+  return k;
+}
+
+std::string_view name_of(header_kind k) noexcept {
+  switch (k) {
+    case header_kind::traceparent:
+      return header::traceparent;
+    case header_kind::tracestate:
+      return header::tracestate;
+    case header_kind::baggage:
+      return header::baggage;
+    case header_kind::x_trace_id:
+      return header::x_trace_id;
+    case header_kind::x_span_id:
+      return header::x_span_id;
+    case header_kind::none:
+      break;
+  }
+  return {};
+}
+
+std::optional<std::string_view> value_for(const outgoing_headers& out, formats f, header_kind k) noexcept {
+  switch (k) {
+    case header_kind::traceparent:
+      if (includes(f, formats::trace_context) && out.has_traceparent) return out.traceparent_value();
+      break;
+    case header_kind::tracestate:
+      if (includes(f, formats::trace_context) && out.has_traceparent && !out.tracestate.empty()) return out.tracestate;
+      break;
+    case header_kind::baggage:
+      if (includes(f, formats::baggage) && !out.baggage.empty()) return out.baggage;
+      break;
+    case header_kind::x_trace_id:
+      if (includes(f, formats::x_trace_id) && out.has_x_trace_id) return out.x_trace_id_value();
+      break;
+    case header_kind::x_span_id:
+      if (includes(f, formats::x_trace_id) && out.has_x_span_id) return out.x_span_id_value();
+      break;
+    case header_kind::none:
+      break;
+  }
+  return std::nullopt;
 }
 
 bool is_propagation_header(std::string_view name, formats f) noexcept {
-  switch (name.size()) {
-    case 11:
-      return includes(f, formats::trace_context) && equals_lower(name, "traceparent");
-    case 10:
-      return (includes(f, formats::trace_context) && equals_lower(name, "tracestate")) ||
-             (includes(f, formats::x_trace_id) && equals_lower(name, "x-trace-id"));
-    case 9:
-      return includes(f, formats::x_trace_id) && equals_lower(name, "x-span-id");
-    case 7:
-      return includes(f, formats::baggage) && equals_lower(name, "baggage");
-    default:
-      return false;
-  }
+  bool exact = false;
+  return classify(name, f, exact) != header_kind::none;
 }
 
 }  // namespace detail

@@ -111,8 +111,17 @@ void encode_current(outgoing_headers& out, formats f);
 
 /// True if `name` is one of the headers of `f` (any case).
 bool is_propagation_header(std::string_view name, formats f) noexcept;
-/// True if write(out, f, ...) writes a header spelled exactly `name`.
-bool will_write(const outgoing_headers& out, formats f, std::string_view name) noexcept;
+
+/// The headers prela writes, in the order write() writes them.
+enum class header_kind : std::uint8_t { traceparent, tracestate, baggage, x_trace_id, x_span_id, none };
+inline constexpr int header_kinds = 5;
+/// Which header of `f` `name` is (any case), or none; `exact` is set when `name` is
+/// spelled as prela writes it.
+header_kind classify(std::string_view name, formats f, bool& exact) noexcept;
+/// The name prela writes for `k`.
+std::string_view name_of(header_kind k) noexcept;
+/// The value write() gives header `k`, or nothing when it writes no such header.
+std::optional<std::string_view> value_for(const outgoing_headers& out, formats f, header_kind k) noexcept;
 
 template <class C>
 concept field_list = requires(const C& c) {
@@ -202,26 +211,35 @@ void inject(Carrier& carrier, formats f = formats::all) {
     }
     detail::write(out, f, [&](std::string_view name, std::string_view value) { carrier.set(name, value); });
   } else {
-    // Headers this call owns: an entry spelled exactly as prela writes it is updated in
-    // place (a reused carrier then costs no allocation); any other spelling, and any
-    // header the current context has no value for, is removed.
-    if (!carrier.empty()) {
-      for (auto it = carrier.begin(); it != carrier.end();) {
-        if (detail::is_propagation_header(it->first, f) && !detail::will_write(out, f, it->first)) {
-          it = carrier.erase(it);
-        } else {
-          ++it;
-        }
+    // Headers this call owns, in one pass: an entry spelled exactly as prela writes it
+    // is updated in place (a reused carrier then costs no allocation); any other
+    // spelling, a repeat, and any header the current context has no value for, is
+    // removed. What is still missing is added after.
+    unsigned written = 0;
+    for (auto it = carrier.begin(); it != carrier.end();) {
+      bool exact = false;
+      const detail::header_kind k = detail::classify(it->first, f, exact);
+      if (k == detail::header_kind::none) {
+        ++it;
+        continue;
+      }
+      const unsigned bit = 1U << static_cast<unsigned>(k);
+      const auto value = detail::value_for(out, f, k);
+      if (value && exact && (written & bit) == 0) {
+        it->second.assign(value->data(), value->size());
+        written |= bit;
+        ++it;
+      } else {
+        it = carrier.erase(it);
       }
     }
-    detail::write(out, f, [&](std::string_view name, std::string_view value) {
-      auto it = carrier.find(typename Carrier::key_type(name));
-      if (it != carrier.end()) {
-        it->second.assign(value.data(), value.size());
-      } else {
-        carrier.emplace(typename Carrier::key_type(name), typename Carrier::mapped_type(value));
+    for (int i = 0; i < detail::header_kinds; ++i) {
+      const auto k = static_cast<detail::header_kind>(i);
+      if ((written & (1U << static_cast<unsigned>(i))) != 0) continue;
+      if (const auto value = detail::value_for(out, f, k)) {
+        carrier.emplace(typename Carrier::key_type(detail::name_of(k)), typename Carrier::mapped_type(*value));
       }
-    });
+    }
   }
 }
 
