@@ -2,7 +2,8 @@
 // generator calling it, and a verification of the traces that came out.
 //
 //   agent_server [--requests N] [--concurrency C] [--threads T] [--sampling R]
-//                [--exporters LIST] [--bench-requests M] [--rounds K] [--out DIR]
+//                [--exporters LIST] [--bench-requests M] [--bench-concurrency B]
+//                [--rounds K] [--out DIR]
 //                [--port P] [--serve]
 //
 // What it shows: README.md ("The demo"); flags: --help.
@@ -49,6 +50,8 @@ constexpr const char* usage = R"(prela agent server demo
                       trace, not only the example)
   --bench-requests M  requests per measured run of the tracing-cost comparison; 0 skips
                       it (default 3000)
+  --bench-concurrency B  requests in flight during the comparison (default 64: enough to
+                      keep the CPUs busy, so that what tracing costs shows in throughput)
   --rounds K          rounds of the comparison, each running off, 10 % and 100 % (default 2)
   --model-work U      CPU work units of the simulated model per request (default 300)
   --out DIR           where spans.jsonl and trace.json go (default: current directory)
@@ -67,6 +70,7 @@ struct options {
   double sampling = 1.0;
   std::vector<std::string> exporters;
   int bench_requests = 3000;
+  int bench_concurrency = 64;
   int rounds = 2;
   int model_work = 300;
   std::filesystem::path out = ".";
@@ -122,6 +126,8 @@ options parse(int argc, char** argv) {
       exporters = value;
     } else if (flag == "--bench-requests") {
       o.bench_requests = number(flag, value, 0, 10'000'000);
+    } else if (flag == "--bench-concurrency") {
+      o.bench_concurrency = number(flag, value, 1, 10'000);
     } else if (flag == "--rounds") {
       o.rounds = number(flag, value, 1, 100);
     } else if (flag == "--model-work") {
@@ -313,7 +319,7 @@ void cost_of_tracing(const options& o, server& srv) {
     prela::init(std::move(t));
     const demo::load_result r = demo::run_load({.port = srv.service.port(),
                                                 .requests = requests,
-                                                .concurrency = o.concurrency,
+                                                .concurrency = o.bench_concurrency,
                                                 .first_id = first_id,
                                                 .stop = &interrupted});
     prela::shutdown();
@@ -323,7 +329,7 @@ void cost_of_tracing(const options& o, server& srv) {
     m->dropped += prela::get_tracer().stats().dropped - before.dropped;
   };
 
-  std::cout << "== cost of tracing: " << o.bench_requests << " requests per run, " << o.concurrency
+  std::cout << "== cost of tracing: " << o.bench_requests << " requests per run, " << o.bench_concurrency
             << " at a time, " << o.rounds << " rounds of off / 10 % / 100 %, same server\n";
   int id = 1'000'000;
   run(nullptr, std::max(100, o.bench_requests / 5), id);  // warm-up, not counted
