@@ -96,7 +96,8 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
   }
 
   net::awaitable<response> handle(request req) {
-    if (req.method() != http::verb::post) co_return make_response(http::status::method_not_allowed, "POST only\n");
+    if (req.method() != http::verb::post)
+      co_return make_response(http::status::method_not_allowed, "POST only\n");
     try {
       if (req.target() == "/agent") co_return co_await agent(std::move(req));
       if (req.target() == "/retrieve") co_return co_await retrieve_endpoint(std::move(req));
@@ -111,8 +112,8 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
     const std::uint64_t number = served.fetch_add(1, std::memory_order_relaxed) + 1;
     // Continue the caller's trace (traceparent) with its baggage; without those
     // headers this starts a new trace.
-    auto span = prela::get_tracer().span("handle_request", prela::span_type::agent, prela::extract(req.base()),
-                                         {{"http.route", "/agent"}});
+    auto span = prela::get_tracer().span("handle_request", prela::span_type::agent,
+                                         prela::extract(req.base()), {{"http.route", "/agent"}});
     span->set_attribute("user.id", prela::get_baggage("user.id").value_or("anonymous"));
     const std::string question = req.body();
 
@@ -128,8 +129,8 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
     // The model runs on the CPU pool; its span is still a child of handle_request, and
     // this coroutine comes back here, on an io_context thread, in its own context.
     const std::string prompt = question + "\n" + documents + "\n" + web + "\n" + calendar + "\n" + code;
-    std::string answer = co_await prela::asio::co_spawn(model_pool, chat_completion(prompt, options.model_work),
-                                                        net::use_awaitable);
+    std::string answer = co_await prela::asio::co_spawn(
+        model_pool, chat_completion(prompt, options.model_work), net::use_awaitable);
     span->set_attribute("answer.length", static_cast<std::int64_t>(answer.size()));
     co_return make_response(http::status::ok, std::move(answer) + "\n");
   }
@@ -146,7 +147,8 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
     co_return res.body();
   }
 
-  static net::awaitable<std::string> run_tool(std::string name, std::chrono::microseconds latency, bool fail) {
+  static net::awaitable<std::string> run_tool(std::string name, std::chrono::microseconds latency,
+                                              bool fail) {
     co_await sleep_for(latency);
     if (fail) throw std::runtime_error(name + ": sandbox timed out");
     co_return name + ": done";
@@ -154,7 +156,8 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
 
   // A tool failure is recorded on the tool's span (traced() gives it error status) and
   // the agent carries on without that tool.
-  static net::awaitable<std::string> call_tool(std::string name, std::chrono::microseconds latency, bool fail) {
+  static net::awaitable<std::string> call_tool(std::string name, std::chrono::microseconds latency,
+                                               bool fail) {
     try {
       co_return co_await prela::asio::traced(name, prela::span_type::tool, run_tool(name, latency, fail));
     } catch (const std::exception& e) {
@@ -163,9 +166,10 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
   }
 
   static net::awaitable<std::string> chat_completion(std::string prompt, int work) {
-    auto span = prela::get_tracer().span("chat_completion", prela::span_type::llm,
-                                         {{"gen_ai.request.model", "demo-model"},
-                                          {"gen_ai.usage.input_tokens", static_cast<std::int64_t>(prompt.size() / 4)}});
+    auto span = prela::get_tracer().span(
+        "chat_completion", prela::span_type::llm,
+        {{"gen_ai.request.model", "demo-model"},
+         {"gen_ai.usage.input_tokens", static_cast<std::int64_t>(prompt.size() / 4)}});
     constexpr int tokens = 16;
     std::uint64_t h = hash(prompt);
     for (int t = 0; t < tokens; ++t) {
@@ -184,8 +188,9 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
                                          prela::extract(req.base()), {{"http.route", "/retrieve"}});
     span->set_attribute("user.id", prela::get_baggage("user.id").value_or("anonymous"));
     {
-      auto embed = prela::get_tracer().span("embed_query", prela::span_type::embedding,
-                                            {{"gen_ai.request.model", "demo-embedding"}, {"dimensions", 384}});
+      auto embed =
+          prela::get_tracer().span("embed_query", prela::span_type::embedding,
+                                   {{"gen_ai.request.model", "demo-embedding"}, {"dimensions", 384}});
       co_await sleep_for(500us);
     }
     {
@@ -199,7 +204,9 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
 agent_service::agent_service(net::io_context& io, net::thread_pool& model_pool, service_options options)
     : impl_(std::make_shared<impl>(io, model_pool, options)) {}
 
-agent_service::~agent_service() { stop(); }
+agent_service::~agent_service() {
+  stop();
+}
 
 void agent_service::start() {
   prela::asio::co_spawn(impl_->io, impl_->accept_loop(impl_), net::detached);
@@ -214,8 +221,12 @@ void agent_service::stop() {
   });
 }
 
-unsigned short agent_service::port() const { return impl_->port; }
+unsigned short agent_service::port() const {
+  return impl_->port;
+}
 
-std::uint64_t agent_service::requests_served() const noexcept { return impl_->served.load(); }
+std::uint64_t agent_service::requests_served() const noexcept {
+  return impl_->served.load();
+}
 
 }  // namespace demo

@@ -12,14 +12,14 @@ struct load_options {
   unsigned short port = 0;
   int requests = 100;
   int concurrency = 8;
-  int first_id = 0;                            ///< request ids are first_id, first_id + 1, ...
-  const std::atomic<bool>* stop = nullptr;     ///< checked before each request (Ctrl-C)
+  int first_id = 0;                         ///< request ids are first_id, first_id + 1, ...
+  const std::atomic<bool>* stop = nullptr;  ///< checked before each request (Ctrl-C)
 };
 
 struct load_result {
   int sent = 0;
-  int ok = 0;      ///< 200 answers
-  int failed = 0;  ///< other answers and broken connections
+  int ok = 0;                        ///< 200 answers
+  int failed = 0;                    ///< other answers and broken connections
   std::vector<double> latencies_ms;  ///< one per answered request
   double seconds = 0;                ///< wall time of the whole run
 

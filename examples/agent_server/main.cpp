@@ -88,8 +88,8 @@ T number(const std::string& flag, const std::string& text, T min, T max) {
   T value{};
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    bad_argument(flag + " wants a number from " + std::to_string(min) + " to " + std::to_string(max) + ", not '" +
-                 text + "'");
+    bad_argument(flag + " wants a number from " + std::to_string(min) + " to " + std::to_string(max) +
+                 ", not '" + text + "'");
   }
   return value;
 }
@@ -142,7 +142,8 @@ options parse(int argc, char** argv) {
   }
   if (!exporters) {
     exporters = "jsonl,perfetto";
-    if (env_set("OTEL_EXPORTER_OTLP_ENDPOINT") || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) *exporters += ",otlp";
+    if (env_set("OTEL_EXPORTER_OTLP_ENDPOINT") || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+      *exporters += ",otlp";
   }
   std::string_view rest = *exporters;
   while (!rest.empty()) {
@@ -203,7 +204,9 @@ struct server {
   }
 };
 
-const char* pass(bool ok) { return ok ? "" : "   <-- FAILED"; }
+const char* pass(bool ok) {
+  return ok ? "" : "   <-- FAILED";
+}
 
 // The traced run: every exporter asked for, plus a memory exporter the checks read.
 bool traced_run(const options& o, server& srv) {
@@ -211,7 +214,8 @@ bool traced_run(const options& o, server& srv) {
   const auto jsonl_path = (o.out / "spans.jsonl").lexically_normal();
   const auto perfetto_path = (o.out / "trace.json").lexically_normal();
   auto memory = std::make_shared<prela::memory_exporter>();
-  prela::tracer_options t{.service_name = service_name(), .sampler = sampler_for(o.sampling), .exporters = {memory}};
+  prela::tracer_options t{
+      .service_name = service_name(), .sampler = sampler_for(o.sampling), .exporters = {memory}};
   std::shared_ptr<prela::otlp_http_exporter> otlp;
   if (wants(o, "jsonl")) {
     std::filesystem::remove(jsonl_path);  // each run of the demo starts the file afresh
@@ -243,8 +247,9 @@ bool traced_run(const options& o, server& srv) {
     for (const auto& s : spans) {
       if (s.trace_id == *c.example) one.push_back(s);
     }
-    std::cout << "\none of the traces (the load generator's request, the agent, and the retrieval endpoint it\n"
-                 "called over HTTP; run_code fails on every 8th request):\n\n";
+    std::cout
+        << "\none of the traces (the load generator's request, the agent, and the retrieval endpoint it\n"
+           "called over HTTP; run_code fails on every 8th request):\n\n";
     prela::print_trace(std::cout, one);
   }
 
@@ -267,29 +272,34 @@ bool traced_run(const options& o, server& srv) {
   std::printf("  sampled requests                %zu%s\n", sampled_requests, pass(complete));
   std::printf("  traces                          %zu, each with one root: %s%s\n", c.traces,
               one_trace_each ? "yes" : "no", pass(one_trace_each));
-  std::printf("  spans per trace                 %zu to %zu%s\n", c.min_spans_per_trace, c.max_spans_per_trace,
-              pass(c.min_spans_per_trace == c.max_spans_per_trace));
+  std::printf("  spans per trace                 %zu to %zu%s\n", c.min_spans_per_trace,
+              c.max_spans_per_trace, pass(c.min_spans_per_trace == c.max_spans_per_trace));
   std::printf("  spans whose parent is missing   %zu%s\n", c.orphans, pass(c.orphans == 0));
   std::printf("  parents from another trace      %zu%s\n", c.cross_trace, pass(c.cross_trace == 0));
-  std::printf("  parents from HTTP headers       %zu (2 per trace: /agent and /retrieve)\n", c.remote_parents);
+  std::printf("  parents from HTTP headers       %zu (2 per trace: /agent and /retrieve)\n",
+              c.remote_parents);
   std::printf("  max depth                       %zu\n", c.max_depth);
   std::printf("  spans with error status         %zu (the failing run_code calls)\n", c.errors);
-  std::printf("  spans dropped                   %llu%s\n", static_cast<unsigned long long>(dropped), pass(dropped == 0));
+  std::printf("  spans dropped                   %llu%s\n", static_cast<unsigned long long>(dropped),
+              pass(dropped == 0));
   std::printf("  verification: %s\n\n", ok ? "OK" : "FAILED");
 
   std::cout << "files\n";
   if (wants(o, "jsonl")) {
-    std::cout << "  " << jsonl_path.string() << "  one span per line (the Python library's to_dict); e.g. the errors:\n"
-              << "      jq -c 'select(.status == \"error\") | {name, status_message}' " << jsonl_path.string() << "\n";
+    std::cout << "  " << jsonl_path.string()
+              << "  one span per line (the Python library's to_dict); e.g. the errors:\n"
+              << "      jq -c 'select(.status == \"error\") | {name, status_message}' " << jsonl_path.string()
+              << "\n";
   }
   if (wants(o, "perfetto")) {
-    std::cout << "  " << perfetto_path.string() << "  a timeline: open https://ui.perfetto.dev and drop the file on it\n"
+    std::cout << "  " << perfetto_path.string()
+              << "  a timeline: open https://ui.perfetto.dev and drop the file on it\n"
               << "      (one process per trace, one track per concurrent task)\n";
   }
   if (otlp) {
     const auto s = otlp->stats();
-    std::cout << "  OTLP to " << otlp->options().endpoint << ": " << s.exported_spans << " spans delivered in "
-              << s.requests << " requests, " << s.dropped_spans << " dropped\n";
+    std::cout << "  OTLP to " << otlp->options().endpoint << ": " << s.exported_spans
+              << " spans delivered in " << s.requests << " requests, " << s.dropped_spans << " dropped\n";
   } else {
     std::cout << "  (OTLP: set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send to a Collector;\n"
                  "   examples/collector has one with Jaeger)\n";
@@ -357,7 +367,8 @@ void cost_of_tracing(const options& o, server& srv) {
   for (auto& m : modes) {
     const double tp = median(m.throughput);
     std::printf("  %-7s %9.0f %8.2f %8.2f   %16.1f %%   %13llu\n", m.name, tp, pct(m.latencies, 50),
-                pct(m.latencies, 99), off > 0 ? 100.0 * tp / off : 0.0, static_cast<unsigned long long>(m.dropped));
+                pct(m.latencies, 99), off > 0 ? 100.0 * tp / off : 0.0,
+                static_cast<unsigned long long>(m.dropped));
   }
   std::printf("  (median throughput over the rounds; latency percentiles over all their requests)\n\n");
 }

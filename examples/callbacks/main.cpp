@@ -29,7 +29,8 @@ auto async_fetch_twice(net::steady_timer& timer, Token&& token) {
   return net::async_compose<Token, void(boost::system::error_code)>(
       [&timer, step = 0](auto& self, boost::system::error_code ec = {}) mutable {
         if (step > 0) {
-          auto attempt = prela::get_tracer().span("fetch attempt " + std::to_string(step), prela::span_type::retrieval);
+          auto attempt =
+              prela::get_tracer().span("fetch attempt " + std::to_string(step), prela::span_type::retrieval);
           attempt->set_attribute("ok", !ec);
         }
         if (ec || step == 2) return self.complete(ec);
@@ -63,7 +64,8 @@ void handle_request(net::io_context& io, int id) {
 }  // namespace
 
 int main() {
-  prela::init({.service_name = "callbacks-example", .exporters = {std::make_shared<prela::console_exporter>()}});
+  prela::init(
+      {.service_name = "callbacks-example", .exporters = {std::make_shared<prela::console_exporter>()}});
   net::io_context io;
 
   for (int id = 1; id <= 2; ++id) handle_request(io, id);

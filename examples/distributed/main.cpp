@@ -123,8 +123,8 @@ int run_client(unsigned short port, int requests) {
     auto call = prela::get_tracer().span("call inventory", prela::span_type::tool,
                                          {{"headers", w3c ? "w3c + x-trace-id" : "x-trace-id only"}});
     const std::string seen = get(port, w3c ? prela::formats::all : prela::formats::x_trace_id);
-    const std::string expected = "trace_id=" + call->trace_id().to_hex() + " parent_span_id=" +
-                                 call->span_id().to_hex() +
+    const std::string expected = "trace_id=" + call->trace_id().to_hex() +
+                                 " parent_span_id=" + call->span_id().to_hex() +
                                  " user.id=" + (w3c ? "user-" + std::to_string(i) : std::string("anonymous"));
     const bool ok = seen == expected;
     joined += ok ? 1 : 0;
@@ -147,7 +147,8 @@ int run_both(const char* self, int requests) {
     close(fds[0]);
     const std::string n = std::to_string(requests);
     const std::string fd = std::to_string(fds[1]);
-    execl(self, self, "server", "--requests", n.c_str(), "--notify-fd", fd.c_str(), static_cast<char*>(nullptr));
+    execl(self, self, "server", "--requests", n.c_str(), "--notify-fd", fd.c_str(),
+          static_cast<char*>(nullptr));
     std::perror("exec");
     _exit(127);
   }

@@ -75,7 +75,8 @@ void embed(int chunk) {
 }  // namespace
 
 int main() {
-  prela::init({.service_name = "thread-pool-example", .exporters = {std::make_shared<prela::console_exporter>()}});
+  prela::init(
+      {.service_name = "thread-pool-example", .exporters = {std::make_shared<prela::console_exporter>()}});
   work_queue queue(3);
   boost::asio::thread_pool asio_pool(2);
 
@@ -96,10 +97,10 @@ int main() {
     // 2. boost::asio::thread_pool: the same wrapper, posted.
     std::promise<void> stored;
     boost::asio::post(asio_pool, prela::copy_context_to_thread([&stored] {
-      auto span = prela::get_tracer().span("store_vectors", prela::span_type::tool);
-      std::this_thread::sleep_for(3ms);
-      stored.set_value();
-    }));
+                        auto span = prela::get_tracer().span("store_vectors", prela::span_type::tool);
+                        std::this_thread::sleep_for(3ms);
+                        stored.set_value();
+                      }));
     stored.get_future().wait();
 
     // 3. The wrong way, for contrast: a job submitted unwrapped runs with the worker's
