@@ -139,7 +139,6 @@ bool valid_tracestate_value(std::string_view value) noexcept {
 
 // --- baggage grammar (W3C Baggage §3.3.1) ---
 bool is_token(std::string_view s) noexcept { return !s.empty() && all_of_class(s, cls_tchar); }
-constexpr bool is_baggage_octet(char c) noexcept { return has_class(c, cls_baggage); }
 int any_hex(char c) noexcept { return any_hex_table[static_cast<unsigned char>(c)]; }
 
 /// Appends `in` with invalid UTF-8 sequences replaced by U+FFFD, as the baggage spec
