@@ -102,6 +102,30 @@ BOOST_AUTO_TEST_CASE(a_hung_exporter_never_blocks_the_application_or_the_others)
   BOOST_TEST(final_stats.ended - before.ended == 2000U);
 }
 
+BOOST_AUTO_TEST_CASE(shutdown_counts_what_a_hung_exporter_still_holds) {
+  // An unreachable collector at exit: shutdown gives up at its deadline. The spans the
+  // exporter never got are counted as dropped by then, not left uncounted in a backlog.
+  auto hung = std::make_shared<blocking_exporter>();
+  init({.exporters = {hung}, .max_queue_size = 100, .max_export_batch_size = 10,
+        .schedule_delay = std::chrono::hours(1)});
+  const auto before = get_tracer().stats();
+  make_spans(10);
+  while (hung->entered == 0) std::this_thread::yield();  // one batch inside the exporter
+  make_spans(50);
+  BOOST_TEST(shutdown(std::chrono::milliseconds(200)) == false);
+  const auto at_shutdown = get_tracer().stats();
+  BOOST_TEST(at_shutdown.dropped - before.dropped == 50U);
+
+  hung->release();  // the batch in flight completes later and is counted then
+  for (int i = 0; i < 500 && get_tracer().stats().exported - before.exported < 10U; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto after = get_tracer().stats();
+  BOOST_TEST(after.exported - before.exported == 10U);
+  BOOST_TEST(after.dropped - before.dropped == 50U);
+  BOOST_TEST(hung->entered.load() == 1);  // the abandoned backlog never reached it
+}
+
 BOOST_AUTO_TEST_CASE(failures_and_exceptions_are_counted_and_do_not_stop_the_others) {
   auto failing = std::make_shared<failing_exporter>();
   auto throwing = std::make_shared<throwing_exporter>();

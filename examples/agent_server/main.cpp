@@ -237,7 +237,10 @@ bool traced_run(const options& o, server& srv) {
                                                  .requests = o.requests,
                                                  .concurrency = o.concurrency,
                                                  .stop = &interrupted});
-  prela::shutdown();  // every span ended with its request; this delivers them all
+  // Every span ended with its request; this delivers them all. Bounded, so that an
+  // unreachable collector costs 10 s, not the default 30: what it did not take by then
+  // is dropped and counted (reported below).
+  prela::shutdown(std::chrono::seconds(10));
   const auto after = prela::get_tracer().stats();
   const std::vector<prela::span_data> spans = memory->spans();
   const demo::trace_check c = demo::check_traces(spans);
@@ -258,8 +261,11 @@ bool traced_run(const options& o, server& srv) {
   const auto sampled_requests = c.roots;
   const bool complete = o.sampling < 1.0 || sampled_requests == static_cast<std::size_t>(load.ok);
   const bool one_trace_each = c.traces == c.roots && c.traces_not_one_root == 0;
+  // The checks read the memory exporter: a span it missed shows as an incomplete trace,
+  // an orphan or a missing request. Drops of the other exporters (an unreachable
+  // collector) are reported, but say nothing about context propagation.
   const bool ok = load.failed == 0 && complete && one_trace_each && c.orphans == 0 && c.cross_trace == 0 &&
-                  dropped == 0 && c.min_spans_per_trace == c.max_spans_per_trace;
+                  c.min_spans_per_trace == c.max_spans_per_trace;
 
   if (interrupted) {
     std::cout << "interrupted: " << load.ok << " requests answered, " << c.spans
@@ -280,8 +286,7 @@ bool traced_run(const options& o, server& srv) {
               c.remote_parents);
   std::printf("  max depth                       %zu\n", c.max_depth);
   std::printf("  spans with error status         %zu (the failing run_code calls)\n", c.errors);
-  std::printf("  spans dropped                   %llu%s\n", static_cast<unsigned long long>(dropped),
-              pass(dropped == 0));
+  std::printf("  spans dropped, all exporters   %llu\n", static_cast<unsigned long long>(dropped));
   std::printf("  verification: %s\n\n", ok ? "OK" : "FAILED");
 
   std::cout << "files\n";

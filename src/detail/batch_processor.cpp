@@ -55,6 +55,21 @@ struct batch_processor::lane {
     has_work.notify_one();
   }
 
+  /// Gives up on a lane whose exporter did not finish by shutdown's deadline: what it
+  /// still holds is dropped and counted now (not whenever the exporter returns, which
+  /// may be after the process ended), and the lane exits after the export in progress,
+  /// which is counted when it returns.
+  void abandon() {
+    {
+      std::lock_guard lock(mu);
+      count(counter::dropped, queued_spans);
+      queued_spans = 0;
+      items.clear();
+      items.push_back({nullptr, 0, true, clock::now()});
+    }
+    has_work.notify_one();
+  }
+
   static std::chrono::milliseconds remaining(clock::time_point deadline) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
     return std::max(left, std::chrono::milliseconds(0));
@@ -258,6 +273,7 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
       l->thread.join();
       l->target.reset();  // the configuration outlives shutdown; the exporter need not
     } else {
+      l->abandon();
       l->thread.detach();  // stuck inside its exporter; it owns its own state
     }
   }
