@@ -285,6 +285,8 @@ BOOST_AUTO_TEST_CASE(format_skips_keys_that_are_not_tokens_and_respects_limits) 
   const std::string sized = w3c::format_baggage(big);
   BOOST_TEST(sized.size() <= propagation_limits::baggage_bytes);
   BOOST_TEST(baggage_of(sized).size() == 2U);  // "b" does not fit, "c" still does
+  // Escapes grow a value threefold: 3000 bytes needing them do not fit, even alone.
+  BOOST_TEST(w3c::format_baggage({{"alone", std::string(3000, '\xff')}}).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
