@@ -4,6 +4,8 @@
 // "ns_per_op" is the time of one resumption (post loops) or one spawn/gather.
 #include <benchmark/benchmark.h>
 
+#include <chrono>
+
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 
@@ -50,6 +52,43 @@ void post_resume_context_executor(benchmark::State& state) {
   });
 }
 BENCHMARK(post_resume_context_executor);
+
+// Both loops in every iteration, alternating which goes first, so that the drifts of a
+// noisy machine hit both alike; reports each side's ns per resumption and the overhead.
+// This is the figure docs/performance.md quotes for the resumption target.
+void post_resume_paired(benchmark::State& state) {
+  using clock = std::chrono::steady_clock;
+  net::io_context io(1);
+  std::chrono::nanoseconds plain{0};
+  std::chrono::nanoseconds traced{0};
+  auto timed = [&io](auto spawn) {
+    auto start = clock::now();
+    spawn();
+    io.run();
+    io.restart();
+    return clock::now() - start;
+  };
+  bool plain_first = true;
+  for (auto _ : state) {
+    auto run_plain = [&] { plain += timed([&] { net::co_spawn(io, post_loop(), net::detached); }); };
+    auto run_traced = [&] { traced += timed([&] { prela::asio::co_spawn(io, post_loop(), net::detached); }); };
+    if (plain_first) {
+      run_plain();
+      run_traced();
+    } else {
+      run_traced();
+      run_plain();
+    }
+    plain_first = !plain_first;
+  }
+  const auto ops = static_cast<double>(state.iterations()) * posts_per_run;
+  state.counters["plain_ns"] = static_cast<double>(plain.count()) / ops;
+  state.counters["prela_ns"] = static_cast<double>(traced.count()) / ops;
+  state.counters["overhead_pct"] =
+      plain.count() > 0 ? 100.0 * static_cast<double>(traced.count() - plain.count()) / static_cast<double>(plain.count())
+                        : 0.0;
+}
+BENCHMARK(post_resume_paired);
 
 // Over a strand (context_executor<strand<...>> does not fit any_io_executor's inline
 // storage: see docs/performance.md).

@@ -91,14 +91,16 @@ class context_executor {
   using inner_executor_type = Executor;
 
   /// An adapter owning a reference to ctx.
-  context_executor(const Executor& inner, context_ref ctx) noexcept(
-      std::is_nothrow_copy_constructible_v<Executor>)
-      : inner_(inner), ctx_(ctx.detach()), generation_(0), owning_(true) {}
+  /// The inner executor is taken by value and moved in: Asio re-wraps a work-tracking
+  /// executor on every resumption (prefer(outstanding_work.tracked)), and each extra
+  /// copy of one is a locked increment and decrement on its execution context.
+  context_executor(Executor inner, context_ref ctx) noexcept(std::is_nothrow_move_constructible_v<Executor>)
+      : inner_(std::move(inner)), ctx_(ctx.detach()), generation_(0), owning_(true) {}
 
   /// An adapter with a weak reference to a context owned elsewhere (a task's frame).
-  context_executor(const Executor& inner, prela::detail::weak_context ctx) noexcept(
-      std::is_nothrow_copy_constructible_v<Executor>)
-      : inner_(inner), ctx_(ctx.ptr), generation_(ctx.generation), owning_(false) {}
+  context_executor(Executor inner, prela::detail::weak_context ctx) noexcept(
+      std::is_nothrow_move_constructible_v<Executor>)
+      : inner_(std::move(inner)), ctx_(ctx.ptr), generation_(ctx.generation), owning_(false) {}
 
   template <class Other>
     requires(!std::is_same_v<Other, Executor> && std::is_constructible_v<Executor, const Other&>)
@@ -174,11 +176,12 @@ class context_executor {
 
   [[nodiscard]] prela::detail::weak_context weak() const noexcept { return {ctx_, generation_}; }
 
+  // By value: require/prefer results arrive as temporaries and are moved, not copied.
   template <class Inner>
-  auto rewrap(Inner&& inner) const {
-    using result = context_executor<std::decay_t<Inner>>;
-    if (owning_) return result(std::forward<Inner>(inner), prela::context_ref(ctx_));
-    return result(std::forward<Inner>(inner), weak());
+  auto rewrap(Inner inner) const {
+    using result = context_executor<Inner>;
+    if (owning_) return result(std::move(inner), prela::context_ref(ctx_));
+    return result(std::move(inner), weak());
   }
 
   Executor inner_;
