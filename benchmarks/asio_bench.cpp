@@ -55,8 +55,9 @@ BENCHMARK(post_resume_context_executor);
 
 // Both loops in every iteration, alternating which goes first, so that the drifts of a
 // noisy machine hit both alike; reports each side's ns per resumption and the overhead.
-// This is the figure docs/performance.md quotes for the resumption target.
-void post_resume_paired(benchmark::State& state) {
+// These are the figures docs/performance.md quotes for the resumption target.
+template <class MakeExecutor>
+void paired(benchmark::State& state, MakeExecutor make_executor) {
   using clock = std::chrono::steady_clock;
   net::io_context io(1);
   std::chrono::nanoseconds plain{0};
@@ -70,8 +71,10 @@ void post_resume_paired(benchmark::State& state) {
   };
   bool plain_first = true;
   for (auto _ : state) {
-    auto run_plain = [&] { plain += timed([&] { net::co_spawn(io, post_loop(), net::detached); }); };
-    auto run_traced = [&] { traced += timed([&] { prela::asio::co_spawn(io, post_loop(), net::detached); }); };
+    auto run_plain = [&] { plain += timed([&] { net::co_spawn(make_executor(io), post_loop(), net::detached); }); };
+    auto run_traced = [&] {
+      traced += timed([&] { prela::asio::co_spawn(make_executor(io), post_loop(), net::detached); });
+    };
     if (plain_first) {
       run_plain();
       run_traced();
@@ -88,7 +91,16 @@ void post_resume_paired(benchmark::State& state) {
       plain.count() > 0 ? 100.0 * static_cast<double>(traced.count() - plain.count()) / static_cast<double>(plain.count())
                         : 0.0;
 }
+
+void post_resume_paired(benchmark::State& state) {
+  paired(state, [](net::io_context& io) { return io.get_executor(); });
+}
 BENCHMARK(post_resume_paired);
+
+void post_resume_strand_paired(benchmark::State& state) {
+  paired(state, [](net::io_context& io) { return net::make_strand(io); });
+}
+BENCHMARK(post_resume_strand_paired);
 
 // Over a strand (context_executor<strand<...>> does not fit any_io_executor's inline
 // storage: see docs/performance.md).
