@@ -120,17 +120,16 @@ void span::record_exception(std::exception_ptr e) {
 
 void span::end() noexcept {
   if (recording_) {
-    span_data record;
     {
       std::lock_guard lock(mu_);
       if (ended_.load(std::memory_order_relaxed)) return;
       end_time_ = std::max(now_since_epoch(), start_time_);
       ended_.store(true, std::memory_order_release);
-      // The record is built here, on the ending thread, while the span is in its cache;
-      // the export thread never touches span objects.
-      record = detail::span_factory::take_data(*this);
     }
-    detail::span_factory::on_end(*this, std::move(record));
+    // Ended under mu_: every mutator now sees ended_ and leaves the span alone. The
+    // record is built here, on the ending thread, straight into the queue; the export
+    // thread never touches span objects.
+    detail::span_factory::on_end_recording(*this);
     return;
   }
   {
@@ -139,7 +138,7 @@ void span::end() noexcept {
     if (ended_.load(std::memory_order_acquire)) return;
     ended_.store(true, std::memory_order_release);
   }
-  detail::span_factory::on_end(*this, std::nullopt);
+  detail::span_factory::on_end(*this);
 }
 
 void span::destroy() noexcept { detail::span_factory::recycle(this); }

@@ -237,10 +237,16 @@ const std::string& span_factory::empty_trace_state() {
   return empty;
 }
 
-void span_factory::on_end(const span& s, std::optional<span_data> record) noexcept {
+void span_factory::on_end(const span& s) noexcept {
+  (void)s;
   count(counter::ended);
-  if (!record) return;
-  if (s.config_->processor) s.config_->processor->enqueue(std::move(*record));  // counts its own drops
+}
+
+void span_factory::on_end_recording(span& s) noexcept {
+  count(counter::ended);
+  if (s.config_->processor) {  // counts its own drops
+    s.config_->processor->enqueue_with([&s](span_data& d) { take_data(s, d); });
+  }
 }
 
 void span_factory::count_mutation_after_end(const span& s) noexcept {
@@ -289,8 +295,7 @@ void span_factory::drain_thread_cache() noexcept {
   t.free_count = 0;
 }
 
-span_data span_factory::take_data(span& s) noexcept {
-  span_data d;
+void span_factory::take_data(span& s, span_data& d) noexcept {
   d.name = s.name_;
   d.type = s.type_;
   d.trace_id = s.trace_id_;
@@ -307,7 +312,6 @@ span_data span_factory::take_data(span& s) noexcept {
   d.events = std::move(s.events_);
   d.dropped_attributes = s.dropped_attributes_;
   d.dropped_events = s.dropped_events_;
-  return d;
 }
 
 // --- activation --------------------------------------------------------------------

@@ -143,24 +143,16 @@ batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_pt
 batch_processor::~batch_processor() { shutdown(limits_.export_timeout); }
 
 bool batch_processor::enqueue(span_data&& record) noexcept {
-  std::size_t size = 0;
-  {
-    std::lock_guard lock(queue_lock_);
-    if (!accepting_ || queue_.size() >= limits_.max_queue_size) {
-      count(counter::dropped);
-      return false;
-    }
-    queue_.push_back(std::move(record));
-    size = queue_.size();
-    queued_.store(size, std::memory_order_relaxed);
-  }
+  return enqueue_with([&record](span_data& slot) { slot = std::move(record); });
+}
+
+void batch_processor::wake_if_batch_full(std::size_t size) noexcept {
   // Wake the collector once per full batch, not once per span. Taking mu_ orders this
   // with the collector's test-then-sleep, so the wake-up cannot be lost.
   if (size == limits_.max_export_batch_size) {
     { std::lock_guard lock(mu_); }
     wake_.notify_one();
   }
-  return true;
 }
 
 void batch_processor::collect() {

@@ -37,6 +37,25 @@ class batch_processor {
   /// Queues an ended span's record. Never blocks on export; returns false, counting a
   /// drop, when the queue is full or the processor is shut down.
   bool enqueue(span_data&& record) noexcept;
+  /// The same, with the record built in place in the queue by `fill(span_data&)`: an
+  /// ending span writes its record once, instead of building it and moving it twice.
+  /// `fill` runs under the queue's lock and must not throw.
+  template <class Fill>
+  bool enqueue_with(Fill&& fill) noexcept {
+    std::size_t size = 0;
+    {
+      std::lock_guard lock(queue_lock_);
+      if (!accepting_ || queue_.size() >= limits_.max_queue_size) {
+        count(counter::dropped);
+        return false;
+      }
+      fill(queue_.emplace_back());
+      size = queue_.size();
+      queued_.store(size, std::memory_order_relaxed);
+    }
+    wake_if_batch_full(size);
+    return true;
+  }
   /// Delivers everything queued so far and flushes the exporters.
   bool force_flush(std::chrono::milliseconds timeout);
   /// Stops accepting spans, delivers what is queued, shuts the exporters down and stops
@@ -49,6 +68,7 @@ class batch_processor {
   struct completion;
   using clock = std::chrono::steady_clock;
 
+  void wake_if_batch_full(std::size_t size) noexcept;
   void collect();
   void deliver(std::vector<span_data>& spans);
   bool wait_for_lanes(std::uint64_t ticket, clock::time_point deadline);

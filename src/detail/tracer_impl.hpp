@@ -54,15 +54,17 @@ class span_factory {
   };
   static started start(const tracer_impl& tracer, std::string_view name, span_type type,
                        const remote_context* remote, prela::attributes&& attrs);
-  /// Counts the end and queues the record of a recording span.
-  static void on_end(const span& s, std::optional<span_data> record) noexcept;
+  /// Counts the end of a span that does not record.
+  static void on_end(const span& s) noexcept;
+  /// Counts the end of a recording span and queues its record, built in place. The
+  /// span is ended (no mutation can reach it any more) and still referenced.
+  static void on_end_recording(span& s) noexcept;
   static void count_mutation_after_end(const span& s) noexcept;
   static void recycle(span* s) noexcept;
   /// Frees this thread's cache of span objects (thread exit).
   static void drain_thread_cache() noexcept;
-  /// Moves an ended span's record out (the caller holds the span's lock). The resource
-  /// is left for the processor to fill in.
-  static span_data take_data(span& s) noexcept;
+  /// Moves an ended span's record into d. The resource is left for the processor.
+  static void take_data(span& s, span_data& d) noexcept;
 
  private:
   static span* allocate();
