@@ -245,7 +245,7 @@ void span_factory::on_end(const span& s) noexcept {
 void span_factory::on_end_recording(span& s) noexcept {
   count(counter::ended);
   if (s.config_->processor) {  // counts its own drops
-    s.config_->processor->enqueue_with([&s](span_data& d) { take_data(s, d); });
+    s.config_->processor->enqueue([&s](span_data& d) { take_data(s, d); });
   }
 }
 

@@ -142,10 +142,6 @@ batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_pt
 
 batch_processor::~batch_processor() { shutdown(limits_.export_timeout); }
 
-bool batch_processor::enqueue(span_data&& record) noexcept {
-  return enqueue_with([&record](span_data& slot) { slot = std::move(record); });
-}
-
 void batch_processor::wake_if_batch_full(std::size_t size) noexcept {
   // Wake the collector once per full batch, not once per span. Taking mu_ orders this
   // with the collector's test-then-sleep, so the wake-up cannot be lost.

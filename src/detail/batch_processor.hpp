@@ -34,14 +34,12 @@ class batch_processor {
   batch_processor(const batch_processor&) = delete;
   batch_processor& operator=(const batch_processor&) = delete;
 
-  /// Queues an ended span's record. Never blocks on export; returns false, counting a
-  /// drop, when the queue is full or the processor is shut down.
-  bool enqueue(span_data&& record) noexcept;
-  /// The same, with the record built in place in the queue by `fill(span_data&)`: an
-  /// ending span writes its record once, instead of building it and moving it twice.
-  /// `fill` runs under the queue's lock and must not throw.
+  /// Queues an ended span's record, built in place in the queue by `fill(span_data&)`
+  /// (an ending span writes its record once, instead of building and moving it). Never
+  /// blocks on export; returns false, counting a drop, when the queue is full or the
+  /// processor is shut down. `fill` runs under the queue's lock and must not throw.
   template <class Fill>
-  bool enqueue_with(Fill&& fill) noexcept {
+  bool enqueue(Fill&& fill) noexcept {
     std::size_t size = 0;
     {
       std::lock_guard lock(queue_lock_);
