@@ -247,28 +247,96 @@ context_ref trace_context::fork() const {
   return f;
 }
 
+trace_context::~trace_context() { discard_stack(st_.stack); }
+
+std::size_t trace_context::depth() const noexcept {
+  if (foreign_ends_.load(std::memory_order_acquire) == 0) return st_.stack.size();
+  return static_cast<std::size_t>(std::count_if(st_.stack.begin(), st_.stack.end(), [](const span* s) {
+    return s->link_.load(std::memory_order_acquire) != span::removal_pending;
+  }));
+}
+
+span* trace_context::current_span_slow() const noexcept {
+  for (auto it = st_.stack.rbegin(); it != st_.stack.rend(); ++it) {
+    if ((*it)->link_.load(std::memory_order_acquire) != span::removal_pending) return *it;
+  }
+  return st_.fork_parent.get();
+}
+
 trace_context::state trace_context::swap_state(state next) noexcept {
   state previous = std::move(st_);
   st_ = std::move(next);
+  // The incoming stack was set aside; spans of it ended elsewhere meanwhile go now.
+  drop_foreign_ends();
   return previous;
 }
 
-void trace_context::push(span* s) { st_.stack.push_back(s); }
+void trace_context::push(span* s) {
+  if (foreign_ends_.load(std::memory_order_relaxed) != 0) [[unlikely]] drop_foreign_ends();
+  s->link_.store(span::linked, std::memory_order_relaxed);  // not yet visible elsewhere
+  st_.stack.push_back(s);
+}
 
-trace_context::removed trace_context::remove(const span* s) noexcept {
+void trace_context::remove_foreign(span* s) noexcept {
+  s->add_ref();  // the stack's, until the flow drops the entry
+  std::uint8_t expected = span::linked;
+  if (!s->link_.compare_exchange_strong(expected, span::removal_pending, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed)) {
+    s->release();  // no longer on any stack (its trace scope ended): nothing to remove
+    return;
+  }
+  foreign_ends_.fetch_add(1, std::memory_order_release);
+}
+
+void trace_context::drop_foreign_ends() noexcept {
+  foreign_ends_.exchange(0, std::memory_order_acquire);
   auto& stack = st_.stack;
+  auto kept = stack.begin();
+  for (span* s : stack) {
+    if (s->link_.load(std::memory_order_acquire) == span::removal_pending) {
+      // Only this flow changes a pending link; the other thread's part is done. The
+      // reference goes back to the span (recycling never touches this stack).
+      s->link_.store(span::unlinked, std::memory_order_relaxed);
+      s->release();
+    } else {
+      *kept++ = s;
+    }
+  }
+  stack.erase(kept, stack.end());
+}
+
+void trace_context::discard_stack(std::vector<span*>& stack) noexcept {
+  for (span* s : stack) {
+    if (s->link_.exchange(span::unlinked, std::memory_order_acq_rel) == span::removal_pending) s->release();
+  }
+  stack.clear();
+}
+
+trace_context::removed trace_context::unlink(std::vector<span*>& stack, const span* s) noexcept {
   if (!stack.empty() && stack.back() == s) {
     stack.pop_back();
-    return removed::innermost;
+    return trace_context::removed::innermost;
   }
   // Out of order (span_handle): remove exactly that span; the others keep their links.
   for (auto it = stack.rbegin(); it != stack.rend(); ++it) {
     if (*it == s) {
       stack.erase(std::next(it).base());
-      return removed::inner;
+      return trace_context::removed::inner;
     }
   }
-  return removed::absent;
+  return trace_context::removed::absent;
+}
+
+// The checks for ends from other threads branch off to separate functions, so that the
+// common path stays free of calls (no register saving on every push and pop).
+trace_context::removed trace_context::remove(const span* s) noexcept {
+  if (foreign_ends_.load(std::memory_order_relaxed) != 0) [[unlikely]] return remove_after_foreign_ends(s);
+  return unlink(st_.stack, s);
+}
+
+trace_context::removed trace_context::remove_after_foreign_ends(const span* s) noexcept {
+  drop_foreign_ends();
+  return unlink(st_.stack, s);
 }
 
 std::optional<prela::trace_id> current_trace_id() noexcept {
@@ -297,7 +365,7 @@ context_scope::~context_scope() {
   if (!ctx_) return;
   // Spans still open in the new trace (handles not yet ended) are closed with it.
   trace_context::state inner = ctx_->swap_state(std::move(saved_));
-  (void)inner;
+  trace_context::discard_stack(inner.stack);
 }
 
 context_scope new_trace_context(new_trace_options options) {

@@ -377,7 +377,10 @@ void activation::finish() noexcept {
     } catch (...) {
     }
   }
-  const auto where = ctx->remove(s.get());
+  // The stack belongs to the thread running the flow: from any other thread, leave the
+  // removal to the flow (its own thread may be pushing and popping right now).
+  const auto where = foreign ? (ctx->remove_foreign(s.get()), trace_context::removed::absent)
+                             : ctx->remove(s.get());
   // A lexical scope that ends in another flow, or not as the innermost span of its own,
   // means two flows shared a context (e.g. coroutines started with plain
   // boost::asio::co_spawn): nesting was corrupted. Say so.

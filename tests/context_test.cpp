@@ -313,6 +313,99 @@ BOOST_AUTO_TEST_CASE(a_handle_started_in_a_worker_may_end_on_another_thread) {
   BOOST_TEST(get_tracer().stats().context_mismatches == mismatches);
 }
 
+// The case of an asynchronous operation whose completion runs on a worker thread: the
+// handle is ended there, after the flow that started it has moved on.
+BOOST_AUTO_TEST_CASE(a_handle_ended_on_another_thread_leaves_the_flow_as_it_was) {
+  traced t;
+  auto request = get_tracer().span("request");
+  auto op = get_tracer().start_span("async_op");
+  BOOST_TEST(current_span() == &*op);
+  std::thread([&] { op.end(); }).join();
+  // The end happened before this point (join): the flow no longer sees the span.
+  BOOST_TEST(current_span() == &*request);
+  BOOST_TEST(get_trace_context().depth() == 1U);
+  {
+    auto next = get_tracer().span("next");
+    BOOST_TEST((next->parent_span_id() == request->span_id()));
+    BOOST_TEST(get_trace_context().depth() == 2U);
+  }
+  BOOST_TEST(current_span() == &*request);
+}
+
+// The data race this guards against: ending a handle takes it off its flow's span stack
+// while that flow keeps pushing and popping spans on another thread. Run under the tsan
+// preset; the parent checks hold in every build.
+BOOST_AUTO_TEST_CASE(handles_end_on_a_worker_while_their_flow_keeps_opening_spans) {
+  traced t;
+  constexpr int handles = 20000;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<span_handle> queue;
+  bool done = false;
+  std::thread worker([&] {
+    for (;;) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return done || !queue.empty(); });
+      if (queue.empty()) return;
+      span_handle h = std::move(queue.front());
+      queue.pop_front();
+      lock.unlock();
+      h.end();
+    }
+  });
+  {
+    auto request = get_tracer().span("request");
+    for (int i = 0; i < handles; ++i) {
+      span_handle h = get_tracer().start_span("op");
+      const span_id op_id = h->span_id();
+      {
+        auto inner = get_tracer().span("inner");
+        PRELA_THREAD_CHECK(inner->parent_span_id() == h->span_id());
+        PRELA_THREAD_CHECK(current_span() == &*inner);
+      }
+      {
+        std::lock_guard lock(mu);
+        queue.push_back(std::move(h));
+      }
+      cv.notify_one();
+      // Whether or not the worker has ended it yet: the handle, or once it has ended,
+      // the request.
+      auto after = get_tracer().span("after");
+      PRELA_THREAD_CHECK(after->parent_span_id() == op_id || after->parent_span_id() == request->span_id());
+      PRELA_THREAD_CHECK(current_span() == &*after);
+    }
+    {
+      std::lock_guard lock(mu);
+      done = true;
+    }
+    cv.notify_one();
+    worker.join();
+    BOOST_TEST(current_span() == &*request);
+    BOOST_TEST(get_trace_context().depth() == 1U);
+  }
+  BOOST_TEST(current_span() == nullptr);
+  BOOST_TEST(get_trace_context().depth() == 0U);
+  const auto stats = get_tracer().stats();
+  BOOST_TEST(stats.started == stats.ended);
+}
+
+// A handle whose trace (new_trace_context) is already over when it ends elsewhere.
+BOOST_AUTO_TEST_CASE(a_handle_ended_elsewhere_after_its_trace_scope_ended) {
+  traced t;
+  std::optional<span_handle> handle;
+  {
+    auto scope = new_trace_context();
+    handle.emplace(get_tracer().start_span("outlives_its_trace"));
+  }
+  BOOST_TEST(current_span() == nullptr);
+  std::thread([&] { handle->end(); }).join();
+  handle.reset();
+  BOOST_TEST(current_span() == nullptr);
+  auto next = get_tracer().span("next");
+  BOOST_TEST(!next->parent_span_id().is_valid());
+  BOOST_TEST(find(t.spans(), "outlives_its_trace") != nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(bind_context_is_an_alias_and_results_pass_through) {
   traced t;
   auto s = get_tracer().span("s");

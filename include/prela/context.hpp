@@ -51,12 +51,13 @@ class trace_context {
   /// Innermost active span of this context; for a fork with no span of its own, the
   /// span current where the fork was taken (possibly ended). nullptr when none.
   [[nodiscard]] span* current_span() const noexcept {
+    if (foreign_ends_.load(std::memory_order_acquire) != 0) [[unlikely]] return current_span_slow();
     return st_.stack.empty() ? st_.fork_parent.get() : st_.stack.back();
   }
   /// W3C tracestate carried by this flow.
   [[nodiscard]] const std::string& trace_state() const noexcept;
   /// Number of spans opened in this context and not yet ended.
-  [[nodiscard]] std::size_t depth() const noexcept { return st_.stack.size(); }
+  [[nodiscard]] std::size_t depth() const noexcept;
 
   /// Baggage: key/value pairs that travel with the flow (and to other services).
   void set_baggage(std::string_view key, std::string_view value);
@@ -100,7 +101,7 @@ class trace_context {
   friend trace_context& detail::create_own_context();
   friend class context_scope new_trace_context(struct new_trace_options);
   trace_context() = default;
-  ~trace_context() = default;
+  ~trace_context();
 
   // The part that new_trace_context() swaps out and back.
   struct state {
@@ -118,8 +119,19 @@ class trace_context {
   state swap_state(state next) noexcept;
   void push(span* s);
   enum class removed { innermost, inner, absent };
-  /// Removes exactly this span (normally the innermost).
+  /// Removes exactly this span (normally the innermost). Only the thread running this
+  /// context's flow may call it.
   removed remove(const span* s) noexcept;
+  removed remove_after_foreign_ends(const span* s) noexcept;
+  static removed unlink(std::vector<span*>& stack, const span* s) noexcept;
+  /// Removal requested from a thread not running this flow: the span stays on the stack,
+  /// marked, holding a reference, and the flow drops it at its next push or removal.
+  /// current_span() and depth() skip it at once. Touches only atomics.
+  void remove_foreign(span* s) noexcept;
+  void drop_foreign_ends() noexcept;
+  /// Unlinks every span of a stack that is being discarded.
+  static void discard_stack(std::vector<span*>& stack) noexcept;
+  [[nodiscard]] span* current_span_slow() const noexcept;
 
   std::atomic<std::uint32_t> refs_{1};
   // A thread's own context. Any other context (a fork: a task, a pool callable) is
@@ -129,6 +141,8 @@ class trace_context {
   // The flow was cancelled by prela (the loser of ||): its spans end as "cancelled".
   std::atomic<bool> cancelled_{false};
   friend void detail::mark_cancelled(trace_context& ctx) noexcept;
+  // Non-zero: another thread may have ended spans of this stack (remove_foreign).
+  std::atomic<std::uint32_t> foreign_ends_{0};
   state st_;
 };
 

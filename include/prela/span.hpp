@@ -127,6 +127,7 @@ class span {
  private:
   friend class detail::span_factory;
   friend class detail::activation;
+  friend class prela::trace_context;
   span() = default;
   ~span() = default;
   void destroy() noexcept;
@@ -135,6 +136,11 @@ class span {
 
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<bool> ended_{false};
+  // How the span stands with the span stack of the context it was opened in (see
+  // trace_context::remove_foreign): on it, taken off it, or ended by another thread
+  // and waiting for its own flow to take it off (the stack then holds a reference).
+  enum link : std::uint8_t { linked, unlinked, removal_pending };
+  std::atomic<std::uint8_t> link_{unlinked};
   span_type type_ = span_type::custom;
   std::uint8_t trace_flags_ = 0;
   bool parent_is_remote_ = false;
