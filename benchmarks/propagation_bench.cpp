@@ -104,6 +104,22 @@ void round_trip_beast_fields(benchmark::State& state) {
 }
 BENCHMARK(round_trip_beast_fields);
 
+// What a server pays per request: continue the caller's trace (its baggage installed in
+// the request's context) and pass it on to one downstream call. Each request starts
+// from a clean context, as a task's own would. The tracer is not initialised: spans
+// are not recorded, so this is propagation and context work only.
+void continue_and_propagate(benchmark::State& state) {
+  const header_map in = incoming_request();
+  header_map out;
+  for (auto _ : state) {
+    auto request = prela::new_trace_context();
+    auto span = prela::get_tracer().span("server", prela::span_type::agent, prela::extract(in, prela::formats::w3c));
+    prela::inject(out, prela::formats::w3c);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(continue_and_propagate);
+
 }  // namespace
 
 BENCHMARK_MAIN();

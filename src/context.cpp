@@ -216,6 +216,26 @@ void trace_context::set_baggage(std::string_view key, std::string_view value) {
   st_.baggage = std::move(next);
 }
 
+void trace_context::set_baggage(const std::map<std::string, std::string>& entries) {
+  if (entries.empty()) return;
+  // Both sides are sorted by key: one merge, the new value winning on equal keys.
+  const auto& current = detail::entries_of(st_.baggage);
+  auto next = std::make_shared<detail::baggage_entries>();
+  next->reserve(current.size() + entries.size());
+  auto a = current.begin();
+  auto b = entries.begin();
+  while (a != current.end() || b != entries.end()) {
+    if (b == entries.end() || (a != current.end() && a->first < b->first)) {
+      next->push_back(*a++);
+    } else {
+      if (a != current.end() && a->first == b->first) ++a;
+      next->emplace_back(b->first, b->second);
+      ++b;
+    }
+  }
+  st_.baggage = std::move(next);
+}
+
 bool trace_context::remove_baggage(std::string_view key) {
   const auto& e = detail::entries_of(st_.baggage);
   auto it = detail::find_key(e, key);

@@ -137,7 +137,7 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
 
   const span* parent = nullptr;
   if (remote != nullptr) {
-    for (const auto& [k, v] : remote->baggage) ctx.set_baggage(k, v);
+    ctx.set_baggage(remote->baggage);
   } else {
     parent = ctx.current_span();
   }

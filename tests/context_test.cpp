@@ -436,6 +436,25 @@ BOOST_AUTO_TEST_CASE(baggage_basics) {
   }).join();
 }
 
+BOOST_AUTO_TEST_CASE(setting_many_entries_at_once_merges_with_what_is_there) {
+  std::thread([] {
+    set_baggage("b", "old");
+    set_baggage("d", "kept");
+    auto& ctx = get_trace_context();
+    ctx.set_baggage(std::map<std::string, std::string>{{"a", "1"}, {"b", "new"}, {"c", "3"}, {"e", "5"}});
+    const std::map<std::string, std::string> expected{{"a", "1"}, {"b", "new"}, {"c", "3"}, {"d", "kept"}, {"e", "5"}};
+    PRELA_THREAD_CHECK(ctx.baggage() == expected);
+    // Still sorted: single-key lookups, updates and removals find every entry.
+    for (const auto& [k, v] : expected) PRELA_THREAD_CHECK(get_baggage(k).value_or("") == v);
+    set_baggage("c", "33");
+    PRELA_THREAD_CHECK(remove_baggage("e"));
+    PRELA_THREAD_CHECK(remove_baggage("a"));
+    PRELA_THREAD_CHECK((ctx.baggage() == std::map<std::string, std::string>{{"b", "new"}, {"c", "33"}, {"d", "kept"}}));
+    ctx.set_baggage(std::map<std::string, std::string>{});
+    PRELA_THREAD_CHECK(ctx.baggage().size() == 3U);
+  }).join();
+}
+
 BOOST_AUTO_TEST_CASE(baggage_is_visible_in_nested_spans_and_forks) {
   traced t;
   auto root = get_tracer().span("root");

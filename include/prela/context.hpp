@@ -75,6 +75,8 @@ class trace_context {
   [[nodiscard]] std::map<std::string, std::string> baggage() const;
   /// Removes every baggage entry.
   void clear_baggage();
+  /// Sets every entry of `entries` at once (one copy of the baggage, not one per key).
+  void set_baggage(const std::map<std::string, std::string>& entries);
   /// The baggage entries sorted by key, without copying; nullptr when there are none.
   /// Valid until this context's baggage next changes.
   [[nodiscard]] const detail::baggage_entries* baggage_entries() const noexcept { return st_.baggage.get(); }
