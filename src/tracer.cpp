@@ -317,7 +317,7 @@ void span_factory::take_data(span& s, span_data& d) noexcept {
 // --- activation --------------------------------------------------------------------
 
 activation::activation(span_ref s, context_ref ctx, bool is_scope) noexcept
-    : span_(std::move(s)), ctx_(std::move(ctx)), uncaught_(std::uncaught_exceptions()), is_scope_(is_scope) {}
+    : span_(std::move(s)), ctx_(std::move(ctx)), uncaught_(uncaught_exceptions()), is_scope_(is_scope) {}
 
 activation::activation(activation&& other) noexcept
     : span_(std::move(other.span_)),
@@ -361,7 +361,7 @@ void activation::finish() noexcept {
   // ends: the scope's coroutine frame is being destroyed while suspended (cancellation,
   // io_context destroyed) on whichever thread destroys it. Handles may end anywhere.
   const bool suspended_frame = is_scope_ && foreign && !ctx->thread_own_;
-  if (std::uncaught_exceptions() > uncaught_) {
+  if (uncaught_exceptions() > uncaught_) {
     try {
       if (ctx->cancelled_.load(std::memory_order_relaxed)) {
         s->record_error("cancelled", "cancelled");

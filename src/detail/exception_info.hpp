@@ -3,7 +3,27 @@
 
 #include <string>
 
+#include "prela/detail/thread_state.hpp"
+
 namespace prela::detail {
+
+/// The C++ runtime's per-thread exception globals, as the Itanium C++ ABI (§2.2.2.1)
+/// lays them out; libstdc++ and libc++abi both follow it.
+struct cxa_eh_globals {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+const cxa_eh_globals* lookup_eh_globals() noexcept;
+
+/// std::uncaught_exceptions(), without its cost: libstdc++ reaches its thread-local
+/// globals through __tls_get_addr on every call (~50 instructions for the two calls a
+/// span scope makes). The globals' address is fixed for a thread's life, so it is
+/// looked up once and kept in prela's own thread state.
+inline int uncaught_exceptions() noexcept {
+  const void* g = tls.eh_globals;
+  if (g == nullptr) [[unlikely]] g = lookup_eh_globals();
+  return static_cast<int>(static_cast<const cxa_eh_globals*>(g)->uncaught_exceptions);
+}
 
 struct exception_info {
   std::string type;     // demangled dynamic type, "unknown" when it cannot be known

@@ -58,6 +58,12 @@ std::string demangle(const char* mangled) {
   return status == 0 && out ? std::string(out.get()) : std::string(mangled);
 }
 
+const cxa_eh_globals* lookup_eh_globals() noexcept {
+  const auto* g = reinterpret_cast<const cxa_eh_globals*>(abi::__cxa_get_globals());
+  tls.eh_globals = g;
+  return g;
+}
+
 exception_info in_flight_exception() {
   const thrown_record r = last_thrown;
   // The record is ours only if it was thrown at this unwinding depth (a nested throw

@@ -24,6 +24,7 @@ struct thread_state {
   bool exiting = false;              // cleanup ran: stop caching
   bool starts_spans = false;         // keeps a span cache (threads that only end spans do not)
   thread_state* next = nullptr;      // in the list of live threads (counters)
+  const void* eh_globals = nullptr;  // the C++ runtime's exception globals (exception_info.hpp)
   // Event counters written only by this thread, read by tracer::stats() (see counters.hpp).
   std::atomic<std::uint64_t> counts[8] = {};
 };
