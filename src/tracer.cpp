@@ -257,12 +257,15 @@ void span_factory::count_mutation_after_end(const span& s) noexcept {
 void span_factory::recycle(span* s) noexcept {
   thread_state& t = tls;
   // Reset what a new span does not overwrite; strings and vectors keep their capacity.
-  s->status_ = span_status::unset;
-  s->status_message_.clear();
-  s->attributes_.clear();
-  s->events_.clear();
-  s->dropped_attributes_ = 0;
-  s->dropped_events_ = 0;
+  // A span that did not record never had any of it set (every mutator checks first).
+  if (s->recording_) {
+    s->status_ = span_status::unset;
+    s->status_message_.clear();
+    s->attributes_.clear();
+    s->events_.clear();
+    s->dropped_attributes_ = 0;
+    s->dropped_events_ = 0;
+  }
   if (s->name_.capacity() > 256 || s->trace_state_.capacity() > 512) {
     delete s;  // do not keep unusually large buffers around
     return;
