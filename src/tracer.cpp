@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <span>
 #include <stdexcept>
 #include <utility>
 
@@ -122,14 +123,15 @@ bool tracer_impl::force_flush(std::chrono::milliseconds timeout) {
 
 span_factory::started span_factory::start(const tracer_impl& tracer, std::string_view name,
                                            span_type type, const remote_context* remote,
-                                           prela::attributes&& attrs) {
+                                           prela::attributes* attrs) {
   trace_context& ctx = get_trace_context();
   const tracer_config* cfg = tracer.config();
 
   sampling_parameters params;
   params.name = name;
   params.type = type;
-  params.attributes = &attrs;
+  static const prela::attributes no_attributes;
+  params.attributes = attrs != nullptr ? attrs : &no_attributes;
   prela::span_id parent_id;
   std::uint8_t random_flag = 0;
   const std::string* trace_state = &ctx.st_.trace_state;
@@ -186,7 +188,7 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
   if (s->recording_) {
     s->start_time_ = now_since_epoch();
     s->end_time_ = s->start_time_;
-    for (auto& a : attrs) {
+    for (auto& a : attrs != nullptr ? std::span<attribute>(*attrs) : std::span<attribute>()) {
       bool replaced = false;
       for (auto& existing : s->attributes_) {
         if (existing.key == a.key) {
@@ -401,25 +403,35 @@ void activation::finish() noexcept {
 tracer::tracer() : impl_(std::make_unique<detail::tracer_impl>()) {}
 tracer::~tracer() = default;
 
+span_scope tracer::span(std::string_view name, span_type type) {
+  auto st = detail::span_factory::start(*impl_, name, type, nullptr, nullptr);
+  return span_scope(std::move(st.span), std::move(st.context));
+}
+
 span_scope tracer::span(std::string_view name, span_type type, prela::attributes attrs) {
-  auto st = detail::span_factory::start(*impl_, name, type, nullptr, std::move(attrs));
+  auto st = detail::span_factory::start(*impl_, name, type, nullptr, &attrs);
   return span_scope(std::move(st.span), std::move(st.context));
 }
 
 span_scope tracer::span(std::string_view name, span_type type, const remote_context& parent,
                         prela::attributes attrs) {
-  auto st = detail::span_factory::start(*impl_, name, type, &parent, std::move(attrs));
+  auto st = detail::span_factory::start(*impl_, name, type, &parent, &attrs);
   return span_scope(std::move(st.span), std::move(st.context));
 }
 
+span_handle tracer::start_span(std::string_view name, span_type type) {
+  auto st = detail::span_factory::start(*impl_, name, type, nullptr, nullptr);
+  return span_handle(std::move(st.span), std::move(st.context));
+}
+
 span_handle tracer::start_span(std::string_view name, span_type type, prela::attributes attrs) {
-  auto st = detail::span_factory::start(*impl_, name, type, nullptr, std::move(attrs));
+  auto st = detail::span_factory::start(*impl_, name, type, nullptr, &attrs);
   return span_handle(std::move(st.span), std::move(st.context));
 }
 
 span_handle tracer::start_span(std::string_view name, span_type type, const remote_context& parent,
                                prela::attributes attrs) {
-  auto st = detail::span_factory::start(*impl_, name, type, &parent, std::move(attrs));
+  auto st = detail::span_factory::start(*impl_, name, type, &parent, &attrs);
   return span_handle(std::move(st.span), std::move(st.context));
 }
 

@@ -121,8 +121,11 @@ class tracer {
 
   /// Starts a span as a child of the current span (a new trace, with a sampling decision,
   /// when there is none) and makes it current until the scope ends.
-  [[nodiscard]] span_scope span(std::string_view name, span_type type = span_type::custom,
-                                prela::attributes attrs = {});
+  [[nodiscard]] span_scope span(std::string_view name, span_type type = span_type::custom);
+  /// Same, with attributes given to the sampler and recorded on the span. (Two
+  /// overloads rather than a defaulted argument: spans without attributes then never
+  /// construct and destroy an empty list.)
+  [[nodiscard]] span_scope span(std::string_view name, span_type type, prela::attributes attrs);
   /// Continues a trace from another process (see extract() in propagation.hpp): the
   /// span gets the remote trace id and parent, the remote sampled flag goes to the
   /// sampler, and the remote baggage is set in the current context. A remote context
@@ -130,8 +133,8 @@ class tracer {
   /// a trace id starts a new trace (its baggage still applies).
   [[nodiscard]] span_scope span(std::string_view name, span_type type, const remote_context& parent,
                                 prela::attributes attrs = {});
-  [[nodiscard]] span_handle start_span(std::string_view name, span_type type = span_type::custom,
-                                       prela::attributes attrs = {});
+  [[nodiscard]] span_handle start_span(std::string_view name, span_type type = span_type::custom);
+  [[nodiscard]] span_handle start_span(std::string_view name, span_type type, prela::attributes attrs);
   [[nodiscard]] span_handle start_span(std::string_view name, span_type type,
                                        const remote_context& parent, prela::attributes attrs = {});
 

@@ -51,8 +51,9 @@ class span_factory {
     span_ref span;
     context_ref context;
   };
+  /// `attrs` may be null (no attributes); its elements are moved from.
   static started start(const tracer_impl& tracer, std::string_view name, span_type type,
-                       const remote_context* remote, prela::attributes&& attrs);
+                       const remote_context* remote, prela::attributes* attrs);
   /// Counts the end of a span that does not record.
   static void on_end(const span& s) noexcept;
   /// Counts the end of a recording span and queues its record, built in place. The
