@@ -176,6 +176,57 @@ BOOST_AUTO_TEST_CASE(a_scope_left_normally_inside_a_catch_block_is_not_an_error)
   BOOST_TEST((find(spans, "in_handler")->status == span_status::unset));
 }
 
+namespace {
+// Opens (and leaves normally) a scope from a destructor that runs during unwinding.
+struct traces_in_destructor {
+  ~traces_in_destructor() { auto s = get_tracer().span("cleanup_during_unwind"); }
+};
+}  // namespace
+
+// The exception check compares the C++ runtime's count of exceptions in flight at the
+// scope's start and end, per thread; these are the cases where the count is not zero.
+BOOST_AUTO_TEST_CASE(exceptions_in_flight_around_a_scope_are_told_apart) {
+  traced t;
+  // On a fresh thread, so that prela first looks up the thread's exception globals
+  // while an exception is already unwinding.
+  std::thread([] {
+    try {
+      traces_in_destructor cleanup;  // prela's first use on this thread
+      throw std::runtime_error("boom");
+    } catch (const std::exception&) {
+    }
+    try {
+      auto outer = get_tracer().span("outer_unwound");
+      traces_in_destructor cleanup;
+      throw std::runtime_error("boom");
+    } catch (const std::exception&) {
+    }
+  }).join();
+  std::thread([] {
+    try {
+      throw std::runtime_error("first");
+    } catch (const std::exception&) {
+      try {
+        auto inner = get_tracer().span("fails_inside_handler");
+        throw std::logic_error("second");
+      } catch (const std::logic_error&) {
+      }
+    }
+  }).join();
+  const auto spans = t.spans();
+  int cleanups = 0;
+  for (const auto& s : spans) {
+    if (s.name != "cleanup_during_unwind") continue;
+    ++cleanups;
+    BOOST_TEST((s.status == span_status::unset));
+  }
+  BOOST_TEST(cleanups == 2);
+  BOOST_TEST((find(spans, "outer_unwound")->status == span_status::error));
+  BOOST_TEST(find(spans, "outer_unwound")->status_message == "boom");
+  BOOST_TEST((find(spans, "fails_inside_handler")->status == span_status::error));
+  BOOST_TEST(find(spans, "fails_inside_handler")->status_message == "second");
+}
+
 BOOST_AUTO_TEST_CASE(attribute_and_event_limits_are_counted) {
   traced t;
   {
