@@ -335,16 +335,16 @@ void trace_context::discard_stack(std::vector<span*>& stack) noexcept {
 trace_context::removed trace_context::unlink(std::vector<span*>& stack, const span* s) noexcept {
   if (!stack.empty() && stack.back() == s) {
     stack.pop_back();
-    return trace_context::removed::innermost;
+    return removed::innermost;
   }
   // Out of order (span_handle): remove exactly that span; the others keep their links.
   for (auto it = stack.rbegin(); it != stack.rend(); ++it) {
     if (*it == s) {
       stack.erase(std::next(it).base());
-      return trace_context::removed::inner;
+      return removed::inner;
     }
   }
-  return trace_context::removed::absent;
+  return removed::absent;
 }
 
 // The checks for ends from other threads branch off to separate functions, so that the
