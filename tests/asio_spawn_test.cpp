@@ -3,6 +3,9 @@
 
 #include <boost/asio/compose.hpp>
 
+#include <memory>
+#include <set>
+
 #include "asio_test_support.hpp"
 
 using namespace prela;
@@ -83,6 +86,51 @@ BOOST_AUTO_TEST_CASE(fork_of_a_thread_pool_executor) {
   int tasks = 0;
   for (const auto& s : spans) tasks += s.name == "pool_task" && s.parent_span_id == parent ? 1 : 0;
   BOOST_TEST(tasks == 50);
+}
+
+// An operation's span ended by its completion on a pool thread, while the coroutine
+// that started it keeps opening spans on the io_context's threads (run under tsan).
+BOOST_AUTO_TEST_CASE(handles_ended_on_a_pool_while_their_coroutine_runs_on) {
+  traced t;
+  const auto before = get_tracer().stats();
+  net::io_context io;
+  net::thread_pool pool(2);
+  violations v;
+  constexpr int tasks = 8;
+  constexpr int ops = 200;
+  for (int i = 0; i < tasks; ++i) {
+    asio::co_spawn(io, [&]() -> net::awaitable<void> {
+      auto request = get_tracer().span("request");
+      std::set<span_id> mine{request->span_id()};
+      auto open_ops = std::make_shared<std::atomic<int>>(0);
+      for (int k = 0; k < ops; ++k) {
+        auto op = std::make_shared<span_handle>(get_tracer().start_span("db_call"));
+        mine.insert((*op)->span_id());
+        ++*open_ops;
+        net::post(pool, [op, open_ops] {
+          op->end();
+          --*open_ops;
+        });
+        // The parent is this flow's own: the request, or an operation not yet ended.
+        auto step = get_tracer().span("step");
+        v.check(mine.count(step->parent_span_id()) == 1);
+        co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
+        v.check(current_span() == &*step);
+      }
+      // Ending the request while operations opened in it are still open (above it on
+      // the stack) would be a scope ending out of nesting: wait for them.
+      while (open_ops->load() != 0) co_await sleep_for(std::chrono::microseconds(100));
+      v.check(current_span() == &*request);
+      v.check(get_trace_context().depth() == 1);
+    }, net::detached);
+  }
+  run_on_threads(io, 2);
+  pool.join();
+  BOOST_TEST(v.count.load() == 0);
+  const auto after = get_tracer().stats();
+  BOOST_TEST(after.started - before.started == std::uint64_t{tasks * (1 + 2 * ops)});
+  BOOST_TEST(after.ended - before.ended == after.started - before.started);
+  BOOST_TEST(after.context_mismatches == before.context_mismatches);
 }
 
 BOOST_AUTO_TEST_CASE(bind_context_on_a_timer_callback) {
