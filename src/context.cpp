@@ -337,21 +337,37 @@ trace_context::removed trace_context::unlink(std::vector<span*>& stack, const sp
     stack.pop_back();
     return removed::innermost;
   }
-  // Out of order (span_handle): remove exactly that span; the others keep their links.
-  for (auto it = stack.rbegin(); it != stack.rend(); ++it) {
-    if (*it == s) {
-      stack.erase(std::next(it).base());
-      return removed::inner;
+  auto it = std::find(stack.rbegin(), stack.rend(), s);
+  if (it == stack.rend()) return removed::absent;
+  const auto at = std::next(it).base();  // s's position
+  // A scope ending below handles opened inside it (operations that end elsewhere, later):
+  // the scope makes the span current before it current again, so the handles stop being
+  // current. They stay open and end normally; they are only off this stack.
+  if (!s->handle_ && std::all_of(at + 1, stack.end(), [](const span* above) { return above->handle_; })) {
+    for (auto above = at + 1; above != stack.end(); ++above) {
+      if ((*above)->link_.exchange(span::unlinked, std::memory_order_acq_rel) == span::removal_pending) {
+        (*above)->release();  // ended meanwhile by another thread: the stack's reference
+      }
     }
+    stack.erase(at, stack.end());
+    return removed::innermost;
   }
-  return removed::absent;
+  // Out of order (a handle, or a scope below another scope): remove exactly that span;
+  // the others keep their links.
+  stack.erase(at);
+  return removed::inner;
 }
 
-// The checks for ends from other threads branch off to separate functions, so that the
-// common path stays free of calls (no register saving on every push and pop).
+// Everything but popping the innermost span branches off to separate functions, so that
+// the common path stays free of calls (no register saving on every push and pop).
 trace_context::removed trace_context::remove(const span* s) noexcept {
   if (foreign_ends_.load(std::memory_order_relaxed) != 0) [[unlikely]] return remove_after_foreign_ends(s);
-  return unlink(st_.stack, s);
+  auto& stack = st_.stack;
+  if (!stack.empty() && stack.back() == s) [[likely]] {
+    stack.pop_back();
+    return removed::innermost;
+  }
+  return unlink(stack, s);
 }
 
 trace_context::removed trace_context::remove_after_foreign_ends(const span* s) noexcept {

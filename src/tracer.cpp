@@ -322,7 +322,9 @@ void span_factory::take_data(span& s, span_data& d) noexcept {
 // --- activation --------------------------------------------------------------------
 
 activation::activation(span_ref s, context_ref ctx, bool is_scope) noexcept
-    : span_(std::move(s)), ctx_(std::move(ctx)), uncaught_(uncaught_exceptions()), is_scope_(is_scope) {}
+    : span_(std::move(s)), ctx_(std::move(ctx)), uncaught_(uncaught_exceptions()), is_scope_(is_scope) {
+  span_->handle_ = !is_scope;
+}
 
 activation::activation(activation&& other) noexcept
     : span_(std::move(other.span_)),
@@ -386,7 +388,7 @@ void activation::finish() noexcept {
   // removal to the flow (its own thread may be pushing and popping right now).
   const auto where = foreign ? (ctx->remove_foreign(s.get()), trace_context::removed::absent)
                              : ctx->remove(s.get());
-  // A lexical scope that ends in another flow, or not as the innermost span of its own,
+  // A lexical scope that ends in another flow, or below another open scope of its own,
   // means two flows shared a context (e.g. coroutines started with plain
   // boost::asio::co_spawn): nesting was corrupted. Say so.
   if (is_scope_ && !suspended_frame && (foreign || where != trace_context::removed::innermost)) {

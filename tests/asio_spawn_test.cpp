@@ -102,26 +102,18 @@ BOOST_AUTO_TEST_CASE(handles_ended_on_a_pool_while_their_coroutine_runs_on) {
     asio::co_spawn(io, [&]() -> net::awaitable<void> {
       auto request = get_tracer().span("request");
       std::set<span_id> mine{request->span_id()};
-      auto open_ops = std::make_shared<std::atomic<int>>(0);
       for (int k = 0; k < ops; ++k) {
         auto op = std::make_shared<span_handle>(get_tracer().start_span("db_call"));
         mine.insert((*op)->span_id());
-        ++*open_ops;
-        net::post(pool, [op, open_ops] {
-          op->end();
-          --*open_ops;
-        });
+        net::post(pool, [op] { op->end(); });
         // The parent is this flow's own: the request, or an operation not yet ended.
         auto step = get_tracer().span("step");
         v.check(mine.count(step->parent_span_id()) == 1);
         co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
         v.check(current_span() == &*step);
       }
-      // Ending the request while operations opened in it are still open (above it on
-      // the stack) would be a scope ending out of nesting: wait for them.
-      while (open_ops->load() != 0) co_await sleep_for(std::chrono::microseconds(100));
-      v.check(current_span() == &*request);
-      v.check(get_trace_context().depth() == 1);
+      // The request may end while some operations are still open: they stop being
+      // current (not a nesting error) and end on the pool later.
     }, net::detached);
   }
   run_on_threads(io, 2);

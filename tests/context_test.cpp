@@ -130,6 +130,52 @@ BOOST_AUTO_TEST_CASE(start_span_handles_ended_out_of_order_remove_exactly_their_
   BOOST_TEST((find(spans, "c")->parent_span_id == find(spans, "b")->span_id));  // links kept
 }
 
+// The pattern handles are for: an operation started inside a request that completes
+// after the request's scope has ended.
+BOOST_AUTO_TEST_CASE(a_scope_ending_below_open_handles_makes_its_previous_span_current) {
+  traced t;
+  const auto mismatches = get_tracer().stats().context_mismatches;
+  auto outer = get_tracer().span("outer");
+  std::optional<span_handle> op;
+  std::optional<span_handle> op2;
+  {
+    auto request = get_tracer().span("request");
+    op.emplace(get_tracer().start_span("async_op"));
+    op2.emplace(get_tracer().start_span("async_op2"));
+    BOOST_TEST(current_span() == &**op2);
+  }
+  // As the scope ended: the span current before it is current again, and the handles,
+  // still open, are no longer on the stack. Not a nesting error.
+  BOOST_TEST(current_span() == &*outer);
+  BOOST_TEST(get_trace_context().depth() == 1U);
+  BOOST_TEST(get_tracer().stats().context_mismatches == mismatches);
+  BOOST_TEST(!(*op)->is_ended());
+  {
+    auto next = get_tracer().span("next");
+    BOOST_TEST((next->parent_span_id() == outer->span_id()));
+  }
+  op2->end();
+  op->end();
+  BOOST_TEST(current_span() == &*outer);
+  const auto spans = t.spans();
+  BOOST_TEST((find(spans, "async_op")->parent_span_id == find(spans, "request")->span_id));
+  BOOST_TEST((find(spans, "async_op2")->parent_span_id == find(spans, "async_op")->span_id));
+  BOOST_TEST(get_tracer().stats().context_mismatches == mismatches);
+}
+
+// A scope ending below another open scope is still a nesting error (two flows sharing
+// one context, or a scope moved out of its block).
+BOOST_AUTO_TEST_CASE(a_scope_ending_below_another_scope_is_counted) {
+  traced t;
+  const auto mismatches = get_tracer().stats().context_mismatches;
+  std::optional<span_scope> a;
+  a.emplace(get_tracer().span("a"));
+  auto b = get_tracer().span("b");
+  a.reset();
+  BOOST_TEST(get_tracer().stats().context_mismatches == mismatches + 1);
+  BOOST_TEST(current_span() == &*b);  // only a was removed
+}
+
 BOOST_AUTO_TEST_CASE(a_handle_destroyed_without_end_ends_the_span) {
   traced t;
   { auto h = get_tracer().start_span("implicit"); }

@@ -145,6 +145,7 @@ class span {
   std::uint8_t trace_flags_ = 0;
   bool parent_is_remote_ = false;
   bool recording_ = false;  // sampled and a processor was running at start
+  bool handle_ = false;     // owned by a span_handle (not a lexical span_scope)
   span* next_free_ = nullptr;  // per-thread recycling list
   const detail::tracer_config* config_ = nullptr;  // tracer configuration at start
   prela::trace_id trace_id_;

@@ -48,7 +48,8 @@ struct tracer_stats {
   /// Spans in batches an exporter reported as failed, counted once per exporter.
   std::uint64_t export_failures = 0;
   std::uint64_t mutations_after_end = 0;
-  /// Span scopes that ended while a different context was current (see coroutines.md).
+  /// Span scopes that ended while a different context was current, or below another
+  /// open scope of their own (see troubleshooting.md).
   std::uint64_t context_mismatches = 0;
 };
 
