@@ -383,6 +383,7 @@ BOOST_AUTO_TEST_CASE(a_handle_ended_on_another_thread_leaves_the_flow_as_it_was)
 // preset; the parent checks hold in every build.
 BOOST_AUTO_TEST_CASE(handles_end_on_a_worker_while_their_flow_keeps_opening_spans) {
   traced t;
+  const auto before = get_tracer().stats();
   constexpr int handles = 20000;
   std::mutex mu;
   std::condition_variable cv;
@@ -431,8 +432,10 @@ BOOST_AUTO_TEST_CASE(handles_end_on_a_worker_while_their_flow_keeps_opening_span
   }
   BOOST_TEST(current_span() == nullptr);
   BOOST_TEST(get_trace_context().depth() == 0U);
-  const auto stats = get_tracer().stats();
-  BOOST_TEST(stats.started == stats.ended);
+  const auto after = get_tracer().stats();
+  BOOST_TEST(after.started - before.started == std::uint64_t{1 + 3 * handles});
+  BOOST_TEST(after.ended - before.ended == after.started - before.started);
+  BOOST_TEST(after.context_mismatches == before.context_mismatches);
 }
 
 // A handle whose trace (new_trace_context) is already over when it ends elsewhere.
