@@ -325,10 +325,15 @@ void trace_context::drop_foreign_ends() noexcept {
   stack.erase(kept, stack.end());
 }
 
-void trace_context::discard_stack(std::vector<span*>& stack) noexcept {
-  for (span* s : stack) {
-    if (s->link_.exchange(span::unlinked, std::memory_order_acq_rel) == span::removal_pending) s->release();
+void trace_context::take_off_stack(span* s) noexcept {
+  // Races with remove_foreign()'s CAS: whichever comes second sees the other's state.
+  if (s->link_.exchange(span::unlinked, std::memory_order_acq_rel) == span::removal_pending) {
+    s->release();  // ended meanwhile by another thread: the stack's reference
   }
+}
+
+void trace_context::discard_stack(std::vector<span*>& stack) noexcept {
+  for (span* s : stack) take_off_stack(s);
   stack.clear();
 }
 
@@ -344,11 +349,7 @@ trace_context::removed trace_context::unlink(std::vector<span*>& stack, const sp
   // the scope makes the span current before it current again, so the handles stop being
   // current. They stay open and end normally; they are only off this stack.
   if (!s->handle_ && std::all_of(at + 1, stack.end(), [](const span* above) { return above->handle_; })) {
-    for (auto above = at + 1; above != stack.end(); ++above) {
-      if ((*above)->link_.exchange(span::unlinked, std::memory_order_acq_rel) == span::removal_pending) {
-        (*above)->release();  // ended meanwhile by another thread: the stack's reference
-      }
-    }
+    std::for_each(at + 1, stack.end(), take_off_stack);
     stack.erase(at, stack.end());
     return removed::innermost;
   }

@@ -131,7 +131,10 @@ class trace_context {
   /// current_span() and depth() skip it at once. Touches only atomics.
   void remove_foreign(span* s) noexcept;
   void drop_foreign_ends() noexcept;
-  /// Unlinks every span of a stack that is being discarded.
+  /// Marks a span as off every stack (its entry is being dropped), releasing the
+  /// stack's reference if another thread ended it meanwhile.
+  static void take_off_stack(span* s) noexcept;
+  /// Takes every span of a stack that is being discarded off it.
   static void discard_stack(std::vector<span*>& stack) noexcept;
   [[nodiscard]] span* current_span_slow() const noexcept;
 
