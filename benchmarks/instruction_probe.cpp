@@ -1,0 +1,71 @@
+// Fixed-length loops for counting instructions with callgrind, which code placement and
+// a noisy machine do not affect (docs/performance.md quotes its figures). Run each loop
+// at two lengths and divide the difference by the difference in length, which cancels
+// start-up and shut-down:
+//   scripts/count-instructions.sh
+// Loops:
+//   unsampled <n>     n unsampled root spans (span scope start + end), one trace
+//   unsampled-nested <n>  the same with a child span in each
+//   resume-plain <n>  n resumptions of co_await post(use_awaitable), plain Asio
+//   resume-prela <n>  the same coroutine spawned with prela::asio::co_spawn
+#include <boost/asio.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include "prela/asio.hpp"
+#include "prela/prela.hpp"
+
+namespace net = boost::asio;
+
+namespace {
+
+net::awaitable<void> post_loop(long n) {
+  for (long i = 0; i < n; ++i) co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
+}
+
+void unsampled(long n, bool nested) {
+  auto trace = prela::new_trace_context({.sampled = false});
+  auto& tracer = prela::get_tracer();
+  for (long i = 0; i < n; ++i) {
+    auto s = tracer.span("work");
+    if (nested) {
+      auto child = tracer.span("child");
+    }
+  }
+}
+
+void resume(long n, bool traced) {
+  net::io_context io(1);
+  if (traced) {
+    prela::asio::co_spawn(io, post_loop(n), net::detached);
+  } else {
+    net::co_spawn(io, post_loop(n), net::detached);
+  }
+  io.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string_view loop = argc > 1 ? argv[1] : "";
+  const long n = argc > 2 ? std::atol(argv[2]) : 0;
+  if (n <= 0) {
+    std::fprintf(stderr, "usage: instruction_probe unsampled|unsampled-nested|resume-plain|resume-prela <n>\n");
+    return 2;
+  }
+  if (loop == "unsampled") {
+    unsampled(n, false);
+  } else if (loop == "unsampled-nested") {
+    unsampled(n, true);
+  } else if (loop == "resume-plain") {
+    resume(n, false);
+  } else if (loop == "resume-prela") {
+    resume(n, true);
+  } else {
+    std::fprintf(stderr, "unknown loop '%s'\n", std::string(loop).c_str());
+    return 2;
+  }
+  return 0;
+}
