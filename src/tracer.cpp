@@ -56,6 +56,10 @@ constexpr std::uint32_t max_shared_spans = 8192;
 std::atomic<span*> shared_free_spans{nullptr};
 std::atomic<std::uint32_t> shared_free_count{0};
 
+// What the sampler sees for a span started without attributes. At namespace scope: a
+// function-local static would cost a guard check on every span start.
+const prela::attributes no_attributes{};
+
 }  // namespace
 
 tracer_impl::tracer_impl() {
@@ -130,7 +134,6 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
   sampling_parameters params;
   params.name = name;
   params.type = type;
-  static const prela::attributes no_attributes;
   params.attributes = attrs != nullptr ? attrs : &no_attributes;
   prela::span_id parent_id;
   std::uint8_t random_flag = 0;
