@@ -8,10 +8,13 @@
 //   unsampled-nested <n>  the same with a child span in each
 //   resume-plain <n>  n resumptions of co_await post(use_awaitable), plain Asio
 //   resume-prela <n>  the same coroutine spawned with prela::asio::co_spawn
+//   extract <n>       n extracts of traceparent + tracestate + a 5-entry baggage
+//   inject <n>        n injects of the same into a reused std::map carrier
 #include <boost/asio.hpp>
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -47,13 +50,43 @@ void resume(long n, bool traced) {
   io.run();
 }
 
+using header_map = std::map<std::string, std::string>;
+
+header_map incoming_request() {  // as in propagation_bench
+  return {{"Host", "api.example.com"},
+          {"User-Agent", "client/1.0"},
+          {"Accept", "application/json"},
+          {"Content-Type", "application/json"},
+          {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03"},
+          {"tracestate", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"},
+          {"baggage", "userId=alice,tenant=acme,region=eu-west-1,plan=pro,session=8f2c1a"}};
+}
+
+void extract(long n) {
+  const header_map in = incoming_request();
+  std::size_t entries = 0;
+  for (long i = 0; i < n; ++i) entries += prela::extract(in, prela::formats::w3c).baggage.size();
+  if (entries != static_cast<std::size_t>(n) * 5) std::abort();
+}
+
+void inject(long n) {
+  const header_map in = incoming_request();
+  auto flow = prela::new_trace_context();
+  auto span = prela::get_tracer().span("server", prela::span_type::agent, prela::extract(in));
+  header_map out;
+  for (long i = 0; i < n; ++i) prela::inject(out, prela::formats::w3c);
+  if (out.size() != 3) std::abort();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string_view loop = argc > 1 ? argv[1] : "";
   const long n = argc > 2 ? std::atol(argv[2]) : 0;
   if (n <= 0) {
-    std::fprintf(stderr, "usage: instruction_probe unsampled|unsampled-nested|resume-plain|resume-prela <n>\n");
+    std::fprintf(
+        stderr,
+        "usage: instruction_probe unsampled|unsampled-nested|resume-plain|resume-prela|extract|inject <n>\n");
     return 2;
   }
   if (loop == "unsampled") {
@@ -64,6 +97,10 @@ int main(int argc, char** argv) {
     resume(n, false);
   } else if (loop == "resume-prela") {
     resume(n, true);
+  } else if (loop == "extract") {
+    extract(n);
+  } else if (loop == "inject") {
+    inject(n);
   } else {
     std::fprintf(stderr, "unknown loop '%s'\n", std::string(loop).c_str());
     return 2;

@@ -7,6 +7,8 @@
 #include <ostream>
 #include <random>
 
+#include "detail/hex.hpp"
+
 namespace prela {
 namespace {
 
@@ -65,15 +67,6 @@ std::uint64_t next_random() noexcept {
   return result;
 }
 
-constexpr char hex_digits[] = "0123456789abcdef";
-
-void write_hex(std::uint64_t v, char* out) noexcept {
-  for (int i = 15; i >= 0; --i) {
-    out[i] = hex_digits[v & 0xf];
-    v >>= 4;
-  }
-}
-
 int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -122,8 +115,8 @@ std::string trace_id::to_hex() const {
 }
 
 void trace_id::to_hex(char* out) const noexcept {
-  write_hex(high_, out);
-  write_hex(low_, out + 16);
+  detail::write_hex64(high_, out);
+  detail::write_hex64(low_, out + 16);
 }
 
 std::array<std::uint8_t, 16> trace_id::to_bytes() const noexcept {
@@ -155,7 +148,9 @@ std::string span_id::to_hex() const {
   return s;
 }
 
-void span_id::to_hex(char* out) const noexcept { write_hex(value_, out); }
+void span_id::to_hex(char* out) const noexcept {
+  detail::write_hex64(value_, out);
+}
 
 std::ostream& operator<<(std::ostream& os, const trace_id& id) { return os << id.to_hex(); }
 std::ostream& operator<<(std::ostream& os, const span_id& id) { return os << id.to_hex(); }

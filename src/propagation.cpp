@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "prela/context.hpp"
 #include "prela/span.hpp"
+
+#include "detail/hex.hpp"
 
 namespace prela {
 namespace {
@@ -95,19 +98,6 @@ constexpr auto any_hex_table = make_hex_table(true);
 /// lower-case only).
 constexpr int lower_hex(char c) noexcept { return lower_hex_table[static_cast<unsigned char>(c)]; }
 
-/// Parses lower-case hex digits (at most 16); false on any other character.
-bool parse_lower_hex(std::string_view s, std::uint64_t& out) noexcept {
-  std::uint64_t v = 0;
-  int bad = 0;
-  for (char c : s) {
-    const int d = lower_hex(c);
-    bad |= d;  // negative once any digit is invalid
-    v = (v << 4) | static_cast<std::uint64_t>(d & 0xF);
-  }
-  out = v;
-  return bad >= 0;
-}
-
 constexpr char hex_digits[] = "0123456789abcdef";
 
 // --- tracestate grammar (Trace Context §3.3.1) ---
@@ -180,22 +170,12 @@ void append_utf8_sanitized(std::string& out, std::string_view in) {
   }
 }
 
-/// Percent-decodes a baggage value; false if it is not a valid value.
-bool decode_baggage_value(std::string_view value, std::string& out) {
-  std::size_t first_escape = std::string_view::npos;
-  std::uint8_t acc = cls_baggage;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    acc &= char_classes[static_cast<unsigned char>(value[i])];
-    if (value[i] == '%' && first_escape == std::string_view::npos) first_escape = i;
-  }
-  if ((acc & cls_baggage) == 0) return false;
-  if (first_escape == std::string_view::npos) {
-    out.assign(value);  // unencoded octets are ASCII: nothing to decode or sanitize
-    return true;
-  }
+/// Percent-decodes a baggage value made of baggage-octets that holds at least one
+/// "%"; false if an escape is malformed. Invalid UTF-8 in the result is replaced.
+bool decode_escaped_value(std::string_view value, std::string& out) {
   thread_local std::string raw;  // decoded bytes before the UTF-8 check; reused
-  raw.assign(value.substr(0, first_escape));
-  for (std::size_t i = first_escape; i < value.size(); ++i) {
+  raw.clear();
+  for (std::size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
     if (c != '%') {
       raw.push_back(c);
@@ -293,7 +273,9 @@ std::optional<traceparent_fields> parse_traceparent(std::string_view v) noexcept
   if (v.size() < 55) return std::nullopt;
   const int v_hi = lower_hex(v[0]);
   const int v_lo = lower_hex(v[1]);
-  if (v_hi < 0 || v_lo < 0) return std::nullopt;
+  const int f_hi = lower_hex(v[53]);
+  const int f_lo = lower_hex(v[54]);
+  if ((v_hi | v_lo | f_hi | f_lo) < 0) return std::nullopt;
   const int version = (v_hi << 4) | v_lo;
   if (version == 0xff) return std::nullopt;
   if (version == 0 && v.size() != 55) return std::nullopt;
@@ -304,58 +286,64 @@ std::optional<traceparent_fields> parse_traceparent(std::string_view v) noexcept
   std::uint64_t hi = 0;
   std::uint64_t lo = 0;
   std::uint64_t parent = 0;
-  std::uint64_t flags = 0;
-  if (!parse_lower_hex(v.substr(3, 16), hi) || !parse_lower_hex(v.substr(19, 16), lo) ||
-      !parse_lower_hex(v.substr(36, 16), parent) || !parse_lower_hex(v.substr(53, 2), flags)) {
+  const char* p = v.data();
+  if (!(detail::parse_lower_hex64(p + 3, hi) & detail::parse_lower_hex64(p + 19, lo) &
+        detail::parse_lower_hex64(p + 36, parent))) {
     return std::nullopt;
   }
   traceparent_fields out;
   out.trace_id = prela::trace_id(hi, lo);
   out.parent_id = prela::span_id(parent);
   if (!out.trace_id.is_valid() || !out.parent_id.is_valid()) return std::nullopt;
-  out.flags = static_cast<std::uint8_t>(flags & (trace_flag_sampled | trace_flag_random));
+  out.flags = static_cast<std::uint8_t>(((f_hi << 4) | f_lo) & (trace_flag_sampled | trace_flag_random));
   return out;
 }
 
 std::string parse_tracestate(const std::string_view* lines, std::size_t count) {
   if (count > detail::incoming_headers::max_lines) return {};
+  // Left uninitialised: only [0, n) is used, and this runs for every request.
   struct member {
-    std::string_view text;
-    std::string_view key;
-    bool kept = true;
+    const char* text;
+    std::uint16_t size;
+    std::uint16_t key_size;
+    bool kept;
   };
-  std::array<member, propagation_limits::tracestate_members> members;  // only [0, n) is used
+  member members[propagation_limits::tracestate_members];  // NOLINT(cppcoreguidelines-pro-type-member-init)
   std::size_t n = 0;
   bool valid = true;
   for (std::size_t line = 0; line < count && valid; ++line) {
     valid = for_each_member(lines[line], [&](std::string_view m) {
-      if (n == members.size()) return false;  // more than 32 members: invalid
+      if (n == propagation_limits::tracestate_members) return false;  // more than 32 members: invalid
       const std::size_t eq = m.find('=');
       if (eq == std::string_view::npos) return false;
       const std::string_view key = m.substr(0, eq);
       if (!valid_tracestate_key(key) || !valid_tracestate_value(m.substr(eq + 1))) return false;
       for (std::size_t i = 0; i < n; ++i) {
-        if (members[i].key == key) return false;  // duplicate key: invalid
+        if (members[i].key_size == key.size() && std::memcmp(members[i].text, key.data(), key.size()) == 0) {
+          return false;  // duplicate key: invalid
+        }
       }
-      members[n++] = {m, key, true};
+      // A member is at most 256 + 1 + 256 characters (validated above).
+      members[n++] = {m.data(), static_cast<std::uint16_t>(m.size()), static_cast<std::uint16_t>(key.size()),
+                      true};
       return true;
     });
   }
   if (!valid || n == 0) return {};
 
   std::size_t total = n - 1;
-  for (std::size_t i = 0; i < n; ++i) total += members[i].text.size();
+  for (std::size_t i = 0; i < n; ++i) total += members[i].size;
   // Truncation: entries longer than 128 characters go first, then entries from the end.
   for (std::size_t i = n; i-- > 0 && total > propagation_limits::tracestate_bytes;) {
-    if (members[i].text.size() > 128) {
+    if (members[i].size > 128) {
       members[i].kept = false;
-      total -= members[i].text.size() + 1;
+      total -= members[i].size + 1U;
     }
   }
   for (std::size_t i = n; i-- > 0 && total > propagation_limits::tracestate_bytes;) {
     if (members[i].kept) {
       members[i].kept = false;
-      total -= members[i].text.size() + 1;
+      total -= members[i].size + 1U;
     }
   }
   std::string out;
@@ -363,7 +351,7 @@ std::string parse_tracestate(const std::string_view* lines, std::size_t count) {
   for (std::size_t i = 0; i < n; ++i) {
     if (!members[i].kept) continue;
     if (!out.empty()) out.push_back(',');
-    out.append(members[i].text);
+    out.append(members[i].text, members[i].size);
   }
   return out;
 }
@@ -372,26 +360,45 @@ std::map<std::string, std::string> parse_baggage(const std::string_view* lines, 
   std::map<std::string, std::string> out;
   std::size_t entries = 0;
   std::size_t bytes = 0;
-  std::string value;
+  std::string decoded;
   count = std::min(count, detail::incoming_headers::max_lines);
   for (std::size_t line = 0; line < count; ++line) {
     const bool more = for_each_member(lines[line], [&](std::string_view m) {
       if (entries == propagation_limits::baggage_entries) return false;
       bytes += m.size() + (bytes == 0 ? 0 : 1);
       if (bytes > propagation_limits::baggage_bytes) return false;
-      // list-member = key OWS "=" OWS value *( OWS ";" OWS property )
-      std::string_view kv = m.substr(0, m.find(';'));
-      std::string_view props = kv.size() < m.size() ? m.substr(kv.size() + 1) : std::string_view{};
-      const std::size_t eq = kv.find('=');
-      if (eq == std::string_view::npos) return true;  // skip this entry only
-      const std::string_view key = trim(kv.substr(0, eq));
-      if (!is_token(key) || !decode_baggage_value(trim(kv.substr(eq + 1)), value)) return true;
-      while (!props.empty()) {
-        const std::size_t semi = props.find(';');
-        if (!valid_baggage_property(props.substr(0, semi))) return true;
-        props = semi == std::string_view::npos ? std::string_view{} : props.substr(semi + 1);
+      // list-member = key OWS "=" OWS value *( OWS ";" OWS property ), in one scan; a
+      // member that does not parse is skipped on its own.
+      const char* const begin = m.data();
+      const char* const end = begin + m.size();
+      const char* p = begin;
+      while (p != end && has_class(*p, cls_tchar)) ++p;
+      const std::string_view key(begin, static_cast<std::size_t>(p - begin));
+      while (p != end && is_ows(*p)) ++p;
+      if (key.empty() || p == end || *p != '=') return true;
+      ++p;
+      while (p != end && is_ows(*p)) ++p;
+      const char* const value_begin = p;
+      bool escaped = false;
+      while (p != end && has_class(*p, cls_baggage)) escaped |= *p++ == '%';
+      const std::string_view value(value_begin, static_cast<std::size_t>(p - value_begin));
+      while (p != end && is_ows(*p)) ++p;
+      if (p != end) {
+        if (*p != ';') return true;
+        std::string_view props(p + 1, static_cast<std::size_t>(end - p - 1));
+        while (!props.empty()) {
+          const std::size_t semi = props.find(';');
+          if (!valid_baggage_property(props.substr(0, semi))) return true;
+          props = semi == std::string_view::npos ? std::string_view{} : props.substr(semi + 1);
+        }
       }
-      out.insert_or_assign(std::string(key), value);
+      if (escaped && !decode_escaped_value(value, decoded)) return true;
+      auto [it, inserted] = out.try_emplace(std::string(key));
+      if (escaped) {
+        it->second.swap(decoded);
+      } else {
+        it->second.assign(value);  // unencoded octets are ASCII: nothing to decode or check
+      }
       ++entries;
       return true;
     });
@@ -409,34 +416,85 @@ std::string format_baggage(const std::map<std::string, std::string>& entries) {
 }  // namespace w3c
 
 namespace detail {
+namespace {
 
-void incoming_headers::add(std::string_view name, std::string_view value) noexcept {
-  lines* target = nullptr;
-  single* one = nullptr;
+// Indexed by header_kind.
+constexpr std::array<std::string_view, header_kinds> written_names = {
+    header::traceparent, header::tracestate, header::baggage, header::x_trace_id, header::x_span_id};
+constexpr std::array<formats, header_kinds> format_of_kind = {formats::trace_context, formats::trace_context,
+                                                              formats::baggage, formats::x_trace_id,
+                                                              formats::x_trace_id};
+
+// kind_of() compares with these spellings.
+static_assert(header::traceparent == "traceparent" && header::tracestate == "tracestate" &&
+              header::baggage == "baggage" && header::x_trace_id == "X-Trace-ID" &&
+              header::x_span_id == "X-Span-ID");
+
+formats format_of(header_kind k) noexcept {
+  return format_of_kind[static_cast<std::size_t>(k)];
+}
+
+/// True if `name` (of the literal's length) is spelled exactly as `lit`; a fixed-size
+/// comparison the compiler inlines.
+template <std::size_t N>
+bool spelled(std::string_view name, const char (&lit)[N]) noexcept {
+  return std::memcmp(name.data(), lit, N - 1) == 0;
+}
+
+/// Which header prela knows `name` is (any case), or none; `exact` when it is spelled
+/// as prela writes it. Carriers mostly hold names as prela or HTTP/2 (lower case)
+/// spells them, so those spellings are tried first.
+header_kind kind_of(std::string_view name, bool& exact) noexcept {
+  exact = false;
   switch (name.size()) {
     case 11:
-      if (equals_lower(name, "traceparent")) one = &traceparent;
-      break;
+      exact = spelled(name, "traceparent");
+      return exact || equals_lower(name, "traceparent") ? header_kind::traceparent : header_kind::none;
     case 10:
-      if (equals_lower(name, "tracestate")) {
-        target = &tracestate;
-      } else if (equals_lower(name, "x-trace-id")) {
-        one = &x_trace_id;
-      }
-      break;
+      if (spelled(name, "tracestate")) return exact = true, header_kind::tracestate;
+      if (spelled(name, "X-Trace-ID")) return exact = true, header_kind::x_trace_id;
+      if (equals_lower(name, "tracestate")) return header_kind::tracestate;
+      return equals_lower(name, "x-trace-id") ? header_kind::x_trace_id : header_kind::none;
     case 9:
-      if (equals_lower(name, "x-span-id")) one = &x_span_id;
-      break;
+      exact = spelled(name, "X-Span-ID");
+      return exact || equals_lower(name, "x-span-id") ? header_kind::x_span_id : header_kind::none;
     case 7:
-      if (equals_lower(name, "baggage")) target = &baggage;
-      break;
+      exact = spelled(name, "baggage");
+      return exact || equals_lower(name, "baggage") ? header_kind::baggage : header_kind::none;
     default:
+      return header_kind::none;
+  }
+}
+
+}  // namespace
+
+void incoming_headers::add(std::string_view name, std::string_view value) noexcept {
+  bool exact = false;
+  lines* target = nullptr;
+  single* one = nullptr;
+  switch (kind_of(name, exact)) {
+    case header_kind::traceparent:
+      one = &traceparent;
       break;
+    case header_kind::tracestate:
+      target = &tracestate;
+      break;
+    case header_kind::baggage:
+      target = &baggage;
+      break;
+    case header_kind::x_trace_id:
+      one = &x_trace_id;
+      break;
+    case header_kind::x_span_id:
+      one = &x_span_id;
+      break;
+    case header_kind::none:
+      return;
   }
   if (target != nullptr) {
     if (target->count < max_lines) target->values[target->count] = value;
     ++target->count;
-  } else if (one != nullptr) {
+  } else {
     if (one->count == 0) one->value = value;
     ++one->count;
   }
@@ -505,57 +563,36 @@ void encode_current(outgoing_headers& out, formats f) {
   }
   if (includes(f, formats::baggage)) {
     if (const auto* entries = ctx->baggage_entries()) {
-      // Reused per thread: injecting into every outgoing request allocates nothing.
-      thread_local std::string buffer;
-      buffer.clear();
-      append_baggage(buffer, entries->begin(), entries->end());
-      out.baggage = buffer;
+      const std::string* encoded = entries->header();
+      if (encoded == nullptr) {
+        const auto encode = [&](std::string& into) {
+          append_baggage(into, entries->begin(), entries->end());
+        };
+        if (entries->keep_header(encode)) {
+          encoded = entries->header();
+        } else {
+          thread_local std::string buffer;  // another thread is keeping the header
+          buffer.clear();
+          encode(buffer);
+          encoded = &buffer;
+        }
+      }
+      out.baggage = *encoded;
     }
   }
 }
 
 header_kind classify(std::string_view name, formats f, bool& exact) noexcept {
-  header_kind k = header_kind::none;
-  switch (name.size()) {
-    case 11:
-      if (includes(f, formats::trace_context) && equals_lower(name, "traceparent")) k = header_kind::traceparent;
-      break;
-    case 10:
-      if (includes(f, formats::trace_context) && equals_lower(name, "tracestate")) {
-        k = header_kind::tracestate;
-      } else if (includes(f, formats::x_trace_id) && equals_lower(name, "x-trace-id")) {
-        k = header_kind::x_trace_id;
-      }
-      break;
-    case 9:
-      if (includes(f, formats::x_trace_id) && equals_lower(name, "x-span-id")) k = header_kind::x_span_id;
-      break;
-    case 7:
-      if (includes(f, formats::baggage) && equals_lower(name, "baggage")) k = header_kind::baggage;
-      break;
-    default:
-      break;
+  const header_kind k = kind_of(name, exact);
+  if (k == header_kind::none || !includes(f, format_of(k))) {
+    exact = false;
+    return header_kind::none;
   }
-  exact = k != header_kind::none && name == name_of(k);
   return k;
 }
 
 std::string_view name_of(header_kind k) noexcept {
-  switch (k) {
-    case header_kind::traceparent:
-      return header::traceparent;
-    case header_kind::tracestate:
-      return header::tracestate;
-    case header_kind::baggage:
-      return header::baggage;
-    case header_kind::x_trace_id:
-      return header::x_trace_id;
-    case header_kind::x_span_id:
-      return header::x_span_id;
-    case header_kind::none:
-      break;
-  }
-  return {};
+  return k == header_kind::none ? std::string_view{} : written_names[static_cast<std::size_t>(k)];
 }
 
 std::optional<std::string_view> value_for(const outgoing_headers& out, formats f, header_kind k) noexcept {

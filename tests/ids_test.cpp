@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE ids
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
 #include <set>
 #include <thread>
 #include <unordered_set>
@@ -19,6 +20,25 @@ BOOST_AUTO_TEST_CASE(default_ids_are_invalid_and_zero) {
   BOOST_TEST(!span_id().is_valid());
   BOOST_TEST(trace_id().to_hex() == std::string(32, '0'));
   BOOST_TEST(span_id().to_hex() == std::string(16, '0'));
+}
+
+// Ids are written eight digits at a time: compare with printf for every digit value
+// in every position and for random ids.
+BOOST_AUTO_TEST_CASE(to_hex_matches_printf) {
+  std::vector<std::uint64_t> values;
+  for (int pos = 0; pos < 16; ++pos) {
+    for (std::uint64_t d = 0; d < 16; ++d) values.push_back(d << (4 * pos));
+  }
+  values.push_back(~0ULL);
+  for (int i = 0; i < 1000; ++i) values.push_back(span_id::generate().value());
+  std::size_t mismatches = 0;
+  for (std::uint64_t v : values) {
+    char expected[17];
+    std::snprintf(expected, sizeof expected, "%016llx", static_cast<unsigned long long>(v));
+    if (span_id(v).to_hex() != expected) ++mismatches;
+    if (trace_id(v, ~v).to_hex() != std::string(expected) + span_id(~v).to_hex()) ++mismatches;
+  }
+  BOOST_TEST(mismatches == 0U);
 }
 
 BOOST_AUTO_TEST_CASE(hex_round_trip_is_lower_case) {

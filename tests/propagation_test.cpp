@@ -4,9 +4,12 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <map>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -94,8 +97,40 @@ BOOST_AUTO_TEST_CASE(invalid_values) {
       "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n",     // CR LF is not OWS
   };
   for (auto v : rows) {
-    BOOST_TEST_CONTEXT(v) { BOOST_TEST(!w3c::parse_traceparent(v).has_value()); }
+    BOOST_TEST_CONTEXT(v) {
+      BOOST_TEST(!w3c::parse_traceparent(v).has_value());
+    }
   }
+}
+
+// Every byte value at every hex position of the ids: exactly '0'-'9' and 'a'-'f' are
+// accepted, and each digit lands in its own place (the parser reads eight at a time).
+BOOST_AUTO_TEST_CASE(every_byte_at_every_id_position) {
+  const std::string base(spec_traceparent);
+  std::size_t mismatches = 0;
+  for (std::size_t pos = 3; pos < 52; ++pos) {
+    if (pos == 35) continue;  // the dash between the ids
+    for (int b = 0; b < 256; ++b) {
+      std::string v = base;
+      v[pos] = static_cast<char>(b);
+      const bool hex_digit = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f');
+      const auto tp = w3c::parse_traceparent(v);
+      if (tp.has_value() != hex_digit) {
+        ++mismatches;
+        continue;
+      }
+      if (!tp) continue;
+      // Writing the ids back gives the value read.
+      char out[48];
+      tp->trace_id.to_hex(out);
+      tp->parent_id.to_hex(out + 32);
+      if (std::string_view(out, 32) != std::string_view(v).substr(3, 32) ||
+          std::string_view(out + 32, 16) != std::string_view(v).substr(36, 16)) {
+        ++mismatches;
+      }
+    }
+  }
+  BOOST_TEST(mismatches == 0U);
 }
 
 BOOST_AUTO_TEST_CASE(repeated_traceparent_headers_make_it_invalid) {
@@ -413,6 +448,60 @@ BOOST_AUTO_TEST_CASE(inject_writes_the_current_span) {
     remove_baggage("user id");
     remove_baggage("userId");
   }
+}
+
+// inject() keeps the encoded baggage with the context's entries: every change of the
+// baggage must show in the next inject, whichever context is current.
+BOOST_AUTO_TEST_CASE(inject_follows_every_baggage_change) {
+  traced t;
+  auto flow = new_trace_context();
+  auto s = get_tracer().span("client call");
+  headers h;
+  set_baggage("a", "1");
+  inject(h, formats::baggage);
+  BOOST_TEST(h.at("baggage") == "a=1");
+  inject(h, formats::baggage);
+  BOOST_TEST(h.at("baggage") == "a=1");
+  set_baggage("b", "2 3");
+  inject(h, formats::baggage);
+  BOOST_TEST(h.at("baggage") == "a=1,b=2%203");
+  remove_baggage("a");
+  inject(h, formats::baggage);
+  BOOST_TEST(h.at("baggage") == "b=2%203");
+  {
+    auto other = new_trace_context({.baggage = {{"c", "4"}}});
+    inject(h, formats::baggage);
+    BOOST_TEST(h.at("baggage") == "c=4");
+  }
+  inject(h, formats::baggage);
+  BOOST_TEST(h.at("baggage") == "b=2%203");
+  get_trace_context().clear_baggage();
+  inject(h, formats::baggage);
+  BOOST_TEST(h.count("baggage") == 0U);
+}
+
+// Forks share their origin's entries, so threads injecting at once all reach for the
+// same kept header: each must write the whole, right value (run under TSan by .ci/run).
+BOOST_AUTO_TEST_CASE(forks_inject_the_same_baggage_at_once) {
+  traced t;
+  auto flow = new_trace_context();
+  auto s = get_tracer().span("fan out");
+  for (int i = 0; i < 20; ++i) set_baggage("key" + std::to_string(i), "value " + std::to_string(i));
+  const std::string expected = w3c::format_baggage(get_trace_context().baggage());
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back(copy_context_to_thread([&] {
+      for (int n = 0; n < 500; ++n) {
+        headers out;
+        inject(out, formats::baggage);
+        if (out["baggage"] != expected) ++wrong;
+      }
+    }));
+  }
+  for (auto& th : threads) th.join();
+  BOOST_TEST(wrong.load() == 0);
+  BOOST_TEST(expected.find("key19=value%2019") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(inject_replaces_stale_headers_in_any_case) {
