@@ -287,8 +287,8 @@ std::optional<traceparent_fields> parse_traceparent(std::string_view v) noexcept
   std::uint64_t lo = 0;
   std::uint64_t parent = 0;
   const char* p = v.data();
-  if (!(detail::parse_lower_hex64(p + 3, hi) & detail::parse_lower_hex64(p + 19, lo) &
-        detail::parse_lower_hex64(p + 36, parent))) {
+  if (!detail::parse_lower_hex64(p + 3, hi) || !detail::parse_lower_hex64(p + 19, lo) ||
+      !detail::parse_lower_hex64(p + 36, parent)) {
     return std::nullopt;
   }
   traceparent_fields out;

@@ -65,7 +65,7 @@ inline bool parse_lower_hex32(const char* in, std::uint32_t& out) noexcept {
 inline bool parse_lower_hex64(const char* in, std::uint64_t& out) noexcept {
   std::uint32_t hi = 0;
   std::uint32_t lo = 0;
-  const bool ok = parse_lower_hex32(in, hi) & parse_lower_hex32(in + 8, lo);
+  const bool ok = parse_lower_hex32(in, hi) && parse_lower_hex32(in + 8, lo);
   out = (static_cast<std::uint64_t>(hi) << 32) | lo;
   return ok;
 }
