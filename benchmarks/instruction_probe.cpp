@@ -10,6 +10,8 @@
 //   resume-prela <n>  the same coroutine spawned with prela::asio::co_spawn
 //   extract <n>       n extracts of traceparent + tracestate + a 5-entry baggage
 //   inject <n>        n injects of the same into a reused std::map carrier
+//   continue <n>      n requests: extract, a server span continuing the trace, one
+//                     inject (propagation_bench's continue_and_propagate)
 #include <boost/asio.hpp>
 
 #include <cstdio>
@@ -78,6 +80,17 @@ void inject(long n) {
   if (out.size() != 3) std::abort();
 }
 
+void continue_requests(long n) {
+  const header_map in = incoming_request();
+  header_map out;
+  for (long i = 0; i < n; ++i) {
+    auto request = prela::new_trace_context();
+    auto span = prela::get_tracer().span("server", prela::span_type::agent, prela::extract(in, prela::formats::w3c));
+    prela::inject(out, prela::formats::w3c);
+  }
+  if (out.size() != 3) std::abort();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,7 +99,7 @@ int main(int argc, char** argv) {
   if (n <= 0) {
     std::fprintf(
         stderr,
-        "usage: instruction_probe unsampled|unsampled-nested|resume-plain|resume-prela|extract|inject <n>\n");
+        "usage: instruction_probe unsampled|unsampled-nested|resume-plain|resume-prela|extract|inject|continue <n>\n");
     return 2;
   }
   if (loop == "unsampled") {
@@ -101,6 +114,8 @@ int main(int argc, char** argv) {
     extract(n);
   } else if (loop == "inject") {
     inject(n);
+  } else if (loop == "continue") {
+    continue_requests(n);
   } else {
     std::fprintf(stderr, "unknown loop '%s'\n", std::string(loop).c_str());
     return 2;

@@ -216,6 +216,12 @@ bool for_each_member(std::string_view list, Fn&& fn) {
 
 template <class It>
 void append_baggage(std::string& out, It first, It last) {
+  // One allocation for the usual header (no escapes) instead of one per doubling.
+  std::size_t unescaped = 0;
+  for (It it = first; it != last && unescaped < propagation_limits::baggage_bytes; ++it) {
+    unescaped += it->first.size() + it->second.size() + 2;
+  }
+  out.reserve(out.size() + std::min(unescaped, propagation_limits::baggage_bytes));
   std::size_t entries = 0;
   for (; first != last && entries < propagation_limits::baggage_entries; ++first) {
     const std::string& key = first->first;
