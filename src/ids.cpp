@@ -121,9 +121,9 @@ void trace_id::to_hex(char* out) const noexcept {
 
 std::array<std::uint8_t, 16> trace_id::to_bytes() const noexcept {
   std::array<std::uint8_t, 16> b{};
-  for (int i = 0; i < 8; ++i) {
-    b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(high_ >> (56 - 8 * i));
-    b[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(low_ >> (56 - 8 * i));
+  for (std::size_t i = 0; i < 8; ++i) {
+    b[i] = static_cast<std::uint8_t>(high_ >> (56 - 8 * i));
+    b[8 + i] = static_cast<std::uint8_t>(low_ >> (56 - 8 * i));
   }
   return b;
 }
