@@ -16,12 +16,12 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <string>
 #include <string_view>
 
 #include "prela/asio.hpp"
 #include "prela/prela.hpp"
+#include "sample_request.hpp"
 
 namespace net = boost::asio;
 
@@ -52,17 +52,8 @@ void resume(long n, bool traced) {
   io.run();
 }
 
-using header_map = std::map<std::string, std::string>;
-
-header_map incoming_request() {  // as in propagation_bench
-  return {{"Host", "api.example.com"},
-          {"User-Agent", "client/1.0"},
-          {"Accept", "application/json"},
-          {"Content-Type", "application/json"},
-          {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03"},
-          {"tracestate", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"},
-          {"baggage", "userId=alice,tenant=acme,region=eu-west-1,plan=pro,session=8f2c1a"}};
-}
+using prela::bench::header_map;
+using prela::bench::incoming_request;
 
 void extract(long n) {
   const header_map in = incoming_request();

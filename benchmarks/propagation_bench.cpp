@@ -10,21 +10,12 @@
 #include <string>
 
 #include "prela/prela.hpp"
+#include "sample_request.hpp"
 
 namespace {
 
-using header_map = std::map<std::string, std::string>;
-
-// What a server sees: the propagation headers among ordinary ones.
-header_map incoming_request() {
-  return {{"Host", "api.example.com"},
-          {"User-Agent", "client/1.0"},
-          {"Accept", "application/json"},
-          {"Content-Type", "application/json"},
-          {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03"},
-          {"tracestate", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"},
-          {"baggage", "userId=alice,tenant=acme,region=eu-west-1,plan=pro,session=8f2c1a"}};
-}
+using prela::bench::header_map;
+using prela::bench::incoming_request;
 
 void extract_w3c(benchmark::State& state) {
   const header_map headers = incoming_request();
