@@ -148,9 +148,7 @@ std::string span_id::to_hex() const {
   return s;
 }
 
-void span_id::to_hex(char* out) const noexcept {
-  detail::write_hex64(value_, out);
-}
+void span_id::to_hex(char* out) const noexcept { detail::write_hex64(value_, out); }
 
 std::ostream& operator<<(std::ostream& os, const trace_id& id) { return os << id.to_hex(); }
 std::ostream& operator<<(std::ostream& os, const span_id& id) { return os << id.to_hex(); }

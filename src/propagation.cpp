@@ -448,8 +448,9 @@ bool spelled(std::string_view name, const char (&lit)[N]) noexcept {
 }
 
 /// Which header prela knows `name` is (any case), or none; `exact` when it is spelled
-/// as prela writes it. Carriers mostly hold names as prela or HTTP/2 (lower case)
-/// spells them, so those spellings are tried first.
+/// as prela writes it. Carriers mostly hold names as prela writes them (a reused
+/// carrier, HTTP/2's lower case for the W3C headers), so that spelling is compared
+/// whole first; other spellings go through the case-insensitive loop.
 header_kind kind_of(std::string_view name, bool& exact) noexcept {
   exact = false;
   switch (name.size()) {

@@ -49,8 +49,9 @@ class baggage_entries : public std::vector<std::pair<std::string, std::string>> 
   template <class Encode>
   bool keep_header(Encode&& encode) const {
     int expected = header_none;
-    if (!header_state_.compare_exchange_strong(expected, header_writing, std::memory_order_acquire))
+    if (!header_state_.compare_exchange_strong(expected, header_writing, std::memory_order_acquire)) {
       return false;
+    }
     try {
       encode(header_);
     } catch (...) {
@@ -69,6 +70,7 @@ class baggage_entries : public std::vector<std::pair<std::string, std::string>> 
   mutable std::string header_;
   mutable std::atomic<int> header_state_{header_none};
 };
+
 class span_factory;
 class activation;
 class context_guard;

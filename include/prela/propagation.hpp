@@ -95,7 +95,7 @@ struct outgoing_headers {
   std::array<char, 55> traceparent{};  // "00-<trace>-<span>-<flags>"
   bool has_traceparent = false;
   std::string_view tracestate;  // the current span's; valid while it is current
-  std::string_view baggage;     // the context's; valid until its baggage changes
+  std::string_view baggage;     // kept with the context's baggage (or a per-thread buffer): use at once
   std::array<char, 32> x_trace_id{};
   bool has_x_trace_id = false;
   std::array<char, 16> x_span_id{};
