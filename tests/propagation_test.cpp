@@ -97,9 +97,7 @@ BOOST_AUTO_TEST_CASE(invalid_values) {
       "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n",     // CR LF is not OWS
   };
   for (auto v : rows) {
-    BOOST_TEST_CONTEXT(v) {
-      BOOST_TEST(!w3c::parse_traceparent(v).has_value());
-    }
+    BOOST_TEST_CONTEXT(v) { BOOST_TEST(!w3c::parse_traceparent(v).has_value()); }
   }
 }
 
