@@ -13,19 +13,35 @@ BOOST_AUTO_TEST_CASE(small_enough_for_any_io_executors_inline_storage) {
   // the heap on every copy (DESIGN.md: ~20 % slower per resumption). The io_context
   // executor, the common case, fits in all its variants; thread_pool's and strand's
   // executors are bigger themselves (see docs/performance.md).
-  BOOST_TEST(sizeof(asio::context_executor<net::io_context::executor_type>) <= 3 * sizeof(void*));
+  using io = net::io_context::executor_type;
   using tracked = std::decay_t<decltype(net::prefer(net::io_context().get_executor(),
                                                     net::execution::outstanding_work.tracked))>;
+  BOOST_TEST(sizeof(asio::context_executor<io>) <= 3 * sizeof(void*));
   BOOST_TEST(sizeof(asio::context_executor<tracked>) <= 3 * sizeof(void*));
+  BOOST_TEST(sizeof(asio::task_executor<io>) <= 3 * sizeof(void*));
+  BOOST_TEST(sizeof(asio::task_executor<tracked>) <= 3 * sizeof(void*));
+}
+
+BOOST_AUTO_TEST_CASE(a_task_executor_adds_nothing_to_copies_but_its_reference) {
+  // Asio copies, moves and destroys a coroutine's executor several times per
+  // resumption: the task's adapter adds no work of its own to any of those (a weak
+  // reference is two plain words; docs/performance.md has what that saved).
+  using ref = prela::detail::weak_context;
+  static_assert(std::is_trivially_copyable_v<ref> && std::is_trivially_destructible_v<ref>);
+  struct one_word {
+    void* p;
+  };
+  static_assert(std::is_trivially_copyable_v<asio::task_executor<one_word>>);
+  BOOST_TEST(net::execution::is_executor<asio::task_executor<net::io_context::executor_type>>::value);
 }
 
 BOOST_AUTO_TEST_CASE(a_task_adapter_does_not_keep_an_ended_context_alive) {
   net::io_context io;
   auto owning = asio::fork(io.get_executor());
   prela::context_ref ctx = prela::detail::fork_current();
-  asio::context_executor<net::io_context::executor_type> weak(io.get_executor(),
-                                                             prela::detail::weak_context::of(ctx.get()));
-  auto copy = weak;
+  asio::task_executor<net::io_context::executor_type> weak(io.get_executor(),
+                                                           prela::detail::weak_context::of(ctx.get()));
+  auto copy = weak;  // NOLINT(performance-unnecessary-copy-initialization): copies are tested
   BOOST_TEST(copy.context() == ctx.get());
   ctx.reset();  // the task's frame let go: the context is gone
   BOOST_TEST(copy.context() == nullptr);

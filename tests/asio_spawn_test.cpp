@@ -88,6 +88,38 @@ BOOST_AUTO_TEST_CASE(fork_of_a_thread_pool_executor) {
   BOOST_TEST(tasks == 50);
 }
 
+// Inside a coroutine, `co_await this_coro::executor` is an any_io_executor holding the
+// task's own adapter. A fork of it is a new flow: its work runs under the fork, not
+// under the task's context (the task is suspended, alive, while the work runs).
+BOOST_AUTO_TEST_CASE(fork_of_a_coroutines_own_executor_is_a_new_flow) {
+  traced t;
+  net::io_context io;
+  violations v;
+  span_id task_span;
+  span_id worker_parent;
+  trace_context* task_context = nullptr;
+  trace_context* worker_context = nullptr;
+  asio::co_spawn(io, [&]() -> net::awaitable<void> {
+    auto task = get_tracer().span("task");
+    task_span = task->span_id();
+    task_context = &get_trace_context();
+    const auto ex = co_await net::this_coro::executor;
+    net::post(asio::fork(ex), [&] {
+      worker_context = prela::detail::peek_context();
+      auto w = get_tracer().span("worker");
+      worker_parent = w->parent_span_id();
+    });
+    co_await net::post(ex, net::use_awaitable);  // the worker runs first, the task waits
+    v.check(current_span() == &*task);
+    v.check(get_trace_context().depth() == 1);
+  }, net::detached);
+  io.run();
+  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(worker_context != nullptr);
+  BOOST_TEST(worker_context != task_context);
+  BOOST_TEST((worker_parent == task_span));
+}
+
 // An operation's span ended by its completion on a pool thread, while the coroutine
 // that started it keeps opening spans on the io_context's threads (run under tsan).
 BOOST_AUTO_TEST_CASE(handles_ended_on_a_pool_while_their_coroutine_runs_on) {

@@ -41,27 +41,27 @@ auto inner_of(const Executor& ex) {
 /// to the concrete executor: the task's work then passes one adapter, not two, and over
 /// an io_context executor the adapter (24 bytes) fits any_io_executor's inline storage.
 template <class Executor>
-auto task_executor(const Executor& ex, const prela::context_ref& ctx) {
+auto make_task_executor(const Executor& ex, const prela::context_ref& ctx) {
   const auto weak = prela::detail::weak_context::of(ctx.get());
   if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
     using io = boost::asio::io_context::executor_type;
     if (const io* plain = ex.template target<io>()) {
-      return boost::asio::any_io_executor(context_executor<io>(*plain, weak));
+      return boost::asio::any_io_executor(task_executor<io>(*plain, weak));
     }
     boost::asio::any_io_executor result;
     const bool unwrapped = visit_context_executor(ex, [&](const auto& adapter) {
       using inner = std::decay_t<decltype(adapter.get_inner_executor())>;
-      result = context_executor<inner>(adapter.get_inner_executor(), weak);
+      result = task_executor<inner>(adapter.get_inner_executor(), weak);
     });
     if (!unwrapped) {
       // Another executor: wrap it. Our function runs innermost, so the task's context
       // is the one installed while it runs even if `ex` installs one of its own.
-      result = context_executor<boost::asio::any_io_executor>(ex, weak);
+      result = task_executor<boost::asio::any_io_executor>(ex, weak);
     }
     return result;
   } else {
     auto inner = inner_of(ex);
-    return context_executor<decltype(inner)>(std::move(inner), weak);
+    return task_executor<decltype(inner)>(std::move(inner), weak);
   }
 }
 
@@ -70,15 +70,15 @@ auto task_executor(const Executor& ex, const prela::context_ref& ctx) {
 /// Like boost::asio::co_spawn, but the coroutine runs under a fork of the context
 /// current at this call: its spans are children of the span current here, and after
 /// every co_await its own context is current again. The completion handler runs under
-/// the spawner's context. The awaitable's executor type must accept a
-/// context_executor (any_io_executor, the default, does).
+/// the spawner's context. The coroutine runs on a task_executor over `ex`, so the
+/// awaitable's executor type must accept one (any_io_executor, the default, does).
 template <class Executor, class T, class AwaitableExecutor,
           class CompletionToken = boost::asio::default_completion_token_t<Executor>>
   requires(boost::asio::execution::is_executor<Executor>::value)
 auto co_spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a,
               CompletionToken&& token = boost::asio::default_completion_token_t<Executor>()) {
   prela::context_ref ctx = prela::detail::fork_current();
-  auto child = detail::task_executor(ex, ctx);
+  auto child = detail::make_task_executor(ex, ctx);
   return boost::asio::co_spawn(std::move(child), detail::owned_by_frame(std::move(ctx), std::move(a)),
                                bind_context(std::forward<CompletionToken>(token)));
 }

@@ -1,5 +1,5 @@
-// prela::asio::context_executor — an Asio executor adapter that runs everything
-// submitted through it under one trace context.
+// prela::asio::context_executor and task_executor — Asio executor adapters that run
+// everything submitted through them under one trace context.
 #pragma once
 
 #include <type_traits>
@@ -20,13 +20,18 @@ namespace prela::asio {
 
 template <class Executor>
 class context_executor;
+template <class Executor>
+class task_executor;
 
 namespace detail {
 
+/// True for both adapters: context_executor and task_executor.
 template <class T>
 struct is_context_executor : std::false_type {};
 template <class E>
 struct is_context_executor<context_executor<E>> : std::true_type {};
+template <class E>
+struct is_context_executor<task_executor<E>> : std::true_type {};
 
 /// A submitted function bound to the context it must run under, holding a reference
 /// (executors that own their context: fork()).
@@ -72,79 +77,15 @@ class run_in_task_context {
   F f_;
 };
 
-}  // namespace detail
-
-/// Carries one trace context and runs every function submitted through it under that
-/// context, restoring the thread's previous context afterwards. Copies share the
-/// context (they are the same flow); use fork() for a new flow. Queries are forwarded
-/// to the inner executor; require/prefer re-wrap the result with the same context.
-///
-/// Two kinds, one type: an adapter made by fork() owns a reference to its context (each
-/// copy counts it); the adapters prela::asio::co_spawn, gather and the operators give a
-/// task hold a weak reference instead, because the task's coroutine frame owns the
-/// context and Asio copies an executor several times per resumption. 24 bytes over an
-/// io_context executor, so any_io_executor stores it inline (32 over a thread_pool
-/// executor and 40 over a strand, which any_io_executor keeps on the heap).
-template <class Executor>
-class context_executor {
+/// What the two adapters share: the inner executor, queries forwarded to it, and
+/// require/prefer applied to it and re-wrapped with the same context (by the adapter's
+/// rewrap()).
+template <template <class> class Adapter, class Executor>
+class adapter_base {
  public:
   using inner_executor_type = Executor;
 
-  /// An adapter owning a reference to ctx.
-  /// The inner executor is taken by value and moved in: Asio re-wraps a work-tracking
-  /// executor on every resumption (prefer(outstanding_work.tracked)), and each extra
-  /// copy of one is a locked increment and decrement on its execution context.
-  context_executor(Executor inner, context_ref ctx) noexcept(std::is_nothrow_move_constructible_v<Executor>)
-      : inner_(std::move(inner)), ctx_(ctx.detach()), generation_(0), owning_(true) {}
-
-  /// An adapter with a weak reference to a context owned elsewhere (a task's frame).
-  context_executor(Executor inner, prela::detail::weak_context ctx) noexcept(
-      std::is_nothrow_move_constructible_v<Executor>)
-      : inner_(std::move(inner)), ctx_(ctx.ptr), generation_(ctx.generation), owning_(false) {}
-
-  template <class Other>
-    requires(!std::is_same_v<Other, Executor> && std::is_constructible_v<Executor, const Other&>)
-  context_executor(const context_executor<Other>& other)  // NOLINT(google-explicit-constructor)
-      : inner_(other.get_inner_executor()),
-        ctx_(other.ctx_),
-        generation_(other.generation_),
-        owning_(other.owning_) {
-    if (owning_) ctx_->add_ref();
-  }
-
-  context_executor(const context_executor& o) noexcept(std::is_nothrow_copy_constructible_v<Executor>)
-      : inner_(o.inner_), ctx_(o.ctx_), generation_(o.generation_), owning_(o.owning_) {
-    if (owning_) ctx_->add_ref();
-  }
-  context_executor(context_executor&& o) noexcept(std::is_nothrow_move_constructible_v<Executor>)
-      : inner_(std::move(o.inner_)), ctx_(o.ctx_), generation_(o.generation_), owning_(o.owning_) {
-    o.owning_ = false;  // the reference moved with us
-  }
-  context_executor& operator=(context_executor o) noexcept {
-    std::swap(inner_, o.inner_);
-    std::swap(ctx_, o.ctx_);
-    std::swap(generation_, o.generation_);
-    std::swap(owning_, o.owning_);
-    return *this;
-  }
-  ~context_executor() {
-    if (owning_) ctx_->release();
-  }
-
   [[nodiscard]] const Executor& get_inner_executor() const noexcept { return inner_; }
-  /// The carried context, or nullptr if this is a task's adapter and the task has ended.
-  [[nodiscard]] trace_context* context() const noexcept { return owning_ ? ctx_ : weak().get(); }
-
-  template <class F>
-  void execute(F&& f) const {
-    if (owning_) {
-      boost::asio::execution::execute(
-          inner_, detail::run_in_context<std::decay_t<F>>(prela::context_ref(ctx_), std::forward<F>(f)));
-    } else {
-      boost::asio::execution::execute(inner_,
-                                      detail::run_in_task_context<std::decay_t<F>>(weak(), std::forward<F>(f)));
-    }
-  }
 
   template <class Property>
     requires boost::asio::can_query<const Executor&, const Property&>::value
@@ -156,45 +97,135 @@ class context_executor {
   template <class Property>
     requires boost::asio::can_require<const Executor&, const Property&>::value
   auto require(const Property& p) const {
-    return rewrap(boost::asio::require(inner_, p));
+    return static_cast<const Adapter<Executor>&>(*this).rewrap(boost::asio::require(inner_, p));
   }
 
   template <class Property>
     requires boost::asio::can_prefer<const Executor&, const Property&>::value
   auto prefer(const Property& p) const {
-    return rewrap(boost::asio::prefer(inner_, p));
+    return static_cast<const Adapter<Executor>&>(*this).rewrap(boost::asio::prefer(inner_, p));
+  }
+
+ protected:
+  /// The inner executor is taken by value and moved in: Asio re-wraps a work-tracking
+  /// executor on every resumption (prefer(outstanding_work.tracked)), and each extra
+  /// copy of one is a locked increment and decrement on its execution context.
+  explicit adapter_base(Executor inner) noexcept(std::is_nothrow_move_constructible_v<Executor>)
+      : inner_(std::move(inner)) {}
+
+  Executor inner_;
+};
+
+}  // namespace detail
+
+/// Carries one trace context and runs every function submitted through it under that
+/// context, restoring the thread's previous context afterwards. Copies share the
+/// context (they are the same flow) and each holds a reference to it; use fork() for a
+/// new flow. Queries are forwarded to the inner executor; require/prefer re-wrap the
+/// result with the same context. 16 bytes over an io_context executor.
+///
+/// Tasks started by prela::asio::co_spawn, gather and the operators run on a
+/// task_executor instead, which does the same with a weak reference.
+template <class Executor>
+class context_executor : public detail::adapter_base<context_executor, Executor> {
+  using base = detail::adapter_base<context_executor, Executor>;
+
+ public:
+  /// An adapter holding a reference to ctx.
+  context_executor(Executor inner, context_ref ctx) noexcept(std::is_nothrow_move_constructible_v<Executor>)
+      : base(std::move(inner)), ctx_(std::move(ctx)) {}
+
+  template <class Other>
+    requires(!std::is_same_v<Other, Executor> && std::is_constructible_v<Executor, const Other&>)
+  context_executor(const context_executor<Other>& other)  // NOLINT(google-explicit-constructor)
+      : base(Executor(other.get_inner_executor())), ctx_(other.ctx_) {}
+
+  /// The carried context (nullptr only in a moved-from adapter).
+  [[nodiscard]] trace_context* context() const noexcept { return ctx_.get(); }
+
+  template <class F>
+  void execute(F&& f) const {
+    boost::asio::execution::execute(this->inner_,
+                                    detail::run_in_context<std::decay_t<F>>(ctx_, std::forward<F>(f)));
   }
 
   friend bool operator==(const context_executor& a, const context_executor& b) noexcept {
-    return a.ctx_ == b.ctx_ && a.generation_ == b.generation_ && a.inner_ == b.inner_;
+    return a.ctx_ == b.ctx_ && a.inner_ == b.inner_;
   }
   friend bool operator!=(const context_executor& a, const context_executor& b) noexcept { return !(a == b); }
 
  private:
   template <class>
   friend class context_executor;
-
-  [[nodiscard]] prela::detail::weak_context weak() const noexcept { return {ctx_, generation_}; }
+  friend base;
 
   // By value: require/prefer results arrive as temporaries and are moved, not copied.
   template <class Inner>
-  auto rewrap(Inner inner) const {
-    using result = context_executor<Inner>;
-    if (owning_) return result(std::move(inner), prela::context_ref(ctx_));
-    return result(std::move(inner), weak());
+  context_executor<Inner> rewrap(Inner inner) const {
+    return context_executor<Inner>(std::move(inner), ctx_);
   }
 
-  Executor inner_;
-  trace_context* ctx_;
-  std::uint32_t generation_;
-  bool owning_;
+  context_ref ctx_;
+};
+
+/// The executor of a task started by prela::asio::co_spawn, gather or the awaitable
+/// operators (what `co_await boost::asio::this_coro::executor` holds inside one, in an
+/// any_io_executor): runs every function submitted through it under the task's context,
+/// like context_executor, but holds a weak reference. The task's coroutine frame owns
+/// the context, and Asio copies, moves and destroys the executor several times per
+/// resumption; a weak reference makes the adapter trivially copyable over a trivially
+/// copyable inner executor, so those copies cost what they cost without prela. Work
+/// that runs after the task has ended finds the context gone and runs under the
+/// running thread's own context. 24 bytes over an io_context executor, so
+/// any_io_executor stores it inline (32 over a thread_pool executor and 40 over a
+/// strand, which any_io_executor keeps on the heap).
+template <class Executor>
+class task_executor : public detail::adapter_base<task_executor, Executor> {
+  using base = detail::adapter_base<task_executor, Executor>;
+
+ public:
+  task_executor(Executor inner, prela::detail::weak_context ctx) noexcept(
+      std::is_nothrow_move_constructible_v<Executor>)
+      : base(std::move(inner)), ctx_(ctx) {}
+
+  template <class Other>
+    requires(!std::is_same_v<Other, Executor> && std::is_constructible_v<Executor, const Other&>)
+  task_executor(const task_executor<Other>& other)  // NOLINT(google-explicit-constructor)
+      : base(Executor(other.get_inner_executor())), ctx_(other.ctx_) {}
+
+  /// The task's context, or nullptr once the task has ended.
+  [[nodiscard]] trace_context* context() const noexcept { return ctx_.get(); }
+
+  template <class F>
+  void execute(F&& f) const {
+    boost::asio::execution::execute(this->inner_,
+                                    detail::run_in_task_context<std::decay_t<F>>(ctx_, std::forward<F>(f)));
+  }
+
+  friend bool operator==(const task_executor& a, const task_executor& b) noexcept {
+    return a.ctx_ == b.ctx_ && a.inner_ == b.inner_;
+  }
+  friend bool operator!=(const task_executor& a, const task_executor& b) noexcept { return !(a == b); }
+
+ private:
+  template <class>
+  friend class task_executor;
+  friend base;
+
+  template <class Inner>
+  task_executor<Inner> rewrap(Inner inner) const {
+    return task_executor<Inner>(std::move(inner), ctx_);
+  }
+
+  prela::detail::weak_context ctx_;
 };
 
 namespace detail {
 
-/// Calls f with the context_executor inside `ex` and returns true, if `ex` is one or
-/// type-erases one over a common inner executor (io_context, thread_pool, a strand of
-/// io_context, any_io_executor); returns false otherwise.
+/// Calls f with the adapter (context_executor or task_executor) inside `ex` and returns
+/// true, if `ex` is one or type-erases one over a common inner executor (io_context,
+/// thread_pool, a strand of io_context, any_io_executor); returns false otherwise. Task
+/// executors are looked for first: inside a coroutine, they are what `ex` holds.
 template <class Executor, class F>
 bool visit_context_executor(const Executor& ex, F&& f) {
   if constexpr (is_context_executor<Executor>::value) {
@@ -204,10 +235,15 @@ bool visit_context_executor(const Executor& ex, F&& f) {
     using io = boost::asio::io_context::executor_type;
     using pool = boost::asio::thread_pool::executor_type;
     using io_strand = boost::asio::strand<io>;
+    using any = boost::asio::any_io_executor;
+    if (const auto* e = ex.template target<task_executor<io>>()) return f(*e), true;
+    if (const auto* e = ex.template target<task_executor<pool>>()) return f(*e), true;
+    if (const auto* e = ex.template target<task_executor<io_strand>>()) return f(*e), true;
+    if (const auto* e = ex.template target<task_executor<any>>()) return f(*e), true;
     if (const auto* e = ex.template target<context_executor<io>>()) return f(*e), true;
     if (const auto* e = ex.template target<context_executor<pool>>()) return f(*e), true;
     if (const auto* e = ex.template target<context_executor<io_strand>>()) return f(*e), true;
-    if (const auto* e = ex.template target<context_executor<boost::asio::any_io_executor>>()) return f(*e), true;
+    if (const auto* e = ex.template target<context_executor<any>>()) return f(*e), true;
     return false;
   } else {
     return false;
@@ -218,16 +254,29 @@ bool visit_context_executor(const Executor& ex, F&& f) {
 
 /// An adapter over `ex` holding a fork of the current context: work submitted through
 /// it is a new flow whose spans are children of the span current here. Take one fork
-/// per task: copies of one fork share its context.
+/// per task: copies of one fork share its context. An any_io_executor that holds an
+/// adapter (inside a coroutine, `co_await this_coro::executor`) is forked over that
+/// adapter's inner executor, so the work passes one adapter, not two (with two, the
+/// fork's context would still win: the outer adapter's function runs innermost).
 template <class Executor>
   requires boost::asio::execution::is_executor<Executor>::value
 context_executor<Executor> fork(const Executor& ex) {
-  return context_executor<Executor>(ex, prela::detail::fork_current());
+  if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
+    Executor inner = ex;
+    detail::visit_context_executor(ex, [&](const auto& adapter) { inner = adapter.get_inner_executor(); });
+    return context_executor<Executor>(std::move(inner), prela::detail::fork_current());
+  } else {
+    return context_executor<Executor>(ex, prela::detail::fork_current());
+  }
 }
 
 /// Forking an adapter forks the current context over the same inner executor.
 template <class Executor>
 context_executor<Executor> fork(const context_executor<Executor>& ex) {
+  return context_executor<Executor>(ex.get_inner_executor(), prela::detail::fork_current());
+}
+template <class Executor>
+context_executor<Executor> fork(const task_executor<Executor>& ex) {
   return context_executor<Executor>(ex.get_inner_executor(), prela::detail::fork_current());
 }
 

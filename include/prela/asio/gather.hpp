@@ -31,7 +31,7 @@ namespace detail {
 
 /// A child flow: its own fork of the current context (owned by the child's frame, see
 /// owned_by_frame) and an executor carrying a weak reference to it.
-/// The executor is the awaiting coroutine's, unwrapped as task_executor() does, so a
+/// The executor is the awaiting coroutine's, unwrapped as make_task_executor() does, so a
 /// child's work does not pass two adapters.
 struct child_flow {
   boost::asio::any_io_executor executor;
@@ -40,7 +40,7 @@ struct child_flow {
 
 inline child_flow make_child(const boost::asio::any_io_executor& ex) {
   prela::context_ref ctx = prela::detail::fork_current();
-  auto executor = task_executor(ex, ctx);
+  auto executor = make_task_executor(ex, ctx);
   return {std::move(executor), std::move(ctx)};
 }
 
