@@ -17,9 +17,11 @@ namespace prela::asio {
 /// A handler bound to a context. Its associated executor is a context_executor over the
 /// handler's own associated executor, so Asio runs it under the context whichever way
 /// it completes; the allocator, cancellation slot and other associations are the
-/// handler's own. The context is installed by that executor, not by operator(): when
-/// the handler's own executor carries a context too (a coroutine's), that inner one is
-/// installed last and wins, so a coroutine always resumes in its own flow.
+/// handler's own. The context is installed by that executor, not by operator(). An
+/// adapter's function runs inside those of the executors beneath it, so this context
+/// would win over one carried by the handler's own executor; that is why a handler
+/// whose executor already carries a context (one resuming a coroutine) is never wrapped
+/// (see async_result below): a coroutine always resumes in its own flow.
 template <class Handler>
 class context_handler {
  public:
