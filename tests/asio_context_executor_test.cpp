@@ -74,6 +74,14 @@ BOOST_AUTO_TEST_CASE(queries_are_forwarded_and_require_keeps_the_context) {
   // Usable inside any_io_executor, and recoverable from it.
   net::any_io_executor erased = ex;
   BOOST_TEST(erased.target<asio::context_executor<net::io_context::executor_type>>() != nullptr);
+  // Converts to the adapter over a converting executor, keeping the context.
+  asio::context_executor<net::any_io_executor> widened = ex;
+  BOOST_TEST(widened.context() == ex.context());
+  asio::task_executor<net::io_context::executor_type> task(io.get_executor(),
+                                                           prela::detail::weak_context::of(ex.context()));
+  asio::task_executor<net::any_io_executor> widened_task = task;
+  BOOST_TEST(widened_task.context() == ex.context());
+  BOOST_TEST((net::require(task, net::execution::blocking.never).context() == ex.context()));
 }
 
 BOOST_AUTO_TEST_CASE(functions_run_under_the_context_and_the_thread_gets_its_own_back) {

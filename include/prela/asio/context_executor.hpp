@@ -77,15 +77,35 @@ class run_in_task_context {
   F f_;
 };
 
-/// What the two adapters share: the inner executor, queries forwarded to it, and
-/// require/prefer applied to it and re-wrapped with the same context (by the adapter's
-/// rewrap()).
-template <template <class> class Adapter, class Executor>
+/// Both adapters: an inner executor and a reference to a context (`Ref`: counted for
+/// context_executor, weak for task_executor), and `Run`, the wrapper that installs that
+/// context around a submitted function. Queries are forwarded to the inner executor;
+/// require/prefer results are re-wrapped with the same context.
+template <template <class> class Adapter, class Executor, class Ref, template <class> class Run>
 class adapter_base {
  public:
   using inner_executor_type = Executor;
 
+  /// The inner executor is taken by value and moved in: Asio re-wraps a work-tracking
+  /// executor on every resumption (prefer(outstanding_work.tracked)), and each extra
+  /// copy of one is a locked increment and decrement on its execution context.
+  adapter_base(Executor inner, Ref ctx) noexcept(std::is_nothrow_move_constructible_v<Executor>)
+      : inner_(std::move(inner)), ctx_(std::move(ctx)) {}
+
+  /// From the same adapter over another executor that converts to this one.
+  template <class Other>
+    requires(!std::is_same_v<Other, Executor> && std::is_constructible_v<Executor, const Other&>)
+  adapter_base(const Adapter<Other>& other)  // NOLINT(google-explicit-constructor)
+      : inner_(other.get_inner_executor()), ctx_(other.ctx_) {}
+
   [[nodiscard]] const Executor& get_inner_executor() const noexcept { return inner_; }
+  /// The carried context; nullptr from a task_executor whose task has ended.
+  [[nodiscard]] trace_context* context() const noexcept { return ctx_.get(); }
+
+  template <class F>
+  void execute(F&& f) const {
+    boost::asio::execution::execute(inner_, Run<std::decay_t<F>>(ctx_, std::forward<F>(f)));
+  }
 
   template <class Property>
     requires boost::asio::can_query<const Executor&, const Property&>::value
@@ -94,26 +114,32 @@ class adapter_base {
     return boost::asio::query(inner_, p);
   }
 
+  // By value: require/prefer results arrive as temporaries and are moved, not copied.
   template <class Property>
     requires boost::asio::can_require<const Executor&, const Property&>::value
   auto require(const Property& p) const {
-    return static_cast<const Adapter<Executor>&>(*this).rewrap(boost::asio::require(inner_, p));
+    auto inner = boost::asio::require(inner_, p);
+    return Adapter<decltype(inner)>(std::move(inner), ctx_);
   }
 
   template <class Property>
     requires boost::asio::can_prefer<const Executor&, const Property&>::value
   auto prefer(const Property& p) const {
-    return static_cast<const Adapter<Executor>&>(*this).rewrap(boost::asio::prefer(inner_, p));
+    auto inner = boost::asio::prefer(inner_, p);
+    return Adapter<decltype(inner)>(std::move(inner), ctx_);
   }
 
- protected:
-  /// The inner executor is taken by value and moved in: Asio re-wraps a work-tracking
-  /// executor on every resumption (prefer(outstanding_work.tracked)), and each extra
-  /// copy of one is a locked increment and decrement on its execution context.
-  explicit adapter_base(Executor inner) noexcept(std::is_nothrow_move_constructible_v<Executor>)
-      : inner_(std::move(inner)) {}
+  /// Same context (same flow) and equal inner executors.
+  friend bool operator==(const adapter_base& a, const adapter_base& b) noexcept {
+    return a.ctx_ == b.ctx_ && a.inner_ == b.inner_;
+  }
+
+ private:
+  template <template <class> class, class, class, template <class> class>
+  friend class adapter_base;
 
   Executor inner_;
+  Ref ctx_;
 };
 
 }  // namespace detail
@@ -127,45 +153,10 @@ class adapter_base {
 /// Tasks started by prela::asio::co_spawn, gather and the operators run on a
 /// task_executor instead, which does the same with a weak reference.
 template <class Executor>
-class context_executor : public detail::adapter_base<context_executor, Executor> {
-  using base = detail::adapter_base<context_executor, Executor>;
-
+class context_executor
+    : public detail::adapter_base<context_executor, Executor, context_ref, detail::run_in_context> {
  public:
-  /// An adapter holding a reference to ctx.
-  context_executor(Executor inner, context_ref ctx) noexcept(std::is_nothrow_move_constructible_v<Executor>)
-      : base(std::move(inner)), ctx_(std::move(ctx)) {}
-
-  template <class Other>
-    requires(!std::is_same_v<Other, Executor> && std::is_constructible_v<Executor, const Other&>)
-  context_executor(const context_executor<Other>& other)  // NOLINT(google-explicit-constructor)
-      : base(Executor(other.get_inner_executor())), ctx_(other.ctx_) {}
-
-  /// The carried context (nullptr only in a moved-from adapter).
-  [[nodiscard]] trace_context* context() const noexcept { return ctx_.get(); }
-
-  template <class F>
-  void execute(F&& f) const {
-    boost::asio::execution::execute(this->inner_,
-                                    detail::run_in_context<std::decay_t<F>>(ctx_, std::forward<F>(f)));
-  }
-
-  friend bool operator==(const context_executor& a, const context_executor& b) noexcept {
-    return a.ctx_ == b.ctx_ && a.inner_ == b.inner_;
-  }
-  friend bool operator!=(const context_executor& a, const context_executor& b) noexcept { return !(a == b); }
-
- private:
-  template <class>
-  friend class context_executor;
-  friend base;
-
-  // By value: require/prefer results arrive as temporaries and are moved, not copied.
-  template <class Inner>
-  context_executor<Inner> rewrap(Inner inner) const {
-    return context_executor<Inner>(std::move(inner), ctx_);
-  }
-
-  context_ref ctx_;
+  using detail::adapter_base<context_executor, Executor, context_ref, detail::run_in_context>::adapter_base;
 };
 
 /// The executor of a task started by prela::asio::co_spawn, gather or the awaitable
@@ -180,44 +171,11 @@ class context_executor : public detail::adapter_base<context_executor, Executor>
 /// any_io_executor stores it inline (32 over a thread_pool executor and 40 over a
 /// strand, which any_io_executor keeps on the heap).
 template <class Executor>
-class task_executor : public detail::adapter_base<task_executor, Executor> {
-  using base = detail::adapter_base<task_executor, Executor>;
-
+class task_executor : public detail::adapter_base<task_executor, Executor, prela::detail::weak_context,
+                                                  detail::run_in_task_context> {
  public:
-  task_executor(Executor inner, prela::detail::weak_context ctx) noexcept(
-      std::is_nothrow_move_constructible_v<Executor>)
-      : base(std::move(inner)), ctx_(ctx) {}
-
-  template <class Other>
-    requires(!std::is_same_v<Other, Executor> && std::is_constructible_v<Executor, const Other&>)
-  task_executor(const task_executor<Other>& other)  // NOLINT(google-explicit-constructor)
-      : base(Executor(other.get_inner_executor())), ctx_(other.ctx_) {}
-
-  /// The task's context, or nullptr once the task has ended.
-  [[nodiscard]] trace_context* context() const noexcept { return ctx_.get(); }
-
-  template <class F>
-  void execute(F&& f) const {
-    boost::asio::execution::execute(this->inner_,
-                                    detail::run_in_task_context<std::decay_t<F>>(ctx_, std::forward<F>(f)));
-  }
-
-  friend bool operator==(const task_executor& a, const task_executor& b) noexcept {
-    return a.ctx_ == b.ctx_ && a.inner_ == b.inner_;
-  }
-  friend bool operator!=(const task_executor& a, const task_executor& b) noexcept { return !(a == b); }
-
- private:
-  template <class>
-  friend class task_executor;
-  friend base;
-
-  template <class Inner>
-  task_executor<Inner> rewrap(Inner inner) const {
-    return task_executor<Inner>(std::move(inner), ctx_);
-  }
-
-  prela::detail::weak_context ctx_;
+  using detail::adapter_base<task_executor, Executor, prela::detail::weak_context,
+                             detail::run_in_task_context>::adapter_base;
 };
 
 namespace detail {
