@@ -8,6 +8,9 @@
 //   unsampled-nested <n>  the same with a child span in each
 //   resume-plain <n>  n resumptions of co_await post(use_awaitable), plain Asio
 //   resume-prela <n>  the same coroutine spawned with prela::asio::co_spawn
+//   spawn-plain <n>   n co_spawns (detached) of a trivial coroutine, run, plain Asio
+//   spawn-prela <n>   the same with prela::asio::co_spawn
+//   gather <n>        n co_await prela::asio::gather of three trivial coroutines
 //   extract <n>       n extracts of traceparent + tracestate + a 5-entry baggage
 //   inject <n>        n injects of the same into a reused std::map carrier
 //   continue <n>      n requests: extract, a server span continuing the trace, one
@@ -52,6 +55,30 @@ void resume(long n, bool traced) {
   io.run();
 }
 
+net::awaitable<int> trivial() { co_return 1; }
+
+void spawn(long n, bool traced) {
+  net::io_context io(1);
+  for (long i = 0; i < n; ++i) {
+    if (traced) {
+      prela::asio::co_spawn(io, trivial(), net::detached);
+    } else {
+      net::co_spawn(io, trivial(), net::detached);
+    }
+    io.run();
+    io.restart();
+  }
+}
+
+net::awaitable<void> gather_loop(long n) {
+  long sum = 0;
+  for (long i = 0; i < n; ++i) {
+    auto [a, b, c] = co_await prela::asio::gather(trivial(), trivial(), trivial());
+    sum += a + b + c;
+  }
+  if (sum != 3 * n) std::abort();
+}
+
 using prela::bench::header_map;
 using prela::bench::incoming_request;
 
@@ -90,7 +117,8 @@ int main(int argc, char** argv) {
   if (n <= 0) {
     std::fprintf(
         stderr,
-        "usage: instruction_probe unsampled|unsampled-nested|resume-plain|resume-prela|extract|inject|continue <n>\n");
+        "usage: instruction_probe unsampled|unsampled-nested|resume-plain|resume-prela|spawn-plain|spawn-prela|"
+        "gather|extract|inject|continue <n>\n");
     return 2;
   }
   if (loop == "unsampled") {
@@ -101,6 +129,14 @@ int main(int argc, char** argv) {
     resume(n, false);
   } else if (loop == "resume-prela") {
     resume(n, true);
+  } else if (loop == "spawn-plain") {
+    spawn(n, false);
+  } else if (loop == "spawn-prela") {
+    spawn(n, true);
+  } else if (loop == "gather") {
+    net::io_context io(1);
+    prela::asio::co_spawn(io, gather_loop(n), net::detached);
+    io.run();
   } else if (loop == "extract") {
     extract(n);
   } else if (loop == "inject") {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/execution_context.hpp>
 
 #include "prela/asio/bind_context.hpp"
@@ -65,6 +66,18 @@ auto make_task_executor(const Executor& ex, const prela::context_ref& ctx) {
   }
 }
 
+/// The completion token, bound to the spawner's context. `detached` is passed as is: its
+/// handler runs no user code, and binding it would cost a fork of the context and, for
+/// an any_io_executor, a heap-allocated executor per spawn.
+template <class CompletionToken>
+decltype(auto) bind_completion(CompletionToken&& token) {
+  if constexpr (std::is_same_v<std::decay_t<CompletionToken>, boost::asio::detached_t>) {
+    return std::forward<CompletionToken>(token);
+  } else {
+    return bind_context(std::forward<CompletionToken>(token));
+  }
+}
+
 }  // namespace detail
 
 /// Like boost::asio::co_spawn, but the coroutine runs under a fork of the context
@@ -80,7 +93,7 @@ auto co_spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a
   prela::context_ref ctx = prela::detail::fork_current();
   auto child = detail::make_task_executor(ex, ctx);
   return boost::asio::co_spawn(std::move(child), detail::owned_by_frame(std::move(ctx), std::move(a)),
-                               bind_context(std::forward<CompletionToken>(token)));
+                               detail::bind_completion(std::forward<CompletionToken>(token)));
 }
 
 /// Overload for an execution context (io_context, thread_pool).
