@@ -56,8 +56,12 @@ inline boost::asio::any_io_executor serialized(const boost::asio::any_io_executo
 template <class T>
 using result_of_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
+/// A gather child: owns its context for as long as it runs, as owned_by_frame does, and
+/// turns a void result into std::monostate, in one coroutine frame rather than two.
 template <class T, class Executor>
-boost::asio::awaitable<result_of_t<T>, Executor> as_value(boost::asio::awaitable<T, Executor> a) {
+boost::asio::awaitable<result_of_t<T>, Executor> owned_value(prela::context_ref ctx,
+                                                            boost::asio::awaitable<T, Executor> a) {
+  (void)ctx;
   if constexpr (std::is_void_v<T>) {
     co_await std::move(a);
     co_return std::monostate{};
@@ -66,9 +70,16 @@ boost::asio::awaitable<result_of_t<T>, Executor> as_value(boost::asio::awaitable
   }
 }
 
+/// The deferred operation that runs `a` as the child flow `child`.
 template <class T, class Executor>
 auto spawn_child(const child_flow& child, boost::asio::awaitable<T, Executor> a) {
   return boost::asio::co_spawn(child.executor, owned_by_frame(child.context, std::move(a)), boost::asio::deferred);
+}
+
+/// The same for a gather child, whose result is a value even for void.
+template <class T, class Executor>
+auto spawn_child_value(const child_flow& child, boost::asio::awaitable<T, Executor> a) {
+  return boost::asio::co_spawn(child.executor, owned_value(child.context, std::move(a)), boost::asio::deferred);
 }
 
 template <class... R, class All, std::size_t... I>
@@ -95,7 +106,7 @@ boost::asio::awaitable<std::tuple<detail::result_of_t<T>...>> gather(boost::asio
   for (auto& f : flows) f = detail::make_child(ex);
   auto all = co_await [&]<std::size_t... I>(std::index_sequence<I...>) {
     return boost::asio::experimental::make_parallel_group(
-               detail::spawn_child(flows[I], detail::as_value(std::move(children)))...)
+               detail::spawn_child_value(flows[I], std::move(children))...)
         .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::deferred);
   }(std::index_sequence_for<T...>{});
   co_return detail::collect<detail::result_of_t<T>...>(all, std::index_sequence_for<T...>{});
@@ -106,11 +117,11 @@ template <class T>
 boost::asio::awaitable<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> gather(
     std::vector<boost::asio::awaitable<T>> children) {
   const auto ex = co_await boost::asio::this_coro::executor;
-  using op = decltype(detail::spawn_child(std::declval<detail::child_flow>(),
-                                          detail::as_value(std::declval<boost::asio::awaitable<T>>())));
+  using op = decltype(detail::spawn_child_value(std::declval<detail::child_flow>(),
+                                                std::declval<boost::asio::awaitable<T>>()));
   std::vector<op> ops;
   ops.reserve(children.size());
-  for (auto& c : children) ops.push_back(detail::spawn_child(detail::make_child(ex), detail::as_value(std::move(c))));
+  for (auto& c : children) ops.push_back(detail::spawn_child_value(detail::make_child(ex), std::move(c)));
   if (ops.empty()) {
     if constexpr (std::is_void_v<T>) {
       co_return;
