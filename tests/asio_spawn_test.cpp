@@ -104,6 +104,8 @@ BOOST_AUTO_TEST_CASE(fork_of_a_coroutines_own_executor_is_a_new_flow) {
     task_span = task->span_id();
     task_context = &get_trace_context();
     const auto ex = co_await net::this_coro::executor;
+    // Forked over the executor beneath the task's adapter: one adapter, not two.
+    v.check(asio::fork(ex).get_inner_executor().target<net::io_context::executor_type>() != nullptr);
     net::post(asio::fork(ex), [&] {
       worker_context = prela::detail::peek_context();
       auto w = get_tracer().span("worker");
