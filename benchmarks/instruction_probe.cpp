@@ -115,10 +115,9 @@ int main(int argc, char** argv) {
   const std::string_view loop = argc > 1 ? argv[1] : "";
   const long n = argc > 2 ? std::atol(argv[2]) : 0;
   if (n <= 0) {
-    std::fprintf(
-        stderr,
-        "usage: instruction_probe unsampled|unsampled-nested|resume-plain|resume-prela|spawn-plain|spawn-prela|"
-        "gather|extract|inject|continue <n>\n");
+    std::fprintf(stderr,
+                 "usage: instruction_probe unsampled|unsampled-nested|resume-plain|resume-prela|spawn-plain|"
+                 "spawn-prela|gather|extract|inject|continue <n>\n");
     return 2;
   }
   if (loop == "unsampled") {

@@ -137,9 +137,10 @@ struct mark_losers {
 template <class Result, std::size_t Offset, class V, std::size_t... I>
 Result rebase(V&& v, std::index_sequence<I...>) {
   using fn = Result (*)(V&&);
-  static constexpr fn table[] = {
-      [](V&& x) -> Result { return Result(std::in_place_index<Offset + I>, std::get<I>(std::move(x))); }...};
-  return table[v.index()](std::move(v));
+  static constexpr fn table[] = {[](V&& x) -> Result {
+    return Result(std::in_place_index<Offset + I>, std::get<I>(std::forward<V>(x)));
+  }...};
+  return table[v.index()](std::forward<V>(v));
 }
 
 template <class Condition, class T, class U>

@@ -79,7 +79,8 @@ auto spawn_child(const child_flow& child, boost::asio::awaitable<T, Executor> a)
 /// The same for a gather child, whose result is a value even for void.
 template <class T, class Executor>
 auto spawn_child_value(const child_flow& child, boost::asio::awaitable<T, Executor> a) {
-  return boost::asio::co_spawn(child.executor, owned_value(child.context, std::move(a)), boost::asio::deferred);
+  return boost::asio::co_spawn(child.executor, owned_value(child.context, std::move(a)),
+                               boost::asio::deferred);
 }
 
 template <class... R, class All, std::size_t... I>
