@@ -208,6 +208,13 @@ bool visit_context_executor(const Executor& ex, F&& f) {
   }
 }
 
+/// The executor beneath the adapter that `ex` holds, or `ex` itself when it holds none.
+inline boost::asio::any_io_executor beneath_adapter(const boost::asio::any_io_executor& ex) {
+  boost::asio::any_io_executor inner = ex;
+  visit_context_executor(ex, [&](const auto& adapter) { inner = adapter.get_inner_executor(); });
+  return inner;
+}
+
 }  // namespace detail
 
 /// An adapter over `ex` holding a fork of the current context: work submitted through
@@ -220,9 +227,7 @@ template <class Executor>
   requires boost::asio::execution::is_executor<Executor>::value
 context_executor<Executor> fork(const Executor& ex) {
   if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
-    Executor inner = ex;
-    detail::visit_context_executor(ex, [&](const auto& adapter) { inner = adapter.get_inner_executor(); });
-    return context_executor<Executor>(std::move(inner), prela::detail::fork_current());
+    return context_executor<Executor>(detail::beneath_adapter(ex), prela::detail::fork_current());
   } else {
     return context_executor<Executor>(ex, prela::detail::fork_current());
   }

@@ -48,9 +48,7 @@ inline child_flow make_child(const boost::asio::any_io_executor& ex) {
 /// share it, because Asio's parallel_group emits cancellation signals from the thread of
 /// the operand that completes and cancellation slots are not thread-safe.
 inline boost::asio::any_io_executor serialized(const boost::asio::any_io_executor& ex) {
-  boost::asio::any_io_executor inner = ex;
-  visit_context_executor(ex, [&](const auto& adapter) { inner = adapter.get_inner_executor(); });
-  return boost::asio::make_strand(inner);
+  return boost::asio::make_strand(beneath_adapter(ex));
 }
 
 template <class T>
