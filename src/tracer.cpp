@@ -347,30 +347,84 @@ activation& activation::operator=(activation&& other) noexcept {
 }
 
 namespace {
-std::atomic<bool> mismatch_reported{false};
+// One flag per kind of report: each is printed once per process.
+enum class report : std::uint8_t {
+  installed_elsewhere,
+  scope_in_other_flow,
+  scope_below_open_scope,
+  count_
+};
+std::atomic<bool> reported[static_cast<std::size_t>(report::count_)] = {};
 
-void report_mismatch(const span& s) {
-  if (mismatch_reported.exchange(true, std::memory_order_relaxed)) return;
-  std::string name(s.name());
-  std::fprintf(stderr,
-               "prela: span scope '%s' ended out of nesting (another flow's span was current); "
-               "it was ended in its own context, but spans opened meanwhile may have the wrong "
-               "parent. Usual cause: a coroutine started with boost::asio::co_spawn instead of "
-               "prela::asio::co_spawn, or a scope moved to another task. Counted in "
-               "tracer_stats::context_mismatches; reported once. See docs/troubleshooting.md.\n",
-               name.c_str());
+bool first_report(report r) noexcept {
+  return !reported[static_cast<std::size_t>(r)].exchange(true, std::memory_order_relaxed);
+}
+
+// Span names come from users and from remote input: no control characters on stderr.
+std::string printable(std::string_view text) {
+  std::string out(text.substr(0, 200));
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return out;
+}
+
+void report_scope(report r, const span& s) noexcept {
+  if (!first_report(r)) return;
+  try {
+    const std::string name = printable(s.name());
+    if (r == report::scope_in_other_flow) {
+      std::fprintf(stderr,
+                   "prela: span scope '%s' ended while another flow's context was current; it was "
+                   "ended in its own context, but spans opened meanwhile may have the wrong parent. "
+                   "The coroutine or callback holding it ran without its own context: usual causes "
+                   "are a coroutine started with boost::asio::co_spawn (use prela::asio::co_spawn), "
+                   "boost::asio::bind_executor(X, use_awaitable) with an X that is not a prela "
+                   "executor (wrap it in prela::asio::bind_context), or a scope moved to another "
+                   "task. Counted in tracer_stats::context_mismatches; reported once. See "
+                   "docs/troubleshooting.md.\n",
+                   name.c_str());
+    } else {
+      std::fprintf(stderr,
+                   "prela: span scope '%s' ended while a scope opened after it in the same flow "
+                   "was still open; it was removed from its flow exactly, but spans opened meanwhile "
+                   "may have the wrong parent. Usual cause: two coroutines or callbacks sharing one "
+                   "flow (one context_executor for concurrent work: take one prela::asio::fork per "
+                   "task). Counted in tracer_stats::context_mismatches; reported once. See "
+                   "docs/troubleshooting.md.\n",
+                   name.c_str());
+    }
+  } catch (...) {  // out of memory while describing: the count stands
+  }
 }
 }  // namespace
+
+void report_misuse(misuse kind) noexcept {
+  count(counter::context_mismatches);
+  (void)kind;  // one kind so far
+  if (!first_report(report::installed_elsewhere)) return;
+  std::fprintf(stderr,
+               "prela: a flow's context was wanted on two threads at once, and the second ran "
+               "under its thread's own context (its spans may have the wrong parent). Usual "
+               "causes: callbacks on sockets or timers built from a task's executor (co_await "
+               "this_coro::executor) running while the task runs (give each callback-style "
+               "session its own flow with prela::asio::new_flow), a coroutine started with "
+               "boost::asio::co_spawn on a task's executor (use prela::asio::co_spawn), or one "
+               "prela::asio::fork() used for concurrent work (take one per task). Counted in "
+               "tracer_stats::context_mismatches; reported once. See docs/coroutines.md.\n");
+}
 
 void activation::finish() noexcept {
   if (!span_) return;
   span_ref s = std::move(span_);
   context_ref ctx = std::move(ctx_);
   const bool foreign = ctx.get() != tls.current;
-  // A flow's context (not a thread's own) that is not current while one of its scopes
-  // ends: the scope's coroutine frame is being destroyed while suspended (cancellation,
-  // io_context destroyed) on whichever thread destroys it. Handles may end anywhere.
-  const bool suspended_frame = is_scope_ && foreign && !ctx->thread_own_;
+  // A task's scope ending while the task's non-resumption work runs or is destroyed on
+  // this thread (unwinding_mark): its coroutine frame is being destroyed while suspended
+  // (cancellation, io_context destroyed). Any other scope ending outside its flow is a
+  // mismatch, not a cancellation. Handles may end anywhere.
+  const bool suspended_frame = is_scope_ && foreign && !ctx->thread_own_ && tls.unwinding == ctx.get();
   if (uncaught_exceptions() > uncaught_) {
     try {
       if (ctx->cancelled_.load(std::memory_order_relaxed)) {
@@ -396,7 +450,7 @@ void activation::finish() noexcept {
   // boost::asio::co_spawn): nesting was corrupted. Say so.
   if (is_scope_ && !suspended_frame && (foreign || where != trace_context::removed::innermost)) {
     count(counter::context_mismatches);
-    report_mismatch(*s);
+    report_scope(foreign ? report::scope_in_other_flow : report::scope_below_open_scope, *s);
   }
   s->end();
 }

@@ -7,5 +7,6 @@
 #include "prela/asio/co_spawn.hpp"
 #include "prela/asio/context_executor.hpp"
 #include "prela/asio/gather.hpp"
+#include "prela/asio/new_flow.hpp"
 #include "prela/asio/traced.hpp"
 #include "prela/prela.hpp"

@@ -74,7 +74,19 @@ class baggage_entries : public std::vector<std::pair<std::string, std::string>> 
 class span_factory;
 class activation;
 class context_guard;
+class flow_guard;
 void mark_cancelled(trace_context& ctx) noexcept;
+
+/// What prela could not do as asked; each is counted in tracer_stats::context_mismatches
+/// and reported once, with what prela knows about its cause.
+enum class misuse : std::uint8_t {
+  /// A flow's context was to be installed on a thread while another thread had it
+  /// installed; the work ran under its thread's own context instead.
+  installed_elsewhere,
+};
+/// Counts a misuse and reports its kind once (the span scope cases are reported by the
+/// scope itself, with its name).
+void report_misuse(misuse kind) noexcept;
 }  // namespace detail
 
 class trace_context {
@@ -141,6 +153,7 @@ class trace_context {
   friend class detail::span_factory;
   friend class detail::activation;
   friend class detail::context_guard;
+  friend class detail::flow_guard;
   friend class context_scope;
   friend trace_context& detail::create_own_context();
   friend class context_scope new_trace_context(struct new_trace_options);
@@ -190,6 +203,10 @@ class trace_context {
   friend void detail::mark_cancelled(trace_context& ctx) noexcept;
   // Non-zero: another thread may have ended spans of this stack (remove_foreign).
   std::atomic<std::uint32_t> foreign_ends_{0};
+  // The thread that has this context installed now (nullptr: none). A context other
+  // than a thread's own is installed only through detail::flow_guard, which claims it
+  // here: the span stack is single-threaded state, so two threads never share it.
+  std::atomic<const detail::thread_state*> owner_{nullptr};
   state st_;
 };
 
@@ -245,13 +262,83 @@ struct weak_context {
 };
 
 /// Installs a context on this thread for the guard's lifetime, then puts back whatever
-/// was installed before. The caller keeps the context alive.
+/// was installed before, without claiming it: only for a context no other thread can
+/// reach (a fork made for this one call). Shared contexts go through flow_guard. The
+/// caller keeps the context alive.
 class context_guard {
  public:
   explicit context_guard(trace_context* ctx) noexcept : previous_(tls.current) { tls.current = ctx; }
   context_guard(const context_guard&) = delete;
   context_guard& operator=(const context_guard&) = delete;
   ~context_guard() { tls.current = previous_; }
+
+ private:
+  trace_context* previous_;
+};
+
+/// Installs a flow's context (a task's, a fork held by an executor or a handler) on this
+/// thread for the guard's lifetime, then puts back whatever was installed before. This
+/// is where the invariant holds: a context is installed on at most one thread at a
+/// time. The guard claims the context; if another thread has it installed, the work
+/// runs under this thread's own context instead, and the event is counted and reported
+/// (misuse::installed_elsewhere): it may mis-nest, it never shares a span stack. A
+/// context this thread already has installed (an inline dispatch inside its own run) is
+/// installed again without a claim. nullptr (a task's context after the task ended)
+/// installs this thread's own. The caller keeps the context alive.
+class flow_guard {
+ public:
+  explicit flow_guard(trace_context* ctx) noexcept : previous_(tls.current) {
+    if (ctx == nullptr) {
+      tls.current = tls.own;  // nullptr until first needed: get_trace_context() creates it
+      return;
+    }
+    const thread_state* expected = nullptr;
+    if (ctx->owner_.compare_exchange_strong(expected, &tls, std::memory_order_acquire,
+                                            std::memory_order_relaxed)) [[likely]] {
+      claimed_ = ctx;
+      generation_ = generation_of(ctx);
+      tls.current = ctx;
+    } else if (expected == &tls) {
+      tls.current = ctx;
+    } else {
+      tls.current = tls.own;
+      report_misuse(misuse::installed_elsewhere);
+    }
+  }
+  flow_guard(const flow_guard&) = delete;
+  flow_guard& operator=(const flow_guard&) = delete;
+  /// True if another thread has `ctx` installed right now (a flow_guard on it would
+  /// not claim it).
+  static bool installed_elsewhere(const trace_context* ctx) noexcept {
+    const thread_state* owner = ctx->owner_.load(std::memory_order_relaxed);
+    return owner != nullptr && owner != &tls;
+  }
+  ~flow_guard() {
+    tls.current = previous_;
+    // Release: the next thread to claim the context sees every change made under it. A
+    // task's last resumption destroys its context while it runs (the coroutine frame
+    // owns it): then the block may already hold another context, which is not ours.
+    if (claimed_ != nullptr && generation_of(claimed_) == generation_) {
+      claimed_->owner_.store(nullptr, std::memory_order_release);
+    }
+  }
+
+ private:
+  trace_context* previous_;
+  trace_context* claimed_ = nullptr;
+  std::uint32_t generation_ = 0;
+};
+
+/// Marks the task context whose queued work this thread is destroying without running
+/// it (see prela::asio::task_executor). A span scope of that task that ends meanwhile
+/// belongs to a coroutine frame destroyed while suspended: it ends as "cancelled", not
+/// as a context mismatch.
+class unwinding_mark {
+ public:
+  explicit unwinding_mark(trace_context* task) noexcept : previous_(tls.unwinding) { tls.unwinding = task; }
+  unwinding_mark(const unwinding_mark&) = delete;
+  unwinding_mark& operator=(const unwinding_mark&) = delete;
+  ~unwinding_mark() { tls.unwinding = previous_; }
 
  private:
   trace_context* previous_;

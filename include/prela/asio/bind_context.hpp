@@ -14,21 +14,23 @@
 
 namespace prela::asio {
 
-/// A handler bound to a context. Its associated executor is a context_executor over the
-/// handler's own associated executor, so Asio runs it under the context whichever way
-/// it completes; the allocator, cancellation slot and other associations are the
-/// handler's own. The context is installed by that executor, not by operator(). An
-/// adapter's function runs inside those of the executors beneath it, so this context
-/// would win over one carried by the handler's own executor; that is why a handler
-/// whose executor already carries a context (one resuming a coroutine) is never wrapped
-/// (see async_result below): a coroutine always resumes in its own flow.
+/// A handler bound to a context: it runs under that context however it is invoked. The
+/// context is installed by operator() (claimed, as flow_guard does), so the handler
+/// keeps it under any executor, including one bound around it later
+/// (`bind_executor(strand, bind_context(h))`). Its associated executor is also a
+/// context_executor over the handler's own, so work Asio runs on the handler's
+/// executor before invoking it (the steps of a composed operation) runs under the
+/// context too. The allocator, cancellation slot and other associations are the
+/// handler's own.
 template <class Handler>
 class context_handler {
  public:
-  context_handler(prela::context_ref ctx, Handler h) : ctx_(std::move(ctx)), handler_(std::move(h)) {}
+  context_handler(prela::context_ref ctx, Handler&& h) : ctx_(std::move(ctx)), handler_(std::move(h)) {}
+  context_handler(prela::context_ref ctx, const Handler& h) : ctx_(std::move(ctx)), handler_(h) {}
 
   template <class... Args>
   decltype(auto) operator()(Args&&... args) {
+    prela::detail::flow_guard guard(ctx_.get());
     return std::move(handler_)(std::forward<Args>(args)...);
   }
 
@@ -60,20 +62,26 @@ namespace boost::asio {
 template <class Token, class... Signatures>
 struct async_result<prela::asio::context_token<Token>, Signatures...> {
   // Binds the handler when the operation actually starts, taking the fork there. A
-  // handler whose executor already carries a context (it resumes a coroutine started
-  // by prela::asio) belongs to that flow and is passed through unchanged: binding it
-  // would resume the coroutine in a fork of itself.
+  // handler that resumes a coroutine of a prela task (use_awaitable, and any adapter
+  // around it that forwards Asio's associators) is bound to that task's own context.
+  // One that resumes another coroutine is passed through unbound: binding it would
+  // resume that coroutine in a fork of whatever was current here.
   template <class Initiation>
   struct init_wrapper {
     Initiation initiation;
     template <class Handler, class... Args>
     void operator()(Handler&& handler, Args&&... args) {
-      const auto ex = boost::asio::get_associated_executor(handler);
-      if (prela::asio::detail::visit_context_executor(ex, [](const auto&) {})) {
-        std::move(initiation)(std::forward<Handler>(handler), std::forward<Args>(args)...);
+      using handler_type = std::decay_t<Handler>;
+      using bound = prela::asio::context_handler<handler_type>;
+      if constexpr (prela::asio::detail::resumes_coroutine_v<handler_type>) {
+        prela::context_ref task(prela::asio::detail::task_resumed_by(handler));
+        if (!task) {
+          std::move(initiation)(std::forward<Handler>(handler), std::forward<Args>(args)...);
+          return;
+        }
+        std::move(initiation)(bound(std::move(task), std::forward<Handler>(handler)), std::forward<Args>(args)...);
       } else {
-        std::move(initiation)(prela::asio::context_handler<std::decay_t<Handler>>(prela::detail::fork_current(),
-                                                                                 std::forward<Handler>(handler)),
+        std::move(initiation)(bound(prela::detail::fork_current(), std::forward<Handler>(handler)),
                               std::forward<Args>(args)...);
       }
     }
@@ -81,6 +89,8 @@ struct async_result<prela::asio::context_token<Token>, Signatures...> {
 
   template <class Initiation, class RawToken, class... Args>
   static auto initiate(Initiation&& initiation, RawToken&& token, Args&&... args) {
+    // async_initiate<Token> forwards the wrapped token as a Token&&: a move-only
+    // handler is moved, never copied.
     return async_initiate<Token, Signatures...>(
         init_wrapper<std::decay_t<Initiation>>{std::forward<Initiation>(initiation)}, token.token,
         std::forward<Args>(args)...);

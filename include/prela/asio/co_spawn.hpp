@@ -28,47 +28,42 @@ boost::asio::awaitable<T, Executor> owned_by_frame(prela::context_ref ctx, boost
   }
 }
 
-template <class Executor>
-auto inner_of(const Executor& ex) {
-  if constexpr (is_context_executor<Executor>::value) {
-    return ex.get_inner_executor();
-  } else {
-    return ex;
-  }
+/// A task executor over `ex` with a weak reference to `ctx`, of one of the types an
+/// any_io_executor is looked into for (see is_task_base_v): a task over an io_context
+/// executor, a thread_pool executor or a strand of an io_context is an adapter over
+/// that type, anything else one over an any_io_executor. An adapter inside `ex` (an
+/// executor taken from another task, a fork) is unwrapped first, so the task's work
+/// passes one adapter, not two. Over an io_context executor the adapter (24 bytes) fits
+/// any_io_executor's inline storage.
+inline boost::asio::any_io_executor task_executor_over(const boost::asio::any_io_executor& ex,
+                                                       prela::detail::weak_context weak) {
+  const boost::asio::any_io_executor inner = beneath_adapter(ex);
+  if (const auto* e = inner.template target<io_executor>()) return task_executor<io_executor>(*e, weak);
+  if (const auto* e = inner.template target<pool_executor>()) return task_executor<pool_executor>(*e, weak);
+  if (const auto* e = inner.template target<io_strand>()) return task_executor<io_strand>(*e, weak);
+  return task_executor<boost::asio::any_io_executor>(inner, weak);
 }
 
-/// A task adapter over `ex` with a weak reference to `ctx`. An any_io_executor around a
-/// plain io_context executor, or around an adapter over a common executor, is unwrapped
-/// to the concrete executor: the task's work then passes one adapter, not two, and over
-/// an io_context executor the adapter (24 bytes) fits any_io_executor's inline storage.
 template <class Executor>
 auto make_task_executor(const Executor& ex, const prela::context_ref& ctx) {
   const auto weak = prela::detail::weak_context::of(ctx.get());
-  if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
-    using io = boost::asio::io_context::executor_type;
-    if (const io* plain = ex.template target<io>()) {
-      return boost::asio::any_io_executor(task_executor<io>(*plain, weak));
-    }
-    boost::asio::any_io_executor result;
-    const bool unwrapped = visit_context_executor(ex, [&](const auto& adapter) {
-      using inner = std::decay_t<decltype(adapter.get_inner_executor())>;
-      result = task_executor<inner>(adapter.get_inner_executor(), weak);
-    });
-    if (!unwrapped) {
-      // Another executor: wrap it. Our function runs innermost, so the task's context
-      // is the one installed while it runs even if `ex` installs one of its own.
-      result = task_executor<boost::asio::any_io_executor>(ex, weak);
-    }
-    return result;
+  if constexpr (is_any_io_executor_v<Executor>) {
+    return task_executor_over(ex, weak);
+  } else if constexpr (is_context_executor<Executor>::value) {
+    return make_task_executor(ex.get_inner_executor(), ctx);
+  } else if constexpr (is_task_base_v<Executor>) {
+    return task_executor<Executor>(ex, weak);
   } else {
-    auto inner = inner_of(ex);
-    return task_executor<decltype(inner)>(std::move(inner), weak);
+    return task_executor_over(boost::asio::any_io_executor(ex), weak);
   }
 }
 
-/// The completion token, bound to the spawner's context. `detached` is passed as is: its
-/// handler runs no user code, and binding it would cost a fork of the context and, for
-/// an any_io_executor, a heap-allocated executor per spawn.
+/// The completion token, bound to the spawner's context (bind_context: a handler that
+/// resumes the spawning coroutine is bound to that coroutine's own context, so
+/// `co_await co_spawn(..., use_awaitable)` resumes the awaiting task in its flow, whatever
+/// its executor type). `detached` is passed as is: its handler runs no user code, and
+/// binding it would cost a fork of the context and, for an any_io_executor, a
+/// heap-allocated executor per spawn.
 template <class CompletionToken>
 decltype(auto) bind_completion(CompletionToken&& token) {
   if constexpr (std::is_same_v<std::decay_t<CompletionToken>, boost::asio::detached_t>) {

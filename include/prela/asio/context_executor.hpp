@@ -2,15 +2,23 @@
 // everything submitted through them under one trace context.
 #pragma once
 
+#include <cstdint>
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <new>
 #include <type_traits>
 #include <utility>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associator.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/execution.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/require.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -33,55 +41,248 @@ struct is_context_executor<context_executor<E>> : std::true_type {};
 template <class E>
 struct is_context_executor<task_executor<E>> : std::true_type {};
 
+// --- Which coroutine a handler resumes ----------------------------------------------
+//
+// Asio resumes an awaitable coroutine by invoking a handler derived from
+// detail::awaitable_thread (what use_awaitable and deferred operations complete with),
+// wrapped in any number of binders and token adapters. Every such wrapper forwards
+// Asio's associators (it must: that is how allocators, executors and cancellation slots
+// reach the handler), so an associator of prela's own sees through all of them, Asio's
+// and the user's alike. bind_context() uses it when an operation starts, where the
+// handler's type is known: a handler that resumes a task's coroutine is bound to that
+// task's own context, never to a fork. (Executors cannot do the same when the work
+// runs: any_io_executor erases the function's type before an adapter inside it sees
+// it.)
+
+/// A coroutine resumption found inside a handler.
+struct resumption {
+  const void* handler;
+  prela::detail::weak_context (*task_of)(const void* handler) noexcept;  // the task its frame's executor carries
+};
+/// What the associator gives for a handler that resumes no coroutine.
+struct no_resumption {};
+
+template <class E>
+std::true_type derives_from_awaitable_thread(const boost::asio::detail::awaitable_thread<E>*);
+std::false_type derives_from_awaitable_thread(...);
+template <class T>
+inline constexpr bool is_awaitable_thread_v =
+    decltype(derives_from_awaitable_thread(static_cast<T*>(nullptr)))::value;
+
+template <class Executor>
+prela::detail::weak_context task_context_in(const Executor& ex) noexcept;
+
+template <class T, class Default>
+struct associated_resumption;
+
+template <class T, class Default, class = void>
+struct associated_resumption_impl {
+  using type = no_resumption;
+  static type get(const T&) noexcept { return {}; }
+  static type get(const T&, const Default&) noexcept { return {}; }
+};
+
+template <class T, class Default>
+struct associated_resumption_impl<T, Default, std::enable_if_t<is_awaitable_thread_v<T>>> {
+  using type = resumption;
+  static type get(const T& h) noexcept { return {&h, &task_of}; }
+  static type get(const T& h, const Default&) noexcept { return get(h); }
+
+ private:
+  static prela::detail::weak_context task_of(const void* h) noexcept {
+    return task_context_in(static_cast<const T*>(h)->get_executor());
+  }
+};
+
+template <class T, class Default>
+struct associated_resumption_impl<
+    T, Default,
+    std::enable_if_t<!is_awaitable_thread_v<T>,
+                     std::void_t<typename boost::asio::associator<associated_resumption, T, Default>::type>>>
+    : boost::asio::associator<associated_resumption, T, Default> {};
+
+/// Asio associator: the coroutine resumption a handler carries.
+template <class T, class Default = no_resumption>
+struct associated_resumption : associated_resumption_impl<T, Default> {};
+
+/// True if invoking a Handler resumes an Asio coroutine.
+template <class Handler>
+inline constexpr bool resumes_coroutine_v =
+    std::is_same_v<typename associated_resumption<Handler>::type, resumption>;
+
+/// The task context whose coroutine a handler resumes; nullptr if it resumes no
+/// coroutine of a prela task (or the task has ended).
+template <class Handler>
+trace_context* task_resumed_by(const Handler& h) noexcept {
+  if constexpr (resumes_coroutine_v<Handler>) {
+    const resumption r = associated_resumption<Handler>::get(h);
+    return r.task_of(r.handler).get();
+  } else {
+    return nullptr;
+  }
+}
+
+// --- Handing a flow from one thread to the next ------------------------------------
+//
+// A flow's context is claimed while a function runs under it (flow_guard) and released
+// when that function returns. A coroutine's next resumption can start on another thread
+// as soon as the coroutine has suspended, a little before the function that ran it has
+// returned on the first thread: the claim is still held, though nothing will touch the
+// context any more. A function that finds its context installed elsewhere is therefore
+// posted again to the same execution context: at once for the first few attempts, then
+// after a timer whose delay doubles (20 us up to 6.4 ms, about 100 ms in all: long
+// enough for an owner that the scheduler preempted in that window to run again). Only
+// then does it run under its thread's own context, counted and reported as a mismatch.
+// No thread ever waits or spins for a claim, and an owner that blocks (a handler waiting
+// on work that needs its own flow) delays that work by the budget, never forever. Work
+// that really runs concurrently in one flow (a misuse) ends up counted.
+
+inline constexpr std::uint8_t immediate_reposts = 4;
+inline constexpr std::uint8_t max_reposts = immediate_reposts + 16;
+
+/// The delay before the n-th attempt to run a function whose flow was busy.
+inline std::chrono::microseconds repost_delay(std::uint8_t n) noexcept {
+  if (n <= immediate_reposts) return std::chrono::microseconds(0);
+  const int doubling = std::min(n - immediate_reposts - 1, 8);
+  return std::chrono::microseconds(20) * (1 << doubling);
+}
+
+/// Where a function can be posted again: the io_context or thread_pool beneath an
+/// adapter. Strands need none (they never run two functions at once), and other
+/// executors are not copied on every resumption to keep one: their functions fall back
+/// at once.
+template <class Executor>
+class repost_target {
+ public:
+  explicit repost_target(const Executor& /*ex*/) noexcept {}
+  template <class Run>
+  bool post(Run&& /*run*/, std::uint8_t /*attempt*/) const {
+    return false;
+  }
+};
+
+template <class T>
+struct is_io_or_pool_executor : std::false_type {};
+template <class Allocator, std::uintptr_t Bits>
+struct is_io_or_pool_executor<boost::asio::io_context::basic_executor_type<Allocator, Bits>> : std::true_type {};
+template <class Allocator, unsigned int Bits>
+struct is_io_or_pool_executor<boost::asio::thread_pool::basic_executor_type<Allocator, Bits>> : std::true_type {};
+
+template <class Executor>
+  requires is_io_or_pool_executor<Executor>::value
+class repost_target<Executor> {
+ public:
+  explicit repost_target(const Executor& ex) noexcept
+      : context_(&boost::asio::query(ex, boost::asio::execution::context)) {}
+  template <class Run>
+  bool post(Run&& run, std::uint8_t attempt) const {
+    const auto delay = repost_delay(attempt);
+    if (delay.count() == 0) {
+      boost::asio::execution::execute(
+          boost::asio::require(context_->get_executor(), boost::asio::execution::blocking.never),
+          std::forward<Run>(run));
+    } else {
+      // A timer of its own: the function (and the coroutine frames it may own) is kept
+      // by the timer's handler, and destroyed unrun with it if the context is.
+      auto timer = std::make_shared<boost::asio::steady_timer>(context_->get_executor(), delay);
+      timer->async_wait([timer, r = std::forward<Run>(run)](const boost::system::error_code&) mutable { r(); });
+    }
+    return true;
+  }
+
+ private:
+  std::remove_cvref_t<decltype(boost::asio::query(std::declval<const Executor&>(),
+                                                  boost::asio::execution::context))>* context_;
+};
+
 /// A submitted function bound to the context it must run under, holding a reference
-/// (executors that own their context: fork()).
-template <class F>
+/// (context_executor: executors that own their context, from fork()). The context is
+/// claimed as flow_guard does.
+template <class F, class Executor>
 class run_in_context {
  public:
-  run_in_context(context_ref ctx, F&& f) : ctx_(std::move(ctx)), f_(std::move(f)) {}
-  run_in_context(context_ref ctx, const F& f) : ctx_(std::move(ctx)), f_(f) {}
+  run_in_context(context_ref ctx, const Executor& ex, F&& f)
+      : ctx_(std::move(ctx)), repost_(ex), f_(std::move(f)) {}
+  run_in_context(context_ref ctx, const Executor& ex, const F& f) : ctx_(std::move(ctx)), repost_(ex), f_(f) {}
 
   void operator()() {
-    prela::detail::context_guard guard(ctx_.get());
+    if (prela::detail::flow_guard::installed_elsewhere(ctx_.get()) && reposts_ < max_reposts) [[unlikely]] {
+      const std::uint8_t attempt = ++reposts_;
+      if (repost_.post(std::move(*this), attempt)) return;
+    }
+    prela::detail::flow_guard guard(ctx_.get());
     std::move(f_)();
   }
 
  private:
   context_ref ctx_;
+  repost_target<Executor> repost_;
+  std::uint8_t reposts_ = 0;
   F f_;
 };
 
-/// The same for a task executor: the task's coroutine frame owns the context, so a
-/// weak reference suffices and costs nothing to copy. Work that runs after the task has
-/// ended (Asio's own bookkeeping, or work posted to the task's executor that outlives
-/// it) finds the context gone and runs under the thread's own context.
-template <class F>
+/// The same for a task executor, which holds a weak reference: the task's coroutine
+/// frame owns the context. Work that runs after the task has ended finds the context
+/// gone and runs under the running thread's own context. A function destroyed without
+/// running (an io_context destroyed with work queued, which destroys the coroutine
+/// frames that work owned) is destroyed under the task's unwinding_mark, so that the
+/// span scopes of those frames end as cancelled.
+template <class F, class Executor>
 class run_in_task_context {
  public:
-  run_in_task_context(prela::detail::weak_context ctx, F&& f) : ctx_(ctx), f_(std::move(f)) {}
-  run_in_task_context(prela::detail::weak_context ctx, const F& f) : ctx_(ctx), f_(f) {}
+  run_in_task_context(prela::detail::weak_context ctx, const Executor& ex, F&& f) : ctx_(ctx), repost_(ex) {
+    ::new (&f_) F(std::move(f));
+  }
+  run_in_task_context(prela::detail::weak_context ctx, const Executor& ex, const F& f) : ctx_(ctx), repost_(ex) {
+    ::new (&f_) F(f);
+  }
+  run_in_task_context(run_in_task_context&& other) noexcept(std::is_nothrow_move_constructible_v<F>)
+      : ctx_(other.ctx_), repost_(other.repost_), reposts_(other.reposts_) {
+    ::new (&f_) F(std::move(other.f_));
+    other.spent_ = true;
+  }
+  run_in_task_context(const run_in_task_context& other)
+    requires std::is_copy_constructible_v<F>
+      : ctx_(other.ctx_), repost_(other.repost_), reposts_(other.reposts_) {
+    ::new (&f_) F(other.f_);
+  }
+  run_in_task_context& operator=(const run_in_task_context&) = delete;
+  run_in_task_context& operator=(run_in_task_context&&) = delete;
+  ~run_in_task_context() {
+    if (spent_) [[likely]] {
+      f_.~F();
+    } else {
+      prela::detail::unwinding_mark mark(ctx_.get());
+      f_.~F();
+    }
+  }
 
   void operator()() {
-    // While the task's work runs, nothing else can end the task, so the context checked
-    // alive here stays alive until the task itself completes in this run.
-    if (trace_context* c = ctx_.get()) {
-      prela::detail::context_guard guard(c);
-      std::move(f_)();
-    } else {
-      std::move(f_)();
+    trace_context* c = ctx_.get();
+    if (c != nullptr && prela::detail::flow_guard::installed_elsewhere(c) && reposts_ < max_reposts) [[unlikely]] {
+      const std::uint8_t attempt = ++reposts_;
+      if (repost_.post(std::move(*this), attempt)) return;
     }
+    spent_ = true;
+    prela::detail::flow_guard guard(c);
+    std::move(f_)();
   }
 
  private:
   prela::detail::weak_context ctx_;
-  F f_;
+  repost_target<Executor> repost_;
+  std::uint8_t reposts_ = 0;
+  bool spent_ = false;  // run or moved from: nothing of the task is left to destroy
+  union {
+    F f_;  // destroyed explicitly, under the task's unwinding_mark if never run
+  };
 };
 
 /// Both adapters: an inner executor and a reference to a context (`Ref`: counted for
 /// context_executor, weak for task_executor), and `Run`, the wrapper that installs that
 /// context around a submitted function. Queries are forwarded to the inner executor;
 /// require/prefer results are re-wrapped with the same context.
-template <template <class> class Adapter, class Executor, class Ref, template <class> class Run>
+template <template <class> class Adapter, class Executor, class Ref, template <class, class> class Run>
 class adapter_base {
  public:
   using inner_executor_type = Executor;
@@ -101,10 +302,12 @@ class adapter_base {
   [[nodiscard]] const Executor& get_inner_executor() const noexcept { return inner_; }
   /// The carried context; nullptr from a task_executor whose task has ended.
   [[nodiscard]] trace_context* context() const noexcept { return ctx_.get(); }
+  /// The reference to it, as held (counted or weak).
+  [[nodiscard]] const Ref& reference() const noexcept { return ctx_; }
 
   template <class F>
   void execute(F&& f) const {
-    boost::asio::execution::execute(inner_, Run<std::decay_t<F>>(ctx_, std::forward<F>(f)));
+    boost::asio::execution::execute(inner_, Run<std::decay_t<F>, Executor>(ctx_, inner_, std::forward<F>(f)));
   }
 
   template <class Property>
@@ -135,7 +338,7 @@ class adapter_base {
   }
 
  private:
-  template <template <class> class, class, class, template <class> class>
+  template <template <class> class, class, class, template <class, class> class>
   friend class adapter_base;
 
   Executor inner_;
@@ -180,31 +383,67 @@ class task_executor : public detail::adapter_base<task_executor, Executor, prela
 
 namespace detail {
 
+/// The executor types a task executor is made over (make_task_executor() in co_spawn.hpp
+/// reduces every executor to one of them), so that an any_io_executor holding an
+/// adapter can be looked into: Asio's type erasure gives its target back only by type.
+using io_executor = boost::asio::io_context::executor_type;
+using pool_executor = boost::asio::thread_pool::executor_type;
+using io_strand = boost::asio::strand<io_executor>;
+
+template <class T>
+inline constexpr bool is_task_base_v = std::is_same_v<T, io_executor> || std::is_same_v<T, pool_executor> ||
+                                       std::is_same_v<T, io_strand> ||
+                                       std::is_same_v<T, boost::asio::any_io_executor>;
+
+/// True for any_io_executor and the types derived from it (executor_with_default, what
+/// `use_awaitable.as_default_on` gives).
+template <class T>
+inline constexpr bool is_any_io_executor_v = std::is_base_of_v<boost::asio::any_io_executor, T>;
+
 /// Calls f with the adapter (context_executor or task_executor) inside `ex` and returns
-/// true, if `ex` is one or type-erases one over a common inner executor (io_context,
-/// thread_pool, a strand of io_context, any_io_executor); returns false otherwise. Task
-/// executors are looked for first: inside a coroutine, they are what `ex` holds.
+/// true, if `ex` is one, or an any_io_executor (or a type derived from it) holding one
+/// over one of the task base executors; returns false otherwise. Task executors are
+/// looked for first: inside a coroutine, they are what `ex` holds.
 template <class Executor, class F>
 bool visit_context_executor(const Executor& ex, F&& f) {
   if constexpr (is_context_executor<Executor>::value) {
     f(ex);
     return true;
-  } else if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
-    using io = boost::asio::io_context::executor_type;
-    using pool = boost::asio::thread_pool::executor_type;
-    using io_strand = boost::asio::strand<io>;
-    using any = boost::asio::any_io_executor;
-    if (const auto* e = ex.template target<task_executor<io>>()) return f(*e), true;
-    if (const auto* e = ex.template target<task_executor<pool>>()) return f(*e), true;
-    if (const auto* e = ex.template target<task_executor<io_strand>>()) return f(*e), true;
-    if (const auto* e = ex.template target<task_executor<any>>()) return f(*e), true;
-    if (const auto* e = ex.template target<context_executor<io>>()) return f(*e), true;
-    if (const auto* e = ex.template target<context_executor<pool>>()) return f(*e), true;
-    if (const auto* e = ex.template target<context_executor<io_strand>>()) return f(*e), true;
-    if (const auto* e = ex.template target<context_executor<any>>()) return f(*e), true;
+  } else if constexpr (is_any_io_executor_v<Executor>) {
+    const boost::asio::any_io_executor& any = ex;
+    using boost::asio::any_io_executor;
+    if (const auto* e = any.template target<task_executor<io_executor>>()) return f(*e), true;
+    if (const auto* e = any.template target<task_executor<any_io_executor>>()) return f(*e), true;
+    if (const auto* e = any.template target<task_executor<pool_executor>>()) return f(*e), true;
+    if (const auto* e = any.template target<task_executor<io_strand>>()) return f(*e), true;
+    if (const auto* e = any.template target<context_executor<io_executor>>()) return f(*e), true;
+    if (const auto* e = any.template target<context_executor<any_io_executor>>()) return f(*e), true;
+    if (const auto* e = any.template target<context_executor<pool_executor>>()) return f(*e), true;
+    if (const auto* e = any.template target<context_executor<io_strand>>()) return f(*e), true;
     return false;
   } else {
     return false;
+  }
+}
+
+/// The task context an executor carries: the weak reference of the task executor it is
+/// or holds; empty for anything else.
+template <class Executor>
+prela::detail::weak_context task_context_in(const Executor& ex) noexcept {
+  if constexpr (is_context_executor<Executor>::value) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(ex.reference())>, prela::detail::weak_context>) {
+      return ex.reference();
+    } else {
+      return {};
+    }
+  } else {
+    prela::detail::weak_context found;
+    visit_context_executor(ex, [&](const auto& adapter) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(adapter.reference())>, prela::detail::weak_context>) {
+        found = adapter.reference();
+      }
+    });
+    return found;
   }
 }
 
@@ -226,8 +465,8 @@ inline boost::asio::any_io_executor beneath_adapter(const boost::asio::any_io_ex
 template <class Executor>
   requires boost::asio::execution::is_executor<Executor>::value
 context_executor<Executor> fork(const Executor& ex) {
-  if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
-    return context_executor<Executor>(detail::beneath_adapter(ex), prela::detail::fork_current());
+  if constexpr (detail::is_any_io_executor_v<Executor>) {
+    return context_executor<Executor>(Executor(detail::beneath_adapter(ex)), prela::detail::fork_current());
   } else {
     return context_executor<Executor>(ex, prela::detail::fork_current());
   }

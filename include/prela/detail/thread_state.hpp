@@ -25,6 +25,7 @@ struct thread_state {
   bool starts_spans = false;         // keeps a span cache (threads that only end spans do not)
   thread_state* next = nullptr;      // in the list of live threads (counters)
   const void* eh_globals = nullptr;  // the C++ runtime's exception globals (exception_info.hpp)
+  trace_context* unwinding = nullptr;  // see unwinding_mark in context.hpp
   // Event counters written only by this thread, read by tracer::stats() (see counters.hpp).
   std::atomic<std::uint64_t> counts[8] = {};
 };
