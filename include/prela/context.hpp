@@ -279,41 +279,31 @@ class context_guard {
 /// Installs a flow's context (a task's, a fork held by an executor or a handler) on this
 /// thread for the guard's lifetime, then puts back whatever was installed before. This
 /// is where the invariant holds: a context is installed on at most one thread at a
-/// time. The guard claims the context; if another thread has it installed, the work
-/// runs under this thread's own context instead, and the event is counted and reported
-/// (misuse::installed_elsewhere): it may mis-nest, it never shares a span stack. A
-/// context this thread already has installed (an inline dispatch inside its own run) is
-/// installed again without a claim. nullptr (a task's context after the task ended)
-/// installs this thread's own. The caller keeps the context alive.
+/// time. The guard claims the context. If another thread has it installed, the guard
+/// installs nothing and busy() is true: the caller either runs its work later (see
+/// prela::asio's executors) or calls fall_back(), which installs this thread's own
+/// context and counts and reports the event (misuse::installed_elsewhere): the work may
+/// mis-nest, it never shares a span stack. A context this thread already has installed
+/// (an inline dispatch inside its own run) is installed again without a claim.
 class flow_guard {
  public:
-  explicit flow_guard(trace_context* ctx) noexcept : previous_(tls.current) {
-    if (ctx == nullptr) {
-      tls.current = tls.own;  // nullptr until first needed: get_trace_context() creates it
-      return;
-    }
-    const thread_state* expected = nullptr;
-    if (ctx->owner_.compare_exchange_strong(expected, &tls, std::memory_order_acquire,
-                                            std::memory_order_relaxed)) [[likely]] {
-      claimed_ = ctx;
-      generation_ = generation_of(ctx);
-      tls.current = ctx;
-    } else if (expected == &tls) {
-      tls.current = ctx;
+  /// For a context the caller keeps alive.
+  [[gnu::always_inline]] explicit flow_guard(trace_context* ctx) noexcept : previous_(tls.current) {
+    if (ctx != nullptr) install(ctx, generation_of(ctx));
+  }
+  /// For a context known by a weak reference (ptr, generation): if it has died, this
+  /// thread's own context is installed instead.
+  [[gnu::always_inline]] flow_guard(trace_context* ctx, std::uint32_t generation) noexcept
+      : previous_(tls.current) {
+    if (ctx != nullptr && generation_of(ctx) == generation) [[likely]] {
+      install(ctx, generation);
     } else {
-      tls.current = tls.own;
-      report_misuse(misuse::installed_elsewhere);
+      tls.current = tls.own;  // nullptr until first needed: get_trace_context() creates it
     }
   }
   flow_guard(const flow_guard&) = delete;
   flow_guard& operator=(const flow_guard&) = delete;
-  /// True if another thread has `ctx` installed right now (a flow_guard on it would
-  /// not claim it).
-  static bool installed_elsewhere(const trace_context* ctx) noexcept {
-    const thread_state* owner = ctx->owner_.load(std::memory_order_relaxed);
-    return owner != nullptr && owner != &tls;
-  }
-  ~flow_guard() {
+  [[gnu::always_inline]] ~flow_guard() {
     tls.current = previous_;
     // Release: the next thread to claim the context sees every change made under it. A
     // task's last resumption destroys its context while it runs (the coroutine frame
@@ -323,10 +313,37 @@ class flow_guard {
     }
   }
 
+  /// True if another thread has the context installed: nothing was installed.
+  [[nodiscard]] bool busy() const noexcept { return busy_; }
+  /// After busy(): runs under this thread's own context instead, counted and reported.
+  void fall_back() noexcept {
+    busy_ = false;
+    tls.current = tls.own;
+    report_misuse(misuse::installed_elsewhere);
+  }
+
  private:
+  [[gnu::always_inline]] void install(trace_context* ctx, std::uint32_t generation) noexcept {
+    // Already current here (the second function of a resumption, dispatched inline from
+    // the first): this thread holds it, nothing to claim.
+    if (previous_ == ctx) return;
+    const thread_state* expected = nullptr;
+    if (ctx->owner_.compare_exchange_strong(expected, &tls, std::memory_order_acquire,
+                                            std::memory_order_relaxed)) [[likely]] {
+      claimed_ = ctx;
+      generation_ = generation;
+      tls.current = ctx;
+    } else if (expected == &tls) {
+      tls.current = ctx;
+    } else {
+      busy_ = true;
+    }
+  }
+
   trace_context* previous_;
   trace_context* claimed_ = nullptr;
   std::uint32_t generation_ = 0;
+  bool busy_ = false;
 };
 
 /// Marks the task context whose queued work this thread is destroying without running

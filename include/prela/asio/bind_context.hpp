@@ -31,6 +31,7 @@ class context_handler {
   template <class... Args>
   decltype(auto) operator()(Args&&... args) {
     prela::detail::flow_guard guard(ctx_.get());
+    if (guard.busy()) [[unlikely]] guard.fall_back();
     return std::move(handler_)(std::forward<Args>(args)...);
   }
 
@@ -87,8 +88,13 @@ struct async_result<prela::asio::context_token<Token>, Signatures...> {
     }
   };
 
+  // The return type is spelled out, not deduced: Asio probes overloads through it (a
+  // deferred operation's copying const& call operator among them), and a deduced type
+  // would instantiate the body, turning a failed probe into a hard error.
   template <class Initiation, class RawToken, class... Args>
-  static auto initiate(Initiation&& initiation, RawToken&& token, Args&&... args) {
+  static auto initiate(Initiation&& initiation, RawToken&& token, Args&&... args)
+      -> decltype(async_initiate<Token, Signatures...>(std::declval<init_wrapper<std::decay_t<Initiation>>>(),
+                                                       std::declval<Token&>(), std::declval<Args>()...)) {
     // async_initiate<Token> forwards the wrapped token as a Token&&: a move-only
     // handler is moved, never copied.
     return async_initiate<Token, Signatures...>(

@@ -206,11 +206,14 @@ class run_in_context {
   run_in_context(context_ref ctx, const Executor& ex, const F& f) : ctx_(std::move(ctx)), repost_(ex), f_(f) {}
 
   void operator()() {
-    if (prela::detail::flow_guard::installed_elsewhere(ctx_.get()) && reposts_ < max_reposts) [[unlikely]] {
-      const std::uint8_t attempt = ++reposts_;
-      if (repost_.post(std::move(*this), attempt)) return;
-    }
     prela::detail::flow_guard guard(ctx_.get());
+    if (guard.busy()) [[unlikely]] {
+      if (reposts_ < max_reposts) {
+        const std::uint8_t attempt = ++reposts_;
+        if (repost_.post(std::move(*this), attempt)) return;
+      }
+      guard.fall_back();
+    }
     std::move(f_)();
   }
 
@@ -237,9 +240,8 @@ class run_in_task_context {
     ::new (&f_) F(f);
   }
   run_in_task_context(run_in_task_context&& other) noexcept(std::is_nothrow_move_constructible_v<F>)
-      : ctx_(other.ctx_), repost_(other.repost_), reposts_(other.reposts_) {
+      : ctx_(std::exchange(other.ctx_, {})), repost_(other.repost_), reposts_(other.reposts_) {
     ::new (&f_) F(std::move(other.f_));
-    other.spent_ = true;
   }
   run_in_task_context(const run_in_task_context& other)
     requires std::is_copy_constructible_v<F>
@@ -249,7 +251,7 @@ class run_in_task_context {
   run_in_task_context& operator=(const run_in_task_context&) = delete;
   run_in_task_context& operator=(run_in_task_context&&) = delete;
   ~run_in_task_context() {
-    if (spent_) [[likely]] {
+    if (ctx_.ptr == nullptr) [[likely]] {
       f_.~F();
     } else {
       prela::detail::unwinding_mark mark(ctx_.get());
@@ -258,21 +260,30 @@ class run_in_task_context {
   }
 
   void operator()() {
-    trace_context* c = ctx_.get();
-    if (c != nullptr && prela::detail::flow_guard::installed_elsewhere(c) && reposts_ < max_reposts) [[unlikely]] {
-      const std::uint8_t attempt = ++reposts_;
-      if (repost_.post(std::move(*this), attempt)) return;
+    // Spent from here on (ctx_ cleared): destroying it later marks nothing.
+    const prela::detail::weak_context ctx = std::exchange(ctx_, {});
+    prela::detail::flow_guard guard(ctx.ptr, ctx.generation);
+    if (guard.busy()) [[unlikely]] {
+      if (retry(ctx)) return;
+      guard.fall_back();
     }
-    spent_ = true;
-    prela::detail::flow_guard guard(c);
     std::move(f_)();
   }
 
  private:
-  prela::detail::weak_context ctx_;
+  /// Posts this function again (its flow is busy); false when it has to run now.
+  [[gnu::noinline]] bool retry(prela::detail::weak_context ctx) {
+    if (reposts_ >= max_reposts) return false;
+    ctx_ = ctx;
+    const std::uint8_t attempt = ++reposts_;
+    if (repost_.post(std::move(*this), attempt)) return true;
+    ctx_ = {};
+    return false;
+  }
+
+  prela::detail::weak_context ctx_;  // cleared once run or moved from
   repost_target<Executor> repost_;
   std::uint8_t reposts_ = 0;
-  bool spent_ = false;  // run or moved from: nothing of the task is left to destroy
   union {
     F f_;  // destroyed explicitly, under the task's unwinding_mark if never run
   };
