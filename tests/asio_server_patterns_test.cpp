@@ -98,11 +98,38 @@ net::awaitable<void> callback_listener(std::promise<unsigned short>& port, int e
   co_await sleep_for(std::chrono::milliseconds(mode == session_flow::inherited ? 300 : 0));
 }
 
+/// The listener of the coroutine-per-connection servers: accepts `expected` connections
+/// on an acceptor built from its own executor, starting `session(socket)` for each with
+/// `spawn` (prela's co_spawn, or plain Asio's in the half-migrated case).
+template <class Session, class Spawn>
+net::awaitable<void> accept_loop(std::promise<unsigned short>& port, int expected, Session session, Spawn spawn) {
+  auto ex = co_await net::this_coro::executor;
+  tcp::acceptor acceptor(ex, loopback(0));
+  port.set_value(acceptor.local_endpoint().port());
+  for (int i = 0; i < expected; ++i) {
+    tcp::socket socket = co_await acceptor.async_accept(net::use_awaitable);
+    spawn(ex, session(std::move(socket)));
+  }
+}
+
+constexpr auto prela_spawn = [](const auto& ex, auto task) { asio::co_spawn(ex, std::move(task), net::detached); };
+
 struct run_result {
   std::vector<span_data> spans;
   tracer_stats before, after;
   int echoes = 0;
 };
+
+/// No orphan, no parent in another trace, nothing lost, and (with `no_mismatch`) no
+/// context mismatch counted.
+forest expect_clean(const run_result& r, bool no_mismatch = true) {
+  forest f = read_forest(r.spans);
+  BOOST_TEST(f.orphans == 0U);
+  BOOST_TEST(f.cross_trace_parents == 0U);
+  BOOST_TEST(balanced(r.before, r.after));
+  if (no_mismatch) BOOST_TEST(r.after.context_mismatches == r.before.context_mismatches);
+  return f;
+}
 
 template <class Listener>
 run_result serve(Listener listener, int clients, int per_client) {
@@ -132,11 +159,7 @@ BOOST_AUTO_TEST_CASE(listener_coroutine_with_callback_sessions_in_their_own_flow
     auto r = serve([](auto& port) { return callback_listener(port, connections, session_flow::own); }, connections,
                    messages);
     BOOST_TEST(r.echoes == connections * messages);
-    const forest f = read_forest(r.spans);
-    BOOST_TEST(f.orphans == 0U);
-    BOOST_TEST(f.cross_trace_parents == 0U);
-    BOOST_TEST(balanced(r.before, r.after));
-    BOOST_TEST(r.after.context_mismatches == r.before.context_mismatches);
+    const forest f = expect_clean(r);
     std::set<trace_id> connection_traces;
     std::map<span_id, int> messages_per_connection;
     int listens = 0;
@@ -170,10 +193,7 @@ BOOST_AUTO_TEST_CASE(unmigrated_callback_sessions_share_the_listener_flow_one_th
     auto r = serve([](auto& port) { return callback_listener(port, connections, session_flow::inherited); },
                    connections, messages);
     BOOST_TEST(r.echoes == connections * messages);
-    const forest f = read_forest(r.spans);
-    BOOST_TEST(f.orphans == 0U);
-    BOOST_TEST(f.cross_trace_parents == 0U);
-    BOOST_TEST(balanced(r.before, r.after));
+    const forest f = expect_clean(r, false);
     int under_listen = 0;
     for (const auto& s : r.spans) {
       if (s.name != "message") continue;
@@ -201,24 +221,17 @@ net::awaitable<void> coroutine_echo(tcp::socket socket) {
   }
 }
 
-net::awaitable<void> half_migrated_listener(std::promise<unsigned short>& port, int expected) {
-  auto ex = co_await net::this_coro::executor;
-  tcp::acceptor acceptor(ex, loopback(0));
-  port.set_value(acceptor.local_endpoint().port());
-  for (int i = 0; i < expected; ++i) {
-    tcp::socket socket = co_await acceptor.async_accept(net::use_awaitable);
-    net::co_spawn(ex, coroutine_echo(std::move(socket)), net::detached);  // not prela's
-  }
-}
-
 BOOST_AUTO_TEST_CASE(half_migrated_plain_co_spawn_never_corrupts_and_is_counted) {
   for (int round = 0; round < rounds; ++round) {
-    auto r = serve([](auto& port) { return half_migrated_listener(port, connections); }, connections, messages);
+    auto r = serve(
+        [](auto& port) {
+          return accept_loop(port, connections, coroutine_echo, [](const auto& ex, auto task) {
+            net::co_spawn(ex, std::move(task), net::detached);  // not prela's
+          });
+        },
+        connections, messages);
     BOOST_TEST(r.echoes == connections * messages);
-    const forest f = read_forest(r.spans);
-    BOOST_TEST(f.orphans == 0U);
-    BOOST_TEST(f.cross_trace_parents == 0U);
-    BOOST_TEST(balanced(r.before, r.after));
+    const forest f = expect_clean(r, false);
     BOOST_TEST(r.spans.size() == static_cast<std::size_t>(connections * (messages + 1)));
     // Sessions sharing one flow close their scopes out of nesting: counted.
     BOOST_TEST(r.after.context_mismatches > r.before.context_mismatches);
@@ -451,25 +464,12 @@ net::awaitable<void> guarded_session(tcp::socket socket) {
   co_await (echo_loop(socket) || watchdog(60s));
 }
 
-net::awaitable<void> guarded_listener(std::promise<unsigned short>& port, int expected) {
-  auto ex = co_await net::this_coro::executor;
-  tcp::acceptor acceptor(ex, loopback(0));
-  port.set_value(acceptor.local_endpoint().port());
-  for (int i = 0; i < expected; ++i) {
-    tcp::socket socket = co_await acceptor.async_accept(net::use_awaitable);
-    asio::co_spawn(ex, guarded_session(std::move(socket)), net::detached);
-  }
-}
-
 BOOST_AUTO_TEST_CASE(echo_with_a_watchdog_joined_by_or) {
   for (int round = 0; round < rounds; ++round) {
-    auto r = serve([](auto& port) { return guarded_listener(port, connections); }, connections, messages);
+    auto r = serve([](auto& port) { return accept_loop(port, connections, guarded_session, prela_spawn); },
+                   connections, messages);
     BOOST_TEST(r.echoes == connections * messages);
-    const forest f = read_forest(r.spans);
-    BOOST_TEST(f.orphans == 0U);
-    BOOST_TEST(f.cross_trace_parents == 0U);
-    BOOST_TEST(balanced(r.before, r.after));
-    BOOST_TEST(r.after.context_mismatches == r.before.context_mismatches);
+    const forest f = expect_clean(r);
     int watchdogs = 0;
     for (const auto& s : r.spans) {
       if (s.name == "echo") {
@@ -517,25 +517,12 @@ net::awaitable<void> proxy_session(tcp::socket socket) {
   co_await (proxy_reader(socket, ch) && proxy_writer(socket, ch));
 }
 
-net::awaitable<void> proxy_listener(std::promise<unsigned short>& port, int expected) {
-  auto ex = co_await net::this_coro::executor;
-  tcp::acceptor acceptor(ex, loopback(0));
-  port.set_value(acceptor.local_endpoint().port());
-  for (int i = 0; i < expected; ++i) {
-    tcp::socket socket = co_await acceptor.async_accept(net::use_awaitable);
-    asio::co_spawn(ex, proxy_session(std::move(socket)), net::detached);
-  }
-}
-
 BOOST_AUTO_TEST_CASE(proxy_over_channels) {
   for (int round = 0; round < rounds; ++round) {
-    auto r = serve([](auto& port) { return proxy_listener(port, connections); }, connections, messages);
+    auto r = serve([](auto& port) { return accept_loop(port, connections, proxy_session, prela_spawn); },
+                   connections, messages);
     BOOST_TEST(r.echoes == connections * messages);
-    const forest f = read_forest(r.spans);
-    BOOST_TEST(f.orphans == 0U);
-    BOOST_TEST(f.cross_trace_parents == 0U);
-    BOOST_TEST(balanced(r.before, r.after));
-    BOOST_TEST(r.after.context_mismatches == r.before.context_mismatches);
+    const forest f = expect_clean(r);
     int forwards = 0;
     int delivers = 0;
     for (const auto& s : r.spans) {
