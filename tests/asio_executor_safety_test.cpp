@@ -103,8 +103,9 @@ BOOST_AUTO_TEST_CASE(awaiting_a_spawn_on_a_strand) {
 }
 
 BOOST_AUTO_TEST_CASE(awaiting_a_spawn_on_a_strand_of_any_io_executor) {
-  check_awaiting_a_spawn_on<net::any_io_executor>(
-      [](net::io_context& io) { return net::strand<net::any_io_executor>(net::any_io_executor(io.get_executor())); });
+  check_awaiting_a_spawn_on<net::any_io_executor>([](net::io_context& io) {
+    return net::strand<net::any_io_executor>(net::any_io_executor(io.get_executor()));
+  });
 }
 
 BOOST_AUTO_TEST_CASE(awaiting_a_spawn_in_a_task_whose_executor_is_as_default_on) {
@@ -165,7 +166,8 @@ BOOST_AUTO_TEST_CASE(a_plain_bind_executor_hop_mis_nests_and_is_counted_never_mo
   BOOST_TEST(spans.size() == 400U);
   BOOST_TEST(read_forest(spans).orphans == 0U);
   BOOST_TEST(after.context_mismatches > before.context_mismatches);
-  for (const auto& s : spans) BOOST_TEST(s.status_message != "cancelled");  // a mismatch is not a cancellation
+  for (const auto& s : spans)
+    BOOST_TEST(s.status_message != "cancelled");  // a mismatch is not a cancellation
 }
 
 // --- the invariant itself -------------------------------------------------------------
@@ -240,14 +242,15 @@ class chatty_session : public std::enable_shared_from_this<chatty_session> {
 
  private:
   void read() {
-    net::async_read(socket_, net::buffer(data_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      if (ec) return;
-      auto m = get_tracer().span("message");
-      net::async_write(self->socket_, net::buffer(self->data_),
-                       [self](boost::system::error_code ec2, std::size_t) {
-                         if (!ec2) self->read();
-                       });
-    });
+    net::async_read(socket_, net::buffer(data_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      if (ec) return;
+                      auto m = get_tracer().span("message");
+                      net::async_write(self->socket_, net::buffer(self->data_),
+                                       [self](boost::system::error_code ec2, std::size_t) {
+                                         if (!ec2) self->read();
+                                       });
+                    });
   }
   tcp::socket socket_;
   char data_[16] = {};
@@ -259,11 +262,15 @@ BOOST_AUTO_TEST_CASE(a_callback_session_of_200_messages_stays_two_levels_deep) {
   net::io_context io(threads);
   tcp::acceptor acceptor(io, {net::ip::address_v4::loopback(), 0});
   const auto endpoint = acceptor.local_endpoint();
-  asio::co_spawn(io, [&]() -> net::awaitable<void> {
-    auto ex = co_await net::this_coro::executor;
-    tcp::socket s = co_await acceptor.async_accept(asio::new_flow(ex, "session", span_type::agent), net::use_awaitable);
-    std::make_shared<chatty_session>(std::move(s))->start();
-  }, net::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        auto ex = co_await net::this_coro::executor;
+        tcp::socket s = co_await acceptor.async_accept(asio::new_flow(ex, "session", span_type::agent),
+                                                       net::use_awaitable);
+        std::make_shared<chatty_session>(std::move(s))->start();
+      },
+      net::detached);
   std::vector<std::thread> server;
   for (int i = 0; i < threads; ++i) server.emplace_back([&] { io.run(); });
   const int echoes = run_echo_clients(endpoint, 1, 200);
@@ -285,7 +292,8 @@ BOOST_AUTO_TEST_CASE(a_callback_session_of_200_messages_stays_two_levels_deep) {
 template <class Token>
 auto async_count_ticks(net::steady_timer& timer, int ticks, Token&& token) {
   return net::async_compose<Token, void(boost::system::error_code, int)>(
-      [state = std::make_unique<int>(0), ticks, &timer](auto& self, boost::system::error_code ec = {}) mutable {
+      [state = std::make_unique<int>(0), ticks, &timer](auto& self,
+                                                        boost::system::error_code ec = {}) mutable {
         if (ec || *state == ticks) {
           const int n = *state;
           self.complete(ec, n);
@@ -309,11 +317,12 @@ BOOST_AUTO_TEST_CASE(bind_context_completes_a_deferred_composed_operation_with_m
     auto s = get_tracer().span("starts_it");
     expected = s->span_id();
     auto op = async_count_ticks(timer, 3, net::deferred);
-    std::move(op)(asio::bind_context([&, done = std::make_unique<int>(1)](boost::system::error_code ec, int n) {
-      got = ec ? -2 : n * *done;
-      auto cb = get_tracer().span("completion");
-      seen = cb->parent_span_id();
-    }));
+    std::move(op)(
+        asio::bind_context([&, done = std::make_unique<int>(1)](boost::system::error_code ec, int n) {
+          got = ec ? -2 : n * *done;
+          auto cb = get_tracer().span("completion");
+          seen = cb->parent_span_id();
+        }));
   }
   io.run();
   BOOST_TEST(got == 3);

@@ -45,7 +45,9 @@ struct server {
   }
 };
 
-tcp::endpoint loopback(unsigned short port) { return {net::ip::address_v4::loopback(), port}; }
+tcp::endpoint loopback(unsigned short port) {
+  return {net::ip::address_v4::loopback(), port};
+}
 
 // --- A listener coroutine handing sockets to callback-style sessions -------------------
 // (Asio's cpp11 echo server's session class, accepted by a cpp20-style listener that
@@ -58,16 +60,18 @@ class echo_session : public std::enable_shared_from_this<echo_session> {
 
  private:
   void read() {
-    net::async_read(socket_, net::buffer(data_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      if (ec) return;
-      auto s = get_tracer().span("message", span_type::tool);
-      self->write();  // the next operation starts inside this handler's span
-    });
+    net::async_read(socket_, net::buffer(data_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      if (ec) return;
+                      auto s = get_tracer().span("message", span_type::tool);
+                      self->write();  // the next operation starts inside this handler's span
+                    });
   }
   void write() {
-    net::async_write(socket_, net::buffer(data_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      if (!ec) self->read();
-    });
+    net::async_write(socket_, net::buffer(data_),
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       if (!ec) self->read();
+                     });
   }
 
   tcp::socket socket_;
@@ -84,8 +88,8 @@ net::awaitable<void> callback_listener(std::promise<unsigned short>& port, int e
   for (int i = 0; i < expected; ++i) {
     if (mode == session_flow::own) {
       // The one line that gives each connection its own flow and root span.
-      tcp::socket socket =
-          co_await acceptor.async_accept(asio::new_flow(ex, "connection", span_type::agent), net::use_awaitable);
+      tcp::socket socket = co_await acceptor.async_accept(asio::new_flow(ex, "connection", span_type::agent),
+                                                          net::use_awaitable);
       std::make_shared<echo_session>(std::move(socket))->start();
     } else {
       // Unmigrated: the sockets inherit the listener's task executor.
@@ -102,7 +106,8 @@ net::awaitable<void> callback_listener(std::promise<unsigned short>& port, int e
 /// on an acceptor built from its own executor, starting `session(socket)` for each with
 /// `spawn` (prela's co_spawn, or plain Asio's in the half-migrated case).
 template <class Session, class Spawn>
-net::awaitable<void> accept_loop(std::promise<unsigned short>& port, int expected, Session session, Spawn spawn) {
+net::awaitable<void> accept_loop(std::promise<unsigned short>& port, int expected, Session session,
+                                 Spawn spawn) {
   auto ex = co_await net::this_coro::executor;
   tcp::acceptor acceptor(ex, loopback(0));
   port.set_value(acceptor.local_endpoint().port());
@@ -112,7 +117,9 @@ net::awaitable<void> accept_loop(std::promise<unsigned short>& port, int expecte
   }
 }
 
-constexpr auto prela_spawn = [](const auto& ex, auto task) { asio::co_spawn(ex, std::move(task), net::detached); };
+constexpr auto prela_spawn = [](const auto& ex, auto task) {
+  asio::co_spawn(ex, std::move(task), net::detached);
+};
 
 struct run_result {
   std::vector<span_data> spans;
@@ -156,8 +163,8 @@ BOOST_AUTO_TEST_SUITE(server_patterns)
 
 BOOST_AUTO_TEST_CASE(listener_coroutine_with_callback_sessions_in_their_own_flows) {
   for (int round = 0; round < rounds; ++round) {
-    auto r = serve([](auto& port) { return callback_listener(port, connections, session_flow::own); }, connections,
-                   messages);
+    auto r = serve([](auto& port) { return callback_listener(port, connections, session_flow::own); },
+                   connections, messages);
     BOOST_TEST(r.echoes == connections * messages);
     const forest f = expect_clean(r);
     std::set<trace_id> connection_traces;
@@ -272,7 +279,8 @@ net::awaitable<void> http_session(tcp_stream stream) {
 }
 
 net::awaitable<void> http_listener(std::promise<unsigned short>& port, int expected) {
-  auto acceptor = net::use_awaitable.as_default_on(tcp::acceptor(co_await net::this_coro::executor, loopback(0)));
+  auto acceptor =
+      net::use_awaitable.as_default_on(tcp::acceptor(co_await net::this_coro::executor, loopback(0)));
   port.set_value(acceptor.local_endpoint().port());
   for (int i = 0; i < expected; ++i) {
     auto socket = co_await acceptor.async_accept();
@@ -284,19 +292,22 @@ int run_http_clients(tcp::endpoint server, int clients, int requests) {
   net::io_context io;
   std::atomic<int> ok{0};
   for (int c = 0; c < clients; ++c) {
-    net::co_spawn(io, [&]() -> net::awaitable<void> {
-      beast::tcp_stream stream(io);
-      co_await stream.async_connect(server, net::use_awaitable);
-      beast::flat_buffer buffer;
-      for (int i = 0; i < requests; ++i) {
-        http::request<http::empty_body> req{http::verb::get, "/r" + std::to_string(i), 11};
-        req.keep_alive(i + 1 < requests);
-        co_await http::async_write(stream, req, net::use_awaitable);
-        http::response<http::string_body> res;
-        co_await http::async_read(stream, buffer, res, net::use_awaitable);
-        if (res.result() == http::status::ok && res.body() == "/r" + std::to_string(i)) ++ok;
-      }
-    }, net::detached);
+    net::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+          beast::tcp_stream stream(io);
+          co_await stream.async_connect(server, net::use_awaitable);
+          beast::flat_buffer buffer;
+          for (int i = 0; i < requests; ++i) {
+            http::request<http::empty_body> req{http::verb::get, "/r" + std::to_string(i), 11};
+            req.keep_alive(i + 1 < requests);
+            co_await http::async_write(stream, req, net::use_awaitable);
+            http::response<http::string_body> res;
+            co_await http::async_read(stream, buffer, res, net::use_awaitable);
+            if (res.result() == http::status::ok && res.body() == "/r" + std::to_string(i)) ++ok;
+          }
+        },
+        net::detached);
   }
   io.run_for(60s);
   return ok.load();
@@ -313,7 +324,8 @@ BOOST_AUTO_TEST_CASE(beast_coroutine_per_connection_with_as_default_on) {
       server srv;
       std::promise<unsigned short> port;
       auto port_ready = port.get_future();
-      asio::co_spawn(srv.io, [&port]() { return http_listener(port, clients); }, net::detached);
+      asio::co_spawn(
+          srv.io, [&port]() { return http_listener(port, clients); }, net::detached);
       srv.start();
       answered = run_http_clients(loopback(port_ready.get()), clients, requests);
       srv.join();
@@ -338,7 +350,8 @@ BOOST_AUTO_TEST_CASE(beast_coroutine_per_connection_with_as_default_on) {
         writes += s.name == "write" ? 1 : 0;
       }
     }
-    BOOST_TEST(request_traces.size() == static_cast<std::size_t>(clients * requests));  // one trace per request
+    BOOST_TEST(request_traces.size() ==
+               static_cast<std::size_t>(clients * requests));  // one trace per request
     BOOST_TEST(writes == clients * requests);
   }
 }
@@ -358,23 +371,25 @@ class chat_member : public std::enable_shared_from_this<chat_member> {
 
  private:
   void read() {
-    net::async_read(socket_, net::buffer(data_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      if (!ec) self->say();
-    });
+    net::async_read(socket_, net::buffer(data_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      if (!ec) self->say();
+                    });
   }
   void say() {
     auto s = get_tracer().span("say", span_type::tool);
     // The room's strand is plain Asio: bind_context carries this flow onto it.
     net::post(room_.strand, asio::bind_context([self = shared_from_this()] {
-      auto d = get_tracer().span("deliver");
-      self->room_.history.emplace_back(self->data_, sizeof self->data_);
-      net::post(self->socket_.get_executor(), [self] { self->write(); });
-    }));
+                auto d = get_tracer().span("deliver");
+                self->room_.history.emplace_back(self->data_, sizeof self->data_);
+                net::post(self->socket_.get_executor(), [self] { self->write(); });
+              }));
   }
   void write() {
-    net::async_write(socket_, net::buffer(data_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      if (!ec) self->read();
-    });
+    net::async_write(socket_, net::buffer(data_),
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       if (!ec) self->read();
+                     });
   }
 
   tcp::socket socket_;
@@ -393,7 +408,8 @@ net::awaitable<void> chat_listener(std::promise<unsigned short>& port, int expec
     // flow beneath it), in a flow of its own.
     auto member_ex = asio::new_flow(net::make_strand(io), "member", span_type::agent);
     tcp::socket socket = co_await acceptor.async_accept(member_ex, net::use_awaitable);
-    std::make_shared<chat_member>(std::move(socket), rooms[static_cast<std::size_t>(i) % rooms.size()])->start();
+    std::make_shared<chat_member>(std::move(socket), rooms[static_cast<std::size_t>(i) % rooms.size()])
+        ->start();
   }
 }
 
@@ -409,7 +425,8 @@ BOOST_AUTO_TEST_CASE(chat_rooms_on_strands) {
       for (int i = 0; i < 5; ++i) rooms.emplace_back(srv.io);
       std::promise<unsigned short> port;
       auto port_ready = port.get_future();
-      asio::co_spawn(srv.io, [&] { return chat_listener(port, connections, rooms, srv.io); }, net::detached);
+      asio::co_spawn(
+          srv.io, [&] { return chat_listener(port, connections, rooms, srv.io); }, net::detached);
       srv.start();
       echoes = run_echo_clients(loopback(port_ready.get()), connections, messages);
       srv.join();

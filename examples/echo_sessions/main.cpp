@@ -27,16 +27,19 @@ class session : public std::enable_shared_from_this<session> {
 
  private:
   void read() {
-    socket_.async_read_some(net::buffer(data_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-      if (ec) return;
-      auto echo = prela::get_tracer().span("echo", prela::span_type::tool, {{"bytes", static_cast<std::int64_t>(n)}});
-      self->write(n);  // the next operation starts inside "echo": still a sibling, not a child
-    });
+    socket_.async_read_some(
+        net::buffer(data_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          if (ec) return;
+          auto echo = prela::get_tracer().span("echo", prela::span_type::tool,
+                                               {{"bytes", static_cast<std::int64_t>(n)}});
+          self->write(n);  // the next operation starts inside "echo": still a sibling, not a child
+        });
   }
   void write(std::size_t n) {
-    net::async_write(socket_, net::buffer(data_, n), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      if (!ec) self->read();
-    });
+    net::async_write(socket_, net::buffer(data_, n),
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       if (!ec) self->read();
+                     });
   }
 
   tcp::socket socket_;
@@ -48,8 +51,8 @@ net::awaitable<void> listener(tcp::acceptor& acceptor, int connections) {
   for (int i = 0; i < connections; ++i) {
     // Without new_flow, the socket would carry the listener's executor, and the
     // session's handlers would run in the listener's flow.
-    tcp::socket socket =
-        co_await acceptor.async_accept(prela::asio::new_flow(ex, "connection", prela::span_type::agent), net::use_awaitable);
+    tcp::socket socket = co_await acceptor.async_accept(
+        prela::asio::new_flow(ex, "connection", prela::span_type::agent), net::use_awaitable);
     std::make_shared<session>(std::move(socket))->start();
   }
 }
@@ -70,8 +73,8 @@ void client(tcp::endpoint server, int messages) {
 }  // namespace
 
 int main() {
-  prela::init({.service_name = "echo-sessions-example",
-               .exporters = {std::make_shared<prela::console_exporter>()}});
+  prela::init(
+      {.service_name = "echo-sessions-example", .exporters = {std::make_shared<prela::console_exporter>()}});
   constexpr int connections = 2;
   net::io_context io;
   tcp::acceptor acceptor(io, {net::ip::address_v4::loopback(), 0});

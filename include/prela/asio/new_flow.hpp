@@ -83,7 +83,8 @@ class run_in_flow {
 /// pending). Queries are forwarded to the inner executor; require/prefer re-wrap the
 /// result with the same flow.
 template <class Executor>
-class flow_executor : public detail::adapter_base<flow_executor, Executor, detail::flow_ref, detail::run_in_flow> {
+class flow_executor
+    : public detail::adapter_base<flow_executor, Executor, detail::flow_ref, detail::run_in_flow> {
   using base = detail::adapter_base<flow_executor, Executor, detail::flow_ref, detail::run_in_flow>;
 
  public:
@@ -107,9 +108,9 @@ class flow_executor : public detail::adapter_base<flow_executor, Executor, detai
 /// accepted socket that executor). An any_io_executor holding a prela adapter (a task's
 /// executor) is unwrapped, so the session's handlers pass one adapter, not two.
 template <class Executor>
-  requires boost::asio::execution::is_executor<Executor>::value
-auto new_flow(const Executor& ex, std::string_view name, span_type type = span_type::custom,
-              prela::attributes attrs = {}) {
+requires boost::asio::execution::is_executor<Executor>::value auto new_flow(
+    const Executor& ex, std::string_view name, span_type type = span_type::custom,
+    prela::attributes attrs = {}) {
   auto flow = detail::flow_ref::adopt(new detail::flow_state(name, type, std::move(attrs)));
   if constexpr (detail::is_any_io_executor_v<Executor>) {
     return flow_executor<boost::asio::any_io_executor>(detail::beneath_adapter(ex), std::move(flow));
