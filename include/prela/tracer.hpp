@@ -49,7 +49,9 @@ struct tracer_stats {
   std::uint64_t export_failures = 0;
   std::uint64_t mutations_after_end = 0;
   /// Span scopes that ended while a different context was current, or below another
-  /// open scope of their own (see troubleshooting.md).
+  /// open scope of their own, and work that ran under its thread's own context because
+  /// its flow was installed on another thread past the retry budget (see
+  /// troubleshooting.md).
   std::uint64_t context_mismatches = 0;
 };
 
