@@ -235,27 +235,6 @@ BOOST_AUTO_TEST_CASE(a_busy_flow_guard_installs_nothing_and_its_fall_back_is_cou
 
 // --- a long callback session ------------------------------------------------------------
 
-class chatty_session : public std::enable_shared_from_this<chatty_session> {
- public:
-  explicit chatty_session(tcp::socket socket) : socket_(std::move(socket)) {}
-  void start() { read(); }
-
- private:
-  void read() {
-    net::async_read(socket_, net::buffer(data_),
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                      if (ec) return;
-                      auto m = get_tracer().span("message");
-                      net::async_write(self->socket_, net::buffer(self->data_),
-                                       [self](boost::system::error_code ec2, std::size_t) {
-                                         if (!ec2) self->read();
-                                       });
-                    });
-  }
-  tcp::socket socket_;
-  char data_[16] = {};
-};
-
 BOOST_AUTO_TEST_CASE(a_callback_session_of_200_messages_stays_two_levels_deep) {
   traced t({.max_queue_size = 1 << 16});
   const auto before = get_tracer().stats();
@@ -268,7 +247,7 @@ BOOST_AUTO_TEST_CASE(a_callback_session_of_200_messages_stays_two_levels_deep) {
         auto ex = co_await net::this_coro::executor;
         tcp::socket s = co_await acceptor.async_accept(asio::new_flow(ex, "session", span_type::agent),
                                                        net::use_awaitable);
-        std::make_shared<chatty_session>(std::move(s))->start();
+        std::make_shared<callback_echo_session>(std::move(s))->start();
       },
       net::detached);
   std::vector<std::thread> server;

@@ -53,31 +53,6 @@ tcp::endpoint loopback(unsigned short port) {
 // (Asio's cpp11 echo server's session class, accepted by a cpp20-style listener that
 // builds its acceptor from co_await this_coro::executor.)
 
-class echo_session : public std::enable_shared_from_this<echo_session> {
- public:
-  explicit echo_session(tcp::socket socket) : socket_(std::move(socket)) {}
-  void start() { read(); }
-
- private:
-  void read() {
-    net::async_read(socket_, net::buffer(data_),
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                      if (ec) return;
-                      auto s = get_tracer().span("message", span_type::tool);
-                      self->write();  // the next operation starts inside this handler's span
-                    });
-  }
-  void write() {
-    net::async_write(socket_, net::buffer(data_),
-                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                       if (!ec) self->read();
-                     });
-  }
-
-  tcp::socket socket_;
-  char data_[16] = {};
-};
-
 enum class session_flow { own, inherited };
 
 net::awaitable<void> callback_listener(std::promise<unsigned short>& port, int expected, session_flow mode) {
@@ -90,11 +65,11 @@ net::awaitable<void> callback_listener(std::promise<unsigned short>& port, int e
       // The one line that gives each connection its own flow and root span.
       tcp::socket socket = co_await acceptor.async_accept(asio::new_flow(ex, "connection", span_type::agent),
                                                           net::use_awaitable);
-      std::make_shared<echo_session>(std::move(socket))->start();
+      std::make_shared<callback_echo_session>(std::move(socket))->start();
     } else {
       // Unmigrated: the sockets inherit the listener's task executor.
       tcp::socket socket = co_await acceptor.async_accept(net::use_awaitable);
-      std::make_shared<echo_session>(std::move(socket))->start();
+      std::make_shared<callback_echo_session>(std::move(socket))->start();
     }
   }
   // A server's listener outlives its sessions' first messages (the clients connect all

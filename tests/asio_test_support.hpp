@@ -115,4 +115,32 @@ inline int run_echo_clients(net::ip::tcp::endpoint server, int connections, int 
   return echoes.load();
 }
 
+/// A callback-style echo session (the session class of Asio's echo examples): reads
+/// 16 bytes, opens a "message" span, starts the write back inside it (so a session that
+/// nested its handlers would show it), reads again, until the peer closes.
+class callback_echo_session : public std::enable_shared_from_this<callback_echo_session> {
+ public:
+  explicit callback_echo_session(net::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+  void start() { read(); }
+
+ private:
+  void read() {
+    net::async_read(socket_, net::buffer(data_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      if (ec) return;
+                      auto s = get_tracer().span("message", span_type::tool);
+                      self->write();
+                    });
+  }
+  void write() {
+    net::async_write(socket_, net::buffer(data_),
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       if (!ec) self->read();
+                     });
+  }
+
+  net::ip::tcp::socket socket_;
+  char data_[16] = {};
+};
+
 }  // namespace prela::testing
