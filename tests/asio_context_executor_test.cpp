@@ -114,6 +114,57 @@ BOOST_AUTO_TEST_CASE(functions_run_under_the_context_and_the_thread_gets_its_own
   BOOST_TEST(current_span() == &*own);
 }
 
+BOOST_AUTO_TEST_CASE(dispatch_inside_a_flow_runs_inline_under_the_right_context) {
+  // An adapter whose context is already installed here, over an executor that runs the
+  // function inline, passes it through without a wrapper (the second function of every
+  // resumption). Each other case still goes through the wrapper.
+  net::io_context io;
+  auto a = asio::fork(io.get_executor());
+  auto b = asio::fork(io.get_executor());
+  std::vector<std::string> order;
+  auto seen_is = [](const trace_context* ctx) { return prela::detail::peek_context() == ctx; };
+  net::post(a, [&] {
+    order.emplace_back("a");
+    net::dispatch(a, [&] {  // same flow: inline, same context
+      order.emplace_back(seen_is(a.context()) ? "a inline" : "a inline, wrong context");
+    });
+    net::dispatch(b, [&] {  // another flow: inline, its own context, then a's again
+      order.emplace_back(seen_is(b.context()) ? "b inline" : "b inline, wrong context");
+    });
+    order.emplace_back(seen_is(a.context()) ? "a again" : "a lost");
+    net::post(a, [&] {  // blocking.never: queued, and still under a when it runs
+      order.emplace_back(seen_is(a.context()) ? "a posted" : "a posted, wrong context");
+    });
+  });
+  io.run();
+  const std::vector<std::string> expected{"a", "a inline", "b inline", "a again", "a posted"};
+  BOOST_TEST(order == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_stale_task_executor_never_takes_the_context_now_in_its_block) {
+  // A task adapter refers to its context weakly. When the task has ended and its block
+  // holds another context, installed here, dispatching through the stale adapter must
+  // not treat that context as its own.
+  net::io_context io;
+  prela::context_ref first = prela::detail::fork_current();
+  const auto weak = prela::detail::weak_context::of(first.get());
+  first.reset();
+  prela::context_ref second = prela::detail::fork_current();  // contexts are recycled per thread
+  BOOST_TEST_REQUIRE(second.get() == weak.ptr);               // the same block, another generation
+  asio::task_executor<net::io_context::executor_type> stale(io.get_executor(), weak);
+  const trace_context* seen = nullptr;
+  bool inline_run = false;
+  net::post(asio::context_executor<net::io_context::executor_type>(io.get_executor(), second), [&] {
+    net::dispatch(stale, [&] {
+      inline_run = true;
+      seen = prela::detail::peek_context();
+    });
+  });
+  io.run();
+  BOOST_TEST(inline_run);
+  BOOST_TEST(seen != second.get());
+}
+
 BOOST_AUTO_TEST_CASE(fork_of_an_adapter_forks_over_the_same_inner_executor) {
   net::io_context io;
   auto a = asio::fork(io.get_executor());

@@ -233,36 +233,40 @@ class run_in_context {
 template <class F, class Executor>
 class run_in_task_context {
  public:
-  run_in_task_context(prela::detail::weak_context ctx, const Executor& ex, F&& f) : ctx_(ctx), repost_(ex) {
+  run_in_task_context(prela::detail::weak_context ctx, const Executor& ex, F&& f)
+      : ctx_(ctx.ptr), generation_(ctx.generation), repost_(ex) {
     ::new (&f_) F(std::move(f));
   }
-  run_in_task_context(prela::detail::weak_context ctx, const Executor& ex, const F& f) : ctx_(ctx), repost_(ex) {
+  run_in_task_context(prela::detail::weak_context ctx, const Executor& ex, const F& f)
+      : ctx_(ctx.ptr), generation_(ctx.generation), repost_(ex) {
     ::new (&f_) F(f);
   }
   run_in_task_context(run_in_task_context&& other) noexcept(std::is_nothrow_move_constructible_v<F>)
-      : ctx_(std::exchange(other.ctx_, {})), repost_(other.repost_), reposts_(other.reposts_) {
+      : ctx_(std::exchange(other.ctx_, nullptr)),
+        generation_(other.generation_),
+        reposts_(other.reposts_),
+        repost_(other.repost_) {
     ::new (&f_) F(std::move(other.f_));
   }
   run_in_task_context(const run_in_task_context& other)
     requires std::is_copy_constructible_v<F>
-      : ctx_(other.ctx_), repost_(other.repost_), reposts_(other.reposts_) {
+      : ctx_(other.ctx_), generation_(other.generation_), reposts_(other.reposts_), repost_(other.repost_) {
     ::new (&f_) F(other.f_);
   }
   run_in_task_context& operator=(const run_in_task_context&) = delete;
   run_in_task_context& operator=(run_in_task_context&&) = delete;
-  ~run_in_task_context() {
-    if (ctx_.ptr == nullptr) [[likely]] {
-      f_.~F();
+  [[gnu::always_inline]] ~run_in_task_context() {
+    if (ctx_ != nullptr) [[unlikely]] {
+      destroy_unrun();
     } else {
-      prela::detail::unwinding_mark mark(ctx_.get());
       f_.~F();
     }
   }
 
   void operator()() {
     // Spent from here on (ctx_ cleared): destroying it later marks nothing.
-    const prela::detail::weak_context ctx = std::exchange(ctx_, {});
-    prela::detail::flow_guard guard(ctx.ptr, ctx.generation);
+    trace_context* const ctx = std::exchange(ctx_, nullptr);
+    prela::detail::flow_guard guard(ctx, generation_);
     if (guard.busy()) [[unlikely]] {
       if (retry(ctx)) return;
       guard.fall_back();
@@ -271,23 +275,40 @@ class run_in_task_context {
   }
 
  private:
+  [[gnu::noinline]] void destroy_unrun() noexcept {
+    prela::detail::unwinding_mark mark(prela::detail::weak_context{ctx_, generation_}.get());
+    f_.~F();
+  }
+
   /// Posts this function again (its flow is busy); false when it has to run now.
-  [[gnu::noinline]] bool retry(prela::detail::weak_context ctx) {
+  [[gnu::noinline]] bool retry(trace_context* ctx) {
     if (reposts_ >= max_reposts) return false;
     ctx_ = ctx;
     const std::uint8_t attempt = ++reposts_;
     if (repost_.post(std::move(*this), attempt)) return true;
-    ctx_ = {};
+    ctx_ = nullptr;
     return false;
   }
 
-  prela::detail::weak_context ctx_;  // cleared once run or moved from
-  repost_target<Executor> repost_;
+  // The task's context by weak reference (ctx_, generation_), cleared once run or
+  // moved from; the attempt count shares the reference's padding.
+  trace_context* ctx_;
+  std::uint32_t generation_;
   std::uint8_t reposts_ = 0;
+  repost_target<Executor> repost_;
   union {
     F f_;  // destroyed explicitly, under the task's unwinding_mark if never run
   };
 };
+
+/// True if the context referred to is the one installed on this thread.
+inline bool installed_here(const context_ref& ctx) noexcept {
+  return ctx.get() != nullptr && ctx.get() == prela::detail::tls.current;
+}
+inline bool installed_here(const prela::detail::weak_context& ctx) noexcept {
+  return ctx.ptr != nullptr && ctx.ptr == prela::detail::tls.current &&
+         prela::detail::generation_of(ctx.ptr) == ctx.generation;
+}
 
 /// Both adapters: an inner executor and a reference to a context (`Ref`: counted for
 /// context_executor, weak for task_executor), and `Run`, the wrapper that installs that
@@ -318,6 +339,17 @@ class adapter_base {
 
   template <class F>
   void execute(F&& f) const {
+    if constexpr (is_io_or_pool_executor<Executor>::value) {
+      // The inner executor runs f right here, inline (blocking.possibly, on one of its
+      // own threads), and this context is already installed here: a wrapper would
+      // install nothing. This is the second function of every coroutine resumption
+      // (the completion handler dispatched from the function that resumed it).
+      if (boost::asio::query(inner_, boost::asio::execution::blocking) != boost::asio::execution::blocking.never &&
+          installed_here(ctx_) && inner_.running_in_this_thread()) {
+        boost::asio::execution::execute(inner_, std::forward<F>(f));
+        return;
+      }
+    }
     boost::asio::execution::execute(inner_, Run<std::decay_t<F>, Executor>(ctx_, inner_, std::forward<F>(f)));
   }
 
