@@ -416,8 +416,10 @@ void report_misuse(misuse kind) noexcept {
 }
 
 void activation::finish() noexcept {
-  if (!span_) return;
-  span_ref s = std::move(span_);
+  // Ended (ctx_ released) or moved from (both empty). A handle keeps its ended span:
+  // readable, its mutations counted no-ops, until the handle goes away.
+  if (!ctx_) return;
+  span* const s = span_.get();
   context_ref ctx = std::move(ctx_);
   const bool foreign = ctx.get() != tls.current;
   // A task's scope ending while the task's non-resumption work runs or is destroyed on
@@ -443,8 +445,7 @@ void activation::finish() noexcept {
   }
   // The stack belongs to the thread running the flow: from any other thread, leave the
   // removal to the flow (its own thread may be pushing and popping right now).
-  const auto where = foreign ? (ctx->remove_foreign(s.get()), trace_context::removed::absent)
-                             : ctx->remove(s.get());
+  const auto where = foreign ? (ctx->remove_foreign(s), trace_context::removed::absent) : ctx->remove(s);
   // A lexical scope that ends in another flow, or below another open scope of its own,
   // means two flows shared a context (e.g. coroutines started with plain
   // boost::asio::co_spawn): nesting was corrupted. Say so.

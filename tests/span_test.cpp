@@ -110,6 +110,35 @@ BOOST_AUTO_TEST_CASE(mutating_an_ended_span_is_a_counted_no_op) {
   BOOST_TEST(std::count_if(spans.begin(), spans.end(), [](const span_data& x) { return x.name == "kept"; }) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_handle_gives_its_ended_span_until_it_goes_away) {
+  // API.md: after end(), -> and * give the ended span, readable, its mutations counted
+  // no-ops (this dereferenced null before).
+  traced t;
+  const auto before = get_tracer().stats().mutations_after_end;
+  auto parent = get_tracer().span("parent");
+  auto h = get_tracer().start_span("handled", span_type::tool);
+  const span_id id = h->span_id();
+  h.end();
+  BOOST_TEST(h->is_ended());
+  BOOST_TEST(h->span_id() == id);
+  BOOST_TEST((*h).name() == "handled");
+  BOOST_TEST(current_span() == &*parent);  // ended: no longer current
+  h->set_attribute("late", 1);
+  h->add_event("late");
+  h.end();  // a second end() does nothing
+  BOOST_TEST(get_tracer().stats().mutations_after_end - before == 2U);
+  auto moved = std::move(h);  // the ended span moves with the handle
+  BOOST_TEST(moved->span_id() == id);
+  auto other = get_tracer().start_span("other");
+  other = std::move(moved);  // ends "other", then holds the ended "handled"
+  BOOST_TEST(other->span_id() == id);
+  BOOST_TEST(current_span() == &*parent);
+  const auto spans = t.spans();
+  BOOST_TEST(std::count_if(spans.begin(), spans.end(), [](const span_data& x) { return x.name == "handled"; }) == 1);
+  BOOST_TEST(std::count_if(spans.begin(), spans.end(), [](const span_data& x) { return x.name == "other"; }) == 1);
+  BOOST_TEST(find(spans, "handled")->attributes.empty());
+}
+
 BOOST_AUTO_TEST_CASE(record_exception_names_the_dynamic_type) {
   traced t;
   {
