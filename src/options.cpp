@@ -1,6 +1,7 @@
 // tracer_options::from_env: the OpenTelemetry SDK environment variables, and the
 // exporter registry behind OTEL_TRACES_EXPORTER. Part of the exporters library, since
 // it names every built-in exporter (the core knows none of them).
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,9 @@
 #include "prela/exporters/otlp_http.hpp"
 #include "prela/exporters/perfetto.hpp"
 #include "prela/tracer.hpp"
+#include "detail/diagnostics.hpp"
+#include "detail/printable.hpp"
+#include "exporters/http_header.hpp"
 
 namespace prela {
 namespace {
@@ -52,28 +56,37 @@ std::string lower(std::string s) {
   return s;
 }
 
-void warn(const char* var, const std::string& value, const std::string& fallback) {
-  std::fprintf(stderr, "prela: ignoring %s=\"%s\" (invalid); using %s\n", var, value.c_str(),
-               fallback.c_str());
+void warn_entry(const char* var, std::string_view entry, const char* why) {
+  detail::diagnose(std::string("prela: ignoring the entry \"") + detail::printable(entry, 200) + "\" of " + var +
+                   " (" + why + "); the other entries apply");
 }
 
-// A non-negative integer variable, or the default with a warning.
+void warn(const char* var, const std::string& value, const std::string& fallback) {
+  detail::diagnose(std::string("prela: ignoring ") + var + "=\"" + detail::printable(value, 200) +
+                   "\" (invalid); using " + fallback);
+}
+
+// An integer variable within [min, max], or the default with a warning giving the range.
 template <class T>
-T env_count(const char* var, T fallback, bool allow_zero) {
+T env_count(const char* var, T fallback, unsigned long long min, unsigned long long max) {
   const auto v = env(var);
   if (!v) return fallback;
   const std::string s = trim(*v);
   unsigned long long parsed = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
-  if (ec != std::errc() || end != s.data() + s.size() || (!allow_zero && parsed == 0)) {
-    warn(var, *v, "the default " + std::to_string(fallback));
+  if (ec != std::errc() || end != s.data() + s.size() || parsed < min || parsed > max) {
+    warn(var, *v,
+         "the default " + std::to_string(fallback) + " (valid: " + std::to_string(min) + " to " + std::to_string(max) +
+             ")");
     return fallback;
   }
   return static_cast<T>(parsed);
 }
 
-std::chrono::milliseconds env_millis(const char* var, std::chrono::milliseconds fallback) {
-  return std::chrono::milliseconds(env_count<long long>(var, fallback.count(), true));
+// Milliseconds within [min, limits::max_duration].
+std::chrono::milliseconds env_millis(const char* var, std::chrono::milliseconds fallback, long long min) {
+  return std::chrono::milliseconds(env_count<long long>(var, fallback.count(), static_cast<unsigned long long>(min),
+                                                        static_cast<unsigned long long>(limits::max_duration.count())));
 }
 
 double env_ratio(const char* var, double fallback) {
@@ -102,23 +115,28 @@ std::shared_ptr<sampler> sampler_from_env() {
   return parent_based(always_on());
 }
 
-std::string percent_decode(const std::string& raw) {
+// Percent-decoding; nullopt when a '%' is not followed by two hex digits.
+std::optional<std::string> percent_decode(std::string_view raw) {
   std::string value;
   for (std::size_t i = 0; i < raw.size(); ++i) {
-    unsigned hex = 0;
-    if (raw[i] == '%' && i + 2 < raw.size() &&
-        std::from_chars(raw.data() + i + 1, raw.data() + i + 3, hex, 16).ptr == raw.data() + i + 3) {
-      value += static_cast<char>(hex);
-      i += 2;
-    } else {
+    if (raw[i] != '%') {
       value += raw[i];
+      continue;
     }
+    unsigned hex = 0;
+    if (i + 2 >= raw.size() ||
+        std::from_chars(raw.data() + i + 1, raw.data() + i + 3, hex, 16).ptr != raw.data() + i + 3) {
+      return std::nullopt;
+    }
+    value += static_cast<char>(hex);
+    i += 2;
   }
   return value;
 }
 
 // "key1=value1,key2=value2" with percent-encoded values (OTEL_RESOURCE_ATTRIBUTES,
-// OTEL_EXPORTER_OTLP_HEADERS). Malformed entries are skipped with a warning.
+// OTEL_EXPORTER_OTLP_HEADERS). A malformed entry (no '=', no key, a bad %-escape) is
+// skipped with a warning naming it; the others are kept.
 std::vector<std::pair<std::string, std::string>> key_value_list(const char* var, const std::string& list) {
   std::vector<std::pair<std::string, std::string>> out;
   std::string_view rest = list;
@@ -130,12 +148,27 @@ std::vector<std::pair<std::string, std::string>> key_value_list(const char* var,
     const auto eq = item.find('=');
     const std::string key = trim(item.substr(0, eq));
     if (eq == std::string_view::npos || key.empty()) {
-      warn(var, std::string(item), "nothing for this entry");
+      warn_entry(var, item, "not key=value");
       continue;
     }
-    out.emplace_back(key, percent_decode(trim(item.substr(eq + 1))));
+    auto value = percent_decode(trim(item.substr(eq + 1)));
+    if (!value) {
+      warn_entry(var, item, "a '%' not followed by two hex digits");
+      continue;
+    }
+    out.emplace_back(key, std::move(*value));
   }
   return out;
+}
+
+// An OTLP endpoint from the general variable: /v1/traces appended to the path, before
+// any query or fragment.
+std::string traces_endpoint(std::string base) {
+  const auto tail_at = std::min(base.find('?'), base.find('#'));
+  std::string tail = tail_at == std::string::npos ? std::string() : base.substr(tail_at);
+  base.resize(std::min(tail_at, base.size()));
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/v1/traces" + tail;
 }
 
 // The signal-specific variable wins over the general one.
@@ -156,21 +189,21 @@ std::shared_ptr<exporter> otlp_from_env() {
     o.endpoint = trim(*v);  // used as is
   } else if (auto base = env("OTEL_EXPORTER_OTLP_ENDPOINT")) {
     var = "OTEL_EXPORTER_OTLP_ENDPOINT";
-    std::string b = trim(*base);
-    while (!b.empty() && b.back() == '/') b.pop_back();
-    o.endpoint = b + "/v1/traces";
+    o.endpoint = traces_endpoint(trim(*base));
   }
   const char* headers_var = nullptr;
   if (auto h = env_pair("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", &headers_var)) {
-    for (auto& [k, v] : key_value_list(headers_var, *h)) o.headers[k] = v;
+    for (auto& [k, v] : key_value_list(headers_var, *h)) {
+      if (!detail::valid_http_header(k, v)) {
+        warn_entry(headers_var, k + "=" + v, "not a valid HTTP header: a token name, no control characters");
+        continue;
+      }
+      o.headers[k] = v;
+    }
   }
   const char* timeout_var = nullptr;
   if (env_pair("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &timeout_var)) {
-    o.timeout = env_millis(timeout_var, o.timeout);
-    if (o.timeout.count() == 0) {
-      warn(timeout_var, "0", "the default 10000");
-      o.timeout = std::chrono::milliseconds(10000);
-    }
+    o.timeout = env_millis(timeout_var, o.timeout, 1);
   }
   const char* protocol_var = nullptr;
   if (auto p = env_pair("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &protocol_var)) {
@@ -180,13 +213,13 @@ std::shared_ptr<exporter> otlp_from_env() {
     return std::make_shared<otlp_http_exporter>(o);
   } catch (const std::invalid_argument& e) {
     const std::string fallback = otlp_http_options{}.endpoint;
-    std::fprintf(stderr, "%s\n", e.what());
+    detail::diagnose(e.what());
     warn(var != nullptr ? var : "OTEL_EXPORTER_OTLP_ENDPOINT", o.endpoint, "the default " + fallback);
     o.endpoint = fallback;
     try {
       return std::make_shared<otlp_http_exporter>(o);
     } catch (const std::invalid_argument& again) {  // the headers
-      std::fprintf(stderr, "%s; OTLP export is off\n", again.what());
+      detail::diagnose(std::string(again.what()) + "; OTLP export is off");
       return nullptr;
     }
   }
@@ -198,7 +231,7 @@ std::shared_ptr<exporter> file_exporter_from_env(const char* name, const char* v
     if (std::string_view(name) == "jsonl") return std::make_shared<jsonl_exporter>(path);
     return std::make_shared<perfetto_exporter>(path);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s; the %s exporter is off (set %s)\n", e.what(), name, var);
+    detail::diagnose(std::string(e.what()) + "; the " + name + " exporter is off (set " + var + ")");
     return nullptr;
   }
 }
@@ -245,15 +278,16 @@ tracer_options tracer_options::from_env() {
     }
   }
   o.sampler = sampler_from_env();
-  o.max_queue_size = env_count<std::size_t>("OTEL_BSP_MAX_QUEUE_SIZE", 2048, false);
-  o.max_export_batch_size = env_count<std::size_t>("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, false);
+  o.max_queue_size = env_count<std::size_t>("OTEL_BSP_MAX_QUEUE_SIZE", 2048, 1, limits::max_queue_size);
+  o.max_export_batch_size =
+      env_count<std::size_t>("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1, limits::max_queue_size);
   if (o.max_export_batch_size > o.max_queue_size) {
     warn("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", std::to_string(o.max_export_batch_size),
          "OTEL_BSP_MAX_QUEUE_SIZE (" + std::to_string(o.max_queue_size) + "), a batch cannot exceed the queue");
     o.max_export_batch_size = o.max_queue_size;
   }
-  o.schedule_delay = env_millis("OTEL_BSP_SCHEDULE_DELAY", std::chrono::milliseconds(5000));
-  o.export_timeout = env_millis("OTEL_BSP_EXPORT_TIMEOUT", std::chrono::milliseconds(30000));
+  o.schedule_delay = env_millis("OTEL_BSP_SCHEDULE_DELAY", std::chrono::milliseconds(5000), 0);
+  o.export_timeout = env_millis("OTEL_BSP_EXPORT_TIMEOUT", std::chrono::milliseconds(30000), 0);
 
   // Comma-separated list; "none" alone means no exporter.
   const std::string list = lower(env("OTEL_TRACES_EXPORTER").value_or("otlp"));

@@ -11,6 +11,8 @@
 
 #include "detail/batch_processor.hpp"
 #include "detail/exception_info.hpp"
+#include "detail/diagnostics.hpp"
+#include "detail/printable.hpp"
 #include "detail/tracer_impl.hpp"
 #include "prela/clock.hpp"
 #include "prela/version.hpp"
@@ -80,12 +82,15 @@ void tracer_impl::publish(std::unique_ptr<tracer_config> next) {
 }
 
 void tracer_impl::init(tracer_options options) {
-  if (options.max_queue_size == 0) throw std::invalid_argument("prela::init: max_queue_size must be > 0");
-  if (options.max_export_batch_size == 0) {
-    throw std::invalid_argument("prela::init: max_export_batch_size must be > 0");
+  if (options.max_queue_size == 0 || options.max_queue_size > limits::max_queue_size) {
+    throw std::invalid_argument("prela::init: max_queue_size must be 1 to 2^24");
   }
-  if (options.schedule_delay.count() < 0 || options.export_timeout.count() < 0) {
-    throw std::invalid_argument("prela::init: schedule_delay and export_timeout must be >= 0");
+  if (options.max_export_batch_size == 0 || options.max_export_batch_size > limits::max_queue_size) {
+    throw std::invalid_argument("prela::init: max_export_batch_size must be 1 to 2^24");
+  }
+  const auto in_range = [](std::chrono::milliseconds d) { return d.count() >= 0 && d <= limits::max_duration; };
+  if (!in_range(options.schedule_delay) || !in_range(options.export_timeout)) {
+    throw std::invalid_argument("prela::init: schedule_delay and export_timeout must be 0 to 86400000 ms (a day)");
   }
   std::lock_guard lock(lifecycle_);
   const tracer_config* current = config_.load(std::memory_order_relaxed);
@@ -360,40 +365,29 @@ bool first_report(report r) noexcept {
   return !reported[static_cast<std::size_t>(r)].exchange(true, std::memory_order_relaxed);
 }
 
-// Span names come from users and from remote input: no control characters on stderr.
-std::string printable(std::string_view text) {
-  std::string out(text.substr(0, 200));
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
-  }
-  return out;
-}
+// Span names come from users and from remote input: no control characters in a warning.
+std::string printable(std::string_view text) { return detail::printable(text, 200); }
 
 void report_scope(report r, const span& s) noexcept {
   if (!first_report(r)) return;
   try {
     const std::string name = printable(s.name());
     if (r == report::scope_in_other_flow) {
-      std::fprintf(stderr,
-                   "prela: span scope '%s' ended while another flow's context was current; it was "
-                   "ended in its own context, but spans opened meanwhile may have the wrong parent. "
-                   "The coroutine or callback holding it ran without its own context: usual causes "
-                   "are a coroutine started with boost::asio::co_spawn (use prela::asio::co_spawn), "
-                   "boost::asio::bind_executor(X, use_awaitable) with an X that is not a prela "
-                   "executor (wrap it in prela::asio::bind_context), or a scope moved to another "
-                   "task. Counted in tracer_stats::context_mismatches; reported once. See "
-                   "docs/troubleshooting.md.\n",
-                   name.c_str());
+      diagnose("prela: span scope '" + name +
+               "' ended while another flow's context was current; it was ended in its own context, but "
+               "spans opened meanwhile may have the wrong parent. The coroutine or callback holding it ran "
+               "without its own context: usual causes are a coroutine started with boost::asio::co_spawn "
+               "(use prela::asio::co_spawn), boost::asio::bind_executor(X, use_awaitable) with an X that is "
+               "not a prela executor (wrap it in prela::asio::bind_context), or a scope moved to another "
+               "task. Counted in tracer_stats::context_mismatches; reported once. See "
+               "docs/troubleshooting.md.");
     } else {
-      std::fprintf(stderr,
-                   "prela: span scope '%s' ended while a scope opened after it in the same flow "
-                   "was still open; it was removed from its flow exactly, but spans opened meanwhile "
-                   "may have the wrong parent. Usual cause: two coroutines or callbacks sharing one "
-                   "flow (one context_executor for concurrent work: take one prela::asio::fork per "
-                   "task). Counted in tracer_stats::context_mismatches; reported once. See "
-                   "docs/troubleshooting.md.\n",
-                   name.c_str());
+      diagnose("prela: span scope '" + name +
+               "' ended while a scope opened after it in the same flow was still open; it was removed "
+               "from its flow exactly, but spans opened meanwhile may have the wrong parent. Usual cause: "
+               "two coroutines or callbacks sharing one flow (one context_executor for concurrent work: "
+               "take one prela::asio::fork per task). Counted in tracer_stats::context_mismatches; "
+               "reported once. See docs/troubleshooting.md.");
     }
   } catch (...) {  // out of memory while describing: the count stands
   }
@@ -404,15 +398,14 @@ void report_misuse(misuse kind) noexcept {
   count(counter::context_mismatches);
   (void)kind;  // one kind so far
   if (!first_report(report::installed_elsewhere)) return;
-  std::fprintf(stderr,
-               "prela: a flow's context was wanted on two threads at once, and the second ran "
-               "under its thread's own context (its spans may have the wrong parent). Usual "
-               "causes: callbacks on sockets or timers built from a task's executor (co_await "
-               "this_coro::executor) running while the task runs (give each callback-style "
-               "session its own flow with prela::asio::new_flow), a coroutine started with "
-               "boost::asio::co_spawn on a task's executor (use prela::asio::co_spawn), or one "
-               "prela::asio::fork() used for concurrent work (take one per task). Counted in "
-               "tracer_stats::context_mismatches; reported once. See docs/coroutines.md.\n");
+  diagnose(
+      "prela: a flow's context was wanted on two threads at once, and the second ran under its thread's own "
+      "context (its spans may have the wrong parent). Usual causes: callbacks on sockets or timers built from "
+      "a task's executor (co_await this_coro::executor) running while the task runs (give each "
+      "callback-style session its own flow with prela::asio::new_flow), a coroutine started with "
+      "boost::asio::co_spawn on a task's executor (use prela::asio::co_spawn), or one prela::asio::fork() "
+      "used for concurrent work (take one per task). Counted in tracer_stats::context_mismatches; reported "
+      "once. See docs/coroutines.md.");
 }
 
 void activation::finish() noexcept {

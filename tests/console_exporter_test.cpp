@@ -106,3 +106,67 @@ BOOST_AUTO_TEST_CASE(print_trace_draws_a_whole_trace_across_remote_hops_at_once)
   BOOST_TEST((client < server && server < tool));
   BOOST_TEST(text.find("incomplete") == std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(control_characters_in_names_and_values_are_escaped) {
+  // A name that retitles the terminal, an attribute that forges a line of prela output,
+  // a status message with a bell and a bidirectional override, invalid UTF-8.
+  prela::testing::traced t;
+  {
+    auto root = get_tracer().span("\x1b]0;pwned\x07root", span_type::agent,
+                                  {{"note\r", "ok\nprela: delivers again"}, {"bytes", std::string("\xff\xfe", 2)}});
+    root->add_event("tick\x1b[2J");
+    root->set_status(span_status::error, "bad\a \u202Egnp.exe");
+  }
+  std::ostringstream out;
+  print_trace(out, t.spans());
+  const std::string text = out.str();
+  BOOST_TEST_MESSAGE(text);
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    BOOST_TEST_REQUIRE((u >= 0x20 || c == '\n'), "raw control character " << static_cast<int>(u));
+  }
+  BOOST_TEST(text.find("\\x1B]0;pwned\\x07root [agent]") != std::string::npos);
+  BOOST_TEST(text.find("note\\r=ok\\nprela: delivers again") != std::string::npos);
+  BOOST_TEST(text.find("bytes=\\xFF\\xFE") != std::string::npos);
+  BOOST_TEST(text.find("tick\\x1B[2J") != std::string::npos);
+  BOOST_TEST(text.find("ERROR: bad\\x07 \\u{202E}gnp.exe") != std::string::npos);
+  // Exactly the tree's lines: header, one row, attributes, events, and the blank line.
+  BOOST_TEST(std::count(text.begin(), text.end(), '\n') == 5);
+}
+
+BOOST_AUTO_TEST_CASE(one_huge_name_does_not_widen_every_row) {
+  // One 1 MiB name among 100 spans printed 107 MB before: every row was padded to it.
+  prela::testing::traced t;
+  {
+    auto root = get_tracer().span("root");
+    { auto huge = get_tracer().span(std::string(1 << 20, 'n')); }
+    for (int i = 0; i < 98; ++i) auto s = get_tracer().span("step");
+  }
+  std::ostringstream out;
+  print_trace(out, t.spans());
+  const std::string text = out.str();
+  BOOST_TEST(t.spans().size() == 100U);
+  BOOST_TEST(text.size() < 100U * 400U);
+  BOOST_TEST(text.find(std::string(119, 'n') + "…") != std::string::npos);
+  BOOST_TEST(text.find(std::string(121, 'n')) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_very_deep_trace_prints_without_recursion_or_quadratic_indentation) {
+  // 20 000 nested spans (a long-lived session binding each message to the previous one
+  // nests like this): drawn iteratively, indentation stops growing at max_depth.
+  prela::testing::traced t({.max_queue_size = 32768});
+  {
+    std::vector<span_handle> chain;
+    chain.reserve(20000);
+    for (int i = 0; i < 20000; ++i) chain.push_back(get_tracer().start_span("level"));
+    while (!chain.empty()) chain.pop_back();
+  }
+  const auto spans = t.spans();
+  BOOST_REQUIRE(spans.size() == 20000U);
+  std::ostringstream out;
+  print_trace(out, spans, {.show_attributes = false});
+  const std::string text = out.str();
+  BOOST_TEST(std::count(text.begin(), text.end(), '\n') == 20002);
+  BOOST_TEST(text.find("[depth 19999] level [custom]") != std::string::npos);
+  BOOST_TEST(text.size() < 20002U * 400U);  // bounded row width, not 3 bytes per level
+}

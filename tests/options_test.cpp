@@ -137,6 +137,50 @@ BOOST_AUTO_TEST_CASE(invalid_values_fall_back_to_defaults) {
   BOOST_TEST(o.max_export_batch_size == 512U);
 }
 
+BOOST_AUTO_TEST_CASE(values_beyond_their_range_warn_with_the_range_and_use_the_default) {
+  // Each of these was accepted before, then made init() terminate (a queue of 2^64
+  // records), the batch thread spin (a schedule delay that overflows the clock) or
+  // every export fail at once (a timeout that overflows the deadline).
+  const std::pair<const char*, const char*> cases[] = {
+      {"OTEL_BSP_MAX_QUEUE_SIZE", "18446744073709551615"},   {"OTEL_BSP_MAX_QUEUE_SIZE", "2147483648000"},
+      {"OTEL_BSP_MAX_QUEUE_SIZE", "99999999999999999999999"}, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16777217"},
+      {"OTEL_BSP_SCHEDULE_DELAY", "9223372036854775807"},     {"OTEL_BSP_EXPORT_TIMEOUT", "86400001"},
+      {"OTEL_EXPORTER_OTLP_TIMEOUT", "9223372036854775807"},  {"OTEL_EXPORTER_OTLP_TIMEOUT", "0"},
+      {"OTEL_BSP_SCHEDULE_DELAY", "-1"},
+  };
+  for (const auto& [var, value] : cases) {
+    BOOST_TEST_CONTEXT(var << "=" << value) {
+      env_vars env({{var, value}});
+      stderr_capture err;
+      const auto o = tracer_options::from_env();
+      const std::string text = err.text();
+      BOOST_TEST(text.find(var) != std::string::npos);
+      BOOST_TEST(text.find("(valid: ") != std::string::npos);
+      BOOST_TEST(o.max_queue_size == 2048U);
+      BOOST_TEST(o.max_export_batch_size == 512U);
+      BOOST_TEST(o.schedule_delay.count() == 5000);
+      BOOST_TEST(o.export_timeout.count() == 30000);
+      auto* otlp = find_exporter<otlp_http_exporter>(o);
+      BOOST_REQUIRE(otlp != nullptr);
+      BOOST_TEST(otlp->options().timeout.count() == 10000);
+    }
+  }
+  // The largest values in range are taken as given.
+  env_vars env({{"OTEL_BSP_MAX_QUEUE_SIZE", "16777216"}, {"OTEL_BSP_SCHEDULE_DELAY", "86400000"}});
+  const auto o = tracer_options::from_env();
+  BOOST_TEST(o.max_queue_size == limits::max_queue_size);
+  BOOST_TEST(o.schedule_delay == limits::max_duration);
+}
+
+BOOST_AUTO_TEST_CASE(init_refuses_absurd_limits_with_invalid_argument) {
+  BOOST_CHECK_THROW(init({.max_queue_size = std::size_t{1} << 40}), std::invalid_argument);
+  BOOST_CHECK_THROW(init({.max_export_batch_size = limits::max_queue_size + 1}), std::invalid_argument);
+  BOOST_CHECK_THROW(init({.schedule_delay = std::chrono::milliseconds::max()}), std::invalid_argument);
+  BOOST_CHECK_THROW(init({.export_timeout = limits::max_duration + std::chrono::milliseconds(1)}),
+                    std::invalid_argument);
+  BOOST_CHECK_THROW(otlp_http_exporter({.timeout = std::chrono::milliseconds::max()}), std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(invalid_sampler_argument_uses_the_default_ratio) {
   env_vars env({{"OTEL_TRACES_EXPORTER", "none"}, {"OTEL_TRACES_SAMPLER", "traceidratio"},
                 {"OTEL_TRACES_SAMPLER_ARG", "2.5"}});
@@ -209,6 +253,30 @@ BOOST_AUTO_TEST_CASE(invalid_otlp_values_warn_and_use_the_default) {
     BOOST_TEST_CONTEXT(var) { BOOST_TEST(text.find(var) != std::string::npos); }
   }
   BOOST_TEST(text.find("TLS") != std::string::npos);  // says why https was refused
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_header_entry_is_skipped_with_a_warning_naming_it) {
+  // One entry that decodes to a newline, one bad %-escape, one without '=': each is
+  // named in a warning that blames the headers variable; the good entries and OTLP
+  // export stay (one bad entry used to turn export off and blame the endpoint).
+  env_vars env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/base/?tenant=a#frag"},
+                {"OTEL_EXPORTER_OTLP_HEADERS", "x-bad=a%0Ab,k=%ZZ,api-key=s3cret,bad name=1,good=%41"}});
+  stderr_capture err;
+  const auto o = tracer_options::from_env();
+  const std::string text = err.text();
+  BOOST_TEST_MESSAGE(text);
+  auto* otlp = find_exporter<otlp_http_exporter>(o);
+  BOOST_REQUIRE(otlp != nullptr);
+  BOOST_TEST(otlp->options().endpoint == "http://collector:4318/base/v1/traces?tenant=a#frag");
+  BOOST_TEST(otlp->options().headers.size() == 2U);
+  BOOST_TEST(otlp->options().headers.at("api-key") == "s3cret");
+  BOOST_TEST(otlp->options().headers.at("good") == "A");
+  BOOST_TEST(text.find("OTEL_EXPORTER_OTLP_ENDPOINT") == std::string::npos);
+  BOOST_TEST(text.find("OTLP export is off") == std::string::npos);
+  for (const char* entry : {"\"x-bad=a\\nb\" of OTEL_EXPORTER_OTLP_HEADERS", "\"k=%ZZ\" of OTEL_EXPORTER_OTLP_HEADERS",
+                            "\"bad name=1\" of OTEL_EXPORTER_OTLP_HEADERS"}) {
+    BOOST_TEST_CONTEXT(entry) { BOOST_TEST(text.find(entry) != std::string::npos); }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(several_exporters_with_their_path_variables) {

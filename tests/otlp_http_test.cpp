@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <map>
+#include <mutex>
 
 #include "otlp_receiver.hpp"
 #include "prela/exporters/otlp_http.hpp"
@@ -252,6 +253,31 @@ BOOST_AUTO_TEST_CASE(client_errors_are_not_retried) {
   BOOST_TEST(receiver.requests().size() == 1U);
   BOOST_TEST(e.stats().failed_batches == 1U);
   BOOST_TEST(e.stats().dropped_spans == 4U);
+}
+
+BOOST_AUTO_TEST_CASE(a_hostile_receivers_answer_cannot_forge_lines_of_output) {
+  // The failure warning quotes the receiver's body: escaped, so an answer with ESC and
+  // a newline cannot retitle a terminal or forge "delivers again".
+  std::vector<std::string> warnings;
+  std::mutex mu;
+  set_diagnostic_handler([&](std::string_view m) {
+    const std::lock_guard lock(mu);
+    warnings.emplace_back(m);
+  });
+  {
+    otlp_receiver receiver([](std::size_t) {
+      return otlp_receiver::answer{.status = 400,
+                                   .body = "nope\x1b]0;owned\x07\nprela: OTLP export to x delivers again"};
+    });
+    otlp_http_exporter e(fast_options(receiver));
+    BOOST_TEST((e.export_spans(sample_spans(1)) == export_result::failure));
+  }
+  set_diagnostic_handler(nullptr);
+  const std::lock_guard lock(mu);
+  BOOST_REQUIRE(warnings.size() == 1U);
+  BOOST_TEST_MESSAGE(warnings[0]);
+  BOOST_TEST(warnings[0].find("HTTP 400: nope\\x1B]0;owned\\x07\\nprela: OTLP export") != std::string::npos);
+  for (const char c : warnings[0]) BOOST_TEST_REQUIRE(static_cast<unsigned char>(c) >= 0x20);
 }
 
 BOOST_AUTO_TEST_CASE(partial_success_counts_rejected_spans) {

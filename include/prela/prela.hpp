@@ -8,6 +8,7 @@
 #include "prela/clock.hpp"
 #include "prela/context.hpp"
 #include "prela/coro.hpp"
+#include "prela/diagnostics.hpp"
 #include "prela/exporter.hpp"
 #include "prela/ids.hpp"
 #include "prela/propagation.hpp"

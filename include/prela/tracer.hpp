@@ -18,6 +18,15 @@
 
 namespace prela {
 
+/// The ranges init() and from_env() accept (docs/configuration.md): beyond them a
+/// queue cannot be allocated or a deadline overflows.
+namespace limits {
+/// Largest max_queue_size and max_export_batch_size: 2^24 spans.
+inline constexpr std::size_t max_queue_size = std::size_t{1} << 24;
+/// Longest schedule_delay, export_timeout and OTLP timeout: one day.
+inline constexpr std::chrono::milliseconds max_duration{86'400'000};
+}  // namespace limits
+
 struct tracer_options {
   /// `service.name` of every span; empty means "unknown_service" (OpenTelemetry's default).
   std::string service_name;
@@ -33,7 +42,8 @@ struct tracer_options {
   prela::attributes resource_attributes;
 
   /// Options from the OpenTelemetry environment variables (see docs/configuration.md).
-  /// Invalid values print one warning line naming the variable and the default used.
+  /// An invalid or out-of-range value gives one warning naming the variable, the valid
+  /// range and the default used instead.
   static tracer_options from_env();
 };
 

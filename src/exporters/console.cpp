@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <functional>
 #include <set>
 #include <string>
 #include <unordered_map>
+
+#include "detail/printable.hpp"
 
 namespace prela {
 namespace {
@@ -104,31 +105,47 @@ void write_tree(std::ostream& out, std::span<const span_data> spans, const conso
 
   const auto& first = *roots.front();
   out << "trace " << first.trace_id.to_hex();
-  if (first.resource) out << "  service=" << first.resource->service_name;
+  if (first.resource) out << "  service=" << detail::printable(first.resource->service_name, 120);
   out << "  spans=" << spans.size() << "  duration=" << format_duration(window_end - window_start);
   if (!complete) out << "  (incomplete: root not ended yet or late spans)";
   out << '\n';
 
-  // Rows first, so that the bars line up in one column.
+  // Rows first, so that the bars line up in one column. Iterative (a trace may be
+  // thousands of levels deep); past max_depth levels the indentation stops growing and
+  // the row says how deep it is.
+  const std::size_t text_columns = std::max<std::size_t>(options.max_text_columns, 8);
   struct row {
     std::string label;
     const span_data* span;
     std::string indent;
   };
   std::vector<row> rows;
-  std::function<void(const span_data*, const std::string&, bool, bool)> walk =
-      [&](const span_data* s, const std::string& prefix, bool last, bool top) {
-        std::string label = top ? std::string() : prefix + (last ? "└─ " : "├─ ");
-        label += s->name + " [" + std::string(to_string(s->type)) + "]";
-        const std::string child_prefix = top ? std::string() : prefix + (last ? "   " : "│  ");
-        rows.push_back({label, s, child_prefix});
-        const auto it = children.find(s->span_id.value());
-        if (it == children.end()) return;
-        for (std::size_t i = 0; i < it->second.size(); ++i) {
-          walk(it->second[i], child_prefix, i + 1 == it->second.size(), false);
-        }
-      };
-  for (const auto* r : roots) walk(r, "", true, true);
+  struct pending {
+    const span_data* span;
+    std::string prefix;
+    std::size_t depth;
+    bool last;
+  };
+  std::vector<pending> todo;
+  for (auto it = roots.rbegin(); it != roots.rend(); ++it) todo.push_back({*it, std::string(), 0, true});
+  while (!todo.empty()) {
+    pending p = std::move(todo.back());
+    todo.pop_back();
+    const span_data* s = p.span;
+    const bool top = p.depth == 0;
+    const bool indent = p.depth <= options.max_depth;
+    std::string label = top ? std::string() : p.prefix + (indent ? (p.last ? "└─ " : "├─ ") : "");
+    if (!indent) label += "[depth " + std::to_string(p.depth) + "] ";
+    detail::append_printable(label, s->name, text_columns);
+    label += " [" + std::string(to_string(s->type)) + "]";
+    std::string child_prefix = top || !indent ? p.prefix : p.prefix + (p.last ? "   " : "│  ");
+    rows.push_back({std::move(label), s, child_prefix});
+    const auto it = children.find(s->span_id.value());
+    if (it == children.end()) continue;
+    for (std::size_t i = it->second.size(); i-- > 0;) {
+      todo.push_back({it->second[i], child_prefix, p.depth + 1, i + 1 == it->second.size()});
+    }
+  }
 
   std::size_t label_width = 0;
   for (const auto& r : rows) label_width = std::max(label_width, columns(r.label));
@@ -148,7 +165,7 @@ void write_tree(std::ostream& out, std::span<const span_data> spans, const conso
     out << '|';
     if (s.status == span_status::error) {
       out << "  ERROR";
-      if (!s.status_message.empty()) out << ": " << s.status_message;
+      if (!s.status_message.empty()) out << ": " << detail::printable(s.status_message, text_columns);
     } else if (s.status == span_status::ok) {
       out << "  ok";
     }
@@ -158,19 +175,26 @@ void write_tree(std::ostream& out, std::span<const span_data> spans, const conso
     }
     out << '\n';
     if (options.show_attributes && !s.attributes.empty()) {
-      out << r.indent << "    ";
+      std::string line = r.indent + "    ";
       bool first_attr = true;
       for (const auto& a : s.attributes) {
         if (a.key == "error.message") continue;  // already on the status line
-        out << (first_attr ? "" : " ") << a.key << '=' << to_string(a.value);
+        if (!first_attr) line += ' ';
+        detail::append_printable(line, a.key, text_columns);
+        line += '=';
+        detail::append_printable(line, to_string(a.value), text_columns);
         first_attr = false;
       }
-      out << '\n';
+      out << line << '\n';
     }
     if (options.show_attributes && !s.events.empty()) {
-      out << r.indent << "    events:";
-      for (const auto& e : s.events) out << ' ' << e.name << " +" << format_duration(e.time - s.start_time);
-      out << '\n';
+      std::string line = r.indent + "    events:";
+      for (const auto& e : s.events) {
+        line += ' ';
+        detail::append_printable(line, e.name, text_columns);
+        line += " +" + format_duration(e.time - s.start_time);
+      }
+      out << line << '\n';
     }
   }
   out << '\n';

@@ -23,7 +23,11 @@
 #include <stdexcept>
 
 #include "prela/ids.hpp"
+#include "prela/tracer.hpp"
 #include "prela/version.hpp"
+#include "detail/diagnostics.hpp"
+#include "detail/printable.hpp"
+#include "exporters/http_header.hpp"
 
 namespace prela {
 namespace {
@@ -45,6 +49,12 @@ bool header_safe(std::string_view v) {
     const auto b = static_cast<unsigned char>(c);
     return b >= 0x20 && b != 0x7f;
   });
+}
+
+bool token_char(char c) {
+  const auto b = static_cast<unsigned char>(c);
+  return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 parsed_url parse_endpoint(const std::string& url) {
@@ -144,7 +154,7 @@ struct otlp_http_exporter::connection {
   std::mutex mu;
   std::condition_variable wake;
   bool stopping = false;  // guarded by mu
-  bool failing = false;   // reported on stderr; only the lane thread touches it
+  bool failing = false;   // reported through diagnose(); only the lane thread touches it
 
   net::awaitable<attempt_result> attempt(const otlp_http_options& options, clock::time_point deadline) {
     attempt_result r;
@@ -199,7 +209,8 @@ struct otlp_http_exporter::connection {
       co_return r;
     }
     r.reason = "HTTP " + std::to_string(status);
-    if (!res.body().empty()) r.reason += " " + res.body().substr(0, 200);
+    // The receiver's words, escaped: a hostile one must not forge lines of our output.
+    if (!res.body().empty()) r.reason += ": " + prela::detail::printable(res.body(), 200);
     if (status == 429 || status == 502 || status == 503 || status == 504) {
       r.kind = outcome::retryable;
       if (auto it = res.find(http::field::retry_after); it != res.end()) {
@@ -235,13 +246,12 @@ struct otlp_http_exporter::connection {
   void report(bool now_failing, const std::string& endpoint, const std::string& reason) {
     if (now_failing == failing) return;
     failing = now_failing;
+    const std::string where = prela::detail::printable(endpoint, 200);
     if (now_failing) {
-      std::fprintf(stderr,
-                   "prela: OTLP export to %s is failing (%s); batches not delivered within the timeout are "
-                   "dropped and counted\n",
-                   endpoint.c_str(), reason.c_str());
+      prela::detail::diagnose("prela: OTLP export to " + where + " is failing (" + reason +
+                              "); batches not delivered within the timeout are dropped and counted");
     } else {
-      std::fprintf(stderr, "prela: OTLP export to %s delivers again\n", endpoint.c_str());
+      prela::detail::diagnose("prela: OTLP export to " + where + " delivers again");
     }
   }
 };
@@ -249,18 +259,25 @@ struct otlp_http_exporter::connection {
 otlp_http_exporter::otlp_http_exporter(otlp_http_options options)
     : options_(std::move(options)), conn_(std::make_unique<connection>()) {
   conn_->url = parse_endpoint(options_.endpoint);
-  if (options_.timeout <= std::chrono::milliseconds::zero()) {
-    throw std::invalid_argument("prela: OTLP timeout must be positive");
+  if (options_.timeout <= std::chrono::milliseconds::zero() || options_.timeout > limits::max_duration) {
+    throw std::invalid_argument("prela: OTLP timeout must be 1 to 86400000 ms (a day)");
+  }
+  if (options_.max_backoff > limits::max_duration) {
+    throw std::invalid_argument("prela: OTLP max_backoff must be at most 86400000 ms (a day)");
   }
   if (options_.initial_backoff < std::chrono::milliseconds::zero() ||
       options_.max_backoff < options_.initial_backoff) {
     throw std::invalid_argument("prela: OTLP backoff must satisfy 0 <= initial_backoff <= max_backoff");
   }
   for (const auto& [name, value] : options_.headers) {
-    if (name.empty() || !header_safe(name) || name.find_first_of(" :") != std::string::npos || !header_safe(value)) {
+    if (!detail::valid_http_header(name, value)) {
       throw std::invalid_argument("prela: OTLP header \"" + name + "\" is not a valid HTTP header");
     }
   }
+}
+
+bool detail::valid_http_header(std::string_view name, std::string_view value) noexcept {
+  return !name.empty() && std::all_of(name.begin(), name.end(), token_char) && header_safe(value);
 }
 
 otlp_http_exporter::~otlp_http_exporter() = default;

@@ -18,8 +18,18 @@ struct console_options {
   std::size_t bar_width = 32;        // characters of the timeline bar
   bool show_attributes = true;       // indented lines of attributes and events under each span
   std::size_t max_buffered_spans = 10000;  // past this, incomplete traces are printed as they are
+  /// Columns of a name, attribute key or value, event name or status message (at least
+  /// 8); longer ones are cut and end in "…". Control characters are always escaped.
+  std::size_t max_text_columns = 120;
+  /// Tree levels drawn with indentation; deeper spans are drawn at this depth, marked
+  /// with their depth.
+  std::size_t max_depth = 32;
 };
 
+/// Names, attributes and messages are printed with control characters escaped (`\x1B`,
+/// `\n`, ...), invalid UTF-8 as `\xNN`, and cut at `max_text_columns`: a span name
+/// cannot move the cursor, retitle the terminal or forge a line of output.
+///
 /// Spans are buffered per trace until the trace's local root ends (the last span to end
 /// in well-nested code); the whole tree is then printed at once. Spans arriving after
 /// their root are printed on their own, marked "(late)". force_flush and shutdown print

@@ -18,10 +18,11 @@ struct otlp_http_options {
   /// Where to POST, used as is. `https` is refused (no TLS in this version): send to a
   /// local Collector over http and let it forward with TLS.
   std::string endpoint = "http://localhost:4318/v1/traces";
-  /// Sent with every request (e.g. an API key). Names and values must be header-safe.
+  /// Sent with every request (e.g. an API key). Names must be HTTP tokens, values free
+  /// of control characters.
   std::map<std::string, std::string> headers;
-  /// The whole export of one batch, retries included. A batch that has not been
-  /// delivered by then is dropped and counted.
+  /// The whole export of one batch, retries included (1 ms to a day). A batch that has
+  /// not been delivered by then is dropped and counted.
   std::chrono::milliseconds timeout{10000};
   /// Backoff between attempts: doubles from `initial_backoff` up to `max_backoff`, each
   /// wait randomized to between half and all of it; a `Retry-After` answer is honoured.
@@ -42,12 +43,14 @@ struct otlp_http_stats {
 /// POSTs each batch as an ExportTraceServiceRequest in OTLP JSON, on a keep-alive
 /// connection. Retries on 429, 502, 503, 504 and connection failures with exponential
 /// backoff and jitter within `timeout`; other answers fail the batch at once. Failures
-/// are reported on stderr once per change of state (failing / delivering again), never
-/// per batch. Thread: the processor's lane for this exporter; nothing else blocks.
+/// are reported through the diagnostic handler (prela/diagnostics.hpp; stderr by
+/// default) once per change of state (failing / delivering again), never per batch; a
+/// receiver's answer is quoted escaped. Thread: the processor's lane for this exporter; nothing else blocks.
 class otlp_http_exporter final : public exporter {
  public:
   /// Throws std::invalid_argument for an endpoint that is not an `http://` URL (https
-  /// included), a non-positive timeout, or headers that are not header-safe.
+  /// included), a timeout outside 1 ms to a day, a max_backoff over a day, or an
+  /// invalid header.
   explicit otlp_http_exporter(otlp_http_options options = {});
   ~otlp_http_exporter() override;
 
