@@ -2,12 +2,15 @@
 // under a fork of the context current when the asynchronous operation was started.
 #pragma once
 
+#include <cstdint>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/system_executor.hpp>
 
 #include "prela/asio/context_executor.hpp"
 #include "prela/context.hpp"
@@ -28,10 +31,21 @@ class context_handler {
   context_handler(prela::context_ref ctx, Handler&& h) : ctx_(std::move(ctx)), handler_(std::move(h)) {}
   context_handler(prela::context_ref ctx, const Handler& h) : ctx_(std::move(ctx)), handler_(h) {}
 
+  /// Runs the handler under the context. If another thread has the context installed
+  /// (a coroutine's previous resumption can still be returning on another thread when
+  /// this one starts), the handler is posted again to its own executor — at once for
+  /// the first few attempts, then on a timer, as the adapters do (context_executor.hpp)
+  /// — and runs under its thread's own context, counted, only when that fails.
   template <class... Args>
   decltype(auto) operator()(Args&&... args) {
     prela::detail::flow_guard guard(ctx_.get());
-    if (guard.busy()) [[unlikely]] guard.fall_back();
+    if (guard.busy()) [[unlikely]] {
+      using result = decltype(std::move(handler_)(std::forward<Args>(args)...));
+      if constexpr (std::is_void_v<result> && (std::is_move_constructible_v<std::decay_t<Args>> && ...)) {
+        if (retry(std::forward<Args>(args)...)) return;
+      }
+      guard.fall_back();
+    }
     return std::move(handler_)(std::forward<Args>(args)...);
   }
 
@@ -40,7 +54,29 @@ class context_handler {
   [[nodiscard]] const prela::context_ref& context() const noexcept { return ctx_; }
 
  private:
+  /// Posts this handler and its arguments again; false when it has to run now.
+  template <class... Args>
+  [[gnu::noinline]] bool retry(Args&&... args) {
+    using executor = boost::asio::associated_executor_t<Handler>;
+    if constexpr (std::is_same_v<executor, boost::asio::system_executor> ||
+                  !boost::asio::can_require<const executor&, boost::asio::execution::blocking_t::never_t>::value) {
+      return false;  // no executor of its own to run it on later
+    } else {
+      if (attempts_ >= detail::max_reposts) return false;
+      const std::uint8_t attempt = ++attempts_;
+      const executor ex = boost::asio::get_associated_executor(handler_);
+      detail::post_again(
+          ex,
+          [self = std::move(*this), saved = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...)]() mutable {
+            std::apply(std::move(self), std::move(saved));
+          },
+          attempt);
+      return true;
+    }
+  }
+
   prela::context_ref ctx_;
+  std::uint8_t attempts_ = 0;
   Handler handler_;
 };
 

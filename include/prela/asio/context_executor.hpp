@@ -147,11 +147,14 @@ inline std::chrono::microseconds repost_delay(std::uint8_t n) noexcept {
   return std::chrono::microseconds(20) * (1 << doubling);
 }
 
-/// Where a function can be posted again: the io_context or thread_pool beneath an
-/// adapter. Strands need none (they never run two functions at once), and other
-/// executors are not copied on every resumption to keep one: their functions fall back
-/// at once.
-template <class Executor>
+/// Where a function can be posted again when its flow is busy. Over an io_context or a
+/// thread_pool executor: that execution context (a pointer, no copy of a work-tracking
+/// executor). Over any other executor, when `CopyOthers`: a copy of the executor
+/// (context_executor's functions: handlers bound with bind_context and fork() flows,
+/// which a task's resumption can find still claimed on another thread); otherwise
+/// nowhere, and the function falls back at once (task executors over a strand, whose
+/// resumptions the strand already serializes, are not made to copy it per resumption).
+template <class Executor, bool CopyOthers>
 class repost_target {
  public:
   explicit repost_target(const Executor& /*ex*/) noexcept {}
@@ -168,31 +171,54 @@ struct is_io_or_pool_executor<boost::asio::io_context::basic_executor_type<Alloc
 template <class Allocator, unsigned int Bits>
 struct is_io_or_pool_executor<boost::asio::thread_pool::basic_executor_type<Allocator, Bits>> : std::true_type {};
 
-template <class Executor>
+/// Posts `run` to `ex` now, or after repost_delay(attempt) on a timer of its own (the
+/// function, and the coroutine frames it may own, are kept by the timer's handler and
+/// destroyed unrun with it if the execution context is).
+template <class Executor, class Run>
+void post_again(const Executor& ex, Run&& run, std::uint8_t attempt) {
+  const auto delay = repost_delay(attempt);
+  if constexpr (std::is_constructible_v<boost::asio::any_io_executor, Executor>) {
+    if (delay.count() != 0) {
+      auto timer = std::make_shared<boost::asio::steady_timer>(ex, delay);
+      timer->async_wait([timer, r = std::forward<Run>(run)](const boost::system::error_code&) mutable { r(); });
+      return;
+    }
+  }
+  boost::asio::execution::execute(boost::asio::require(ex, boost::asio::execution::blocking.never),
+                                  std::forward<Run>(run));
+}
+
+template <class Executor, bool CopyOthers>
   requires is_io_or_pool_executor<Executor>::value
-class repost_target<Executor> {
+class repost_target<Executor, CopyOthers> {
  public:
   explicit repost_target(const Executor& ex) noexcept
       : context_(&boost::asio::query(ex, boost::asio::execution::context)) {}
   template <class Run>
   bool post(Run&& run, std::uint8_t attempt) const {
-    const auto delay = repost_delay(attempt);
-    if (delay.count() == 0) {
-      boost::asio::execution::execute(
-          boost::asio::require(context_->get_executor(), boost::asio::execution::blocking.never),
-          std::forward<Run>(run));
-    } else {
-      // A timer of its own: the function (and the coroutine frames it may own) is kept
-      // by the timer's handler, and destroyed unrun with it if the context is.
-      auto timer = std::make_shared<boost::asio::steady_timer>(context_->get_executor(), delay);
-      timer->async_wait([timer, r = std::forward<Run>(run)](const boost::system::error_code&) mutable { r(); });
-    }
+    post_again(context_->get_executor(), std::forward<Run>(run), attempt);
     return true;
   }
 
  private:
   std::remove_cvref_t<decltype(boost::asio::query(std::declval<const Executor&>(),
                                                   boost::asio::execution::context))>* context_;
+};
+
+template <class Executor>
+  requires(!is_io_or_pool_executor<Executor>::value &&
+           boost::asio::can_require<const Executor&, boost::asio::execution::blocking_t::never_t>::value)
+class repost_target<Executor, true> {
+ public:
+  explicit repost_target(const Executor& ex) : ex_(ex) {}
+  template <class Run>
+  bool post(Run&& run, std::uint8_t attempt) const {
+    post_again(ex_, std::forward<Run>(run), attempt);
+    return true;
+  }
+
+ private:
+  Executor ex_;
 };
 
 /// A submitted function bound to the context it must run under, holding a reference
@@ -219,7 +245,7 @@ class run_in_context {
 
  private:
   context_ref ctx_;
-  repost_target<Executor> repost_;
+  repost_target<Executor, true> repost_;
   std::uint8_t reposts_ = 0;
   F f_;
 };
@@ -295,7 +321,7 @@ class run_in_task_context {
   trace_context* ctx_;
   std::uint32_t generation_;
   std::uint8_t reposts_ = 0;
-  repost_target<Executor> repost_;
+  repost_target<Executor, false> repost_;
   union {
     F f_;  // destroyed explicitly, under the task's unwinding_mark if never run
   };
