@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "detail/counters.hpp"
+#include "detail/fork.hpp"
 #include "detail/tracer_impl.hpp"
 
 namespace prela {
@@ -81,6 +82,9 @@ void register_thread() {
   }
   tls.registered = true;
 }
+
+void lock_threads_for_fork() noexcept { registry_mu.lock(); }
+void unlock_threads_after_fork() noexcept { registry_mu.unlock(); }
 
 void count_slow(counter c, std::uint64_t n) noexcept {
   if (!tls.registered && !tls.exiting) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "detail/diagnostics.hpp"
+#include "detail/fork.hpp"
 #include "detail/printable.hpp"
 
 namespace prela {
@@ -61,6 +62,9 @@ void set_diagnostic_handler(diagnostic_handler handler) {
 }
 
 namespace detail {
+
+void lock_diagnostics_for_fork() noexcept { diagnostics().mu.lock(); }
+void unlock_diagnostics_after_fork() noexcept { diagnostics().mu.unlock(); }
 
 void diagnose(std::string_view message) noexcept {
   try {

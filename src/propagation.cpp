@@ -35,7 +35,7 @@ bool equals_lower(std::string_view s, std::string_view lower) noexcept {
 enum : std::uint8_t {
   cls_tchar = 1,       // RFC 9110 token character (baggage keys, property keys)
   cls_baggage = 2,     // W3C Baggage baggage-octet (values, unencoded)
-  cls_ts_key = 4,      // tracestate key character after the first
+  cls_ts_key = 4,      // tracestate keychar: lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"
   cls_ts_value = 8,    // tracestate value character (chr: %x20-7E except "," and "=")
   cls_safe_out = 16,   // written as is in an injected baggage value (baggage-octet but "%")
 };
@@ -62,7 +62,7 @@ constexpr std::array<std::uint8_t, 256> char_classes = [] {
       v |= cls_baggage;
       if (c != '%') v |= cls_safe_out;
     }
-    if (lower || digit || c == '_' || c == '-' || c == '*' || c == '/') v |= cls_ts_key;
+    if (lower || digit || c == '_' || c == '-' || c == '*' || c == '/' || c == '@') v |= cls_ts_key;
     if (c >= 0x20 && c <= 0x7e && c != ',' && c != '=') v |= cls_ts_value;
     t[static_cast<std::size_t>(c)] = v;
   }
@@ -100,24 +100,15 @@ constexpr int lower_hex(char c) noexcept { return lower_hex_table[static_cast<un
 
 constexpr char hex_digits[] = "0123456789abcdef";
 
-// --- tracestate grammar (Trace Context §3.3.1) ---
+// --- tracestate grammar (Trace Context Level 2, §3.3.1, as the w3c/trace-context
+// repository states it today: the multi-tenant key form was folded into one rule) ---
 constexpr bool is_lcalpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-bool key_chars_from(std::string_view s, std::size_t from) noexcept { return all_of_class(s.substr(from), cls_ts_key); }
-
 bool valid_tracestate_key(std::string_view key) noexcept {
-  const std::size_t at = key.find('@');
-  if (at == std::string_view::npos) {
-    // simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-" / "*" / "/" )
-    return !key.empty() && key.size() <= 256 && is_lcalpha(key[0]) && key_chars_from(key, 1);
-  }
-  // multi-tenant-key = tenant-id "@" system-id
-  const std::string_view tenant = key.substr(0, at);
-  const std::string_view system = key.substr(at + 1);
-  return !tenant.empty() && tenant.size() <= 241 && (is_lcalpha(tenant[0]) || is_digit(tenant[0])) &&
-         key_chars_from(tenant, 1) && !system.empty() && system.size() <= 14 && is_lcalpha(system[0]) &&
-         key_chars_from(system, 1);
+  // key = ( lcalpha / DIGIT ) 0*255 ( keychar )
+  return !key.empty() && key.size() <= 256 && (is_lcalpha(key[0]) || is_digit(key[0])) &&
+         all_of_class(key.substr(1), cls_ts_key);
 }
 
 bool valid_tracestate_value(std::string_view value) noexcept {
@@ -326,7 +317,7 @@ std::string parse_tracestate(const std::string_view* lines, std::size_t count) {
       if (!valid_tracestate_key(key) || !valid_tracestate_value(m.substr(eq + 1))) return false;
       for (std::size_t i = 0; i < n; ++i) {
         if (members[i].key_size == key.size() && std::memcmp(members[i].text, key.data(), key.size()) == 0) {
-          return false;  // duplicate key: invalid
+          return true;  // a duplicate key: the first one is kept (§3.5 lets vendors discard duplicates)
         }
       }
       // A member is at most 256 + 1 + 256 characters (validated above).

@@ -1,5 +1,7 @@
 #include "prela/tracer.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -11,6 +13,7 @@
 
 #include "detail/batch_processor.hpp"
 #include "detail/exception_info.hpp"
+#include "detail/fork.hpp"
 #include "detail/diagnostics.hpp"
 #include "detail/printable.hpp"
 #include "detail/tracer_impl.hpp"
@@ -128,6 +131,49 @@ bool tracer_impl::force_flush(std::chrono::milliseconds timeout) {
   std::lock_guard lock(lifecycle_);
   const tracer_config* current = config_.load(std::memory_order_relaxed);
   return current->processor ? current->processor->force_flush(timeout) : true;
+}
+
+// --- fork() ---------------------------------------------------------------------------
+// The child of a fork() has one thread, the one that called fork(): the processor's and
+// the exporters' threads are gone, and a lock another thread held at that moment would
+// stay held. prela takes its own locks around fork() (init/shutdown, the thread
+// registry, the diagnostic handler), so the child's copies are free; a fork() waits
+// for an init() or shutdown() in progress on another thread. The child then lets go of
+// the parent's processors for good (never joined, never freed: what they hold is the
+// parent's to export) and continues like a process that has not called init(): spans
+// are discarded until it calls init(), which then works as anywhere. The parent is not
+// affected.
+
+void tracer_impl::before_fork() noexcept {
+  lifecycle_.lock();
+  lock_threads_for_fork();
+  lock_diagnostics_for_fork();
+}
+
+void tracer_impl::after_fork_in_parent() noexcept {
+  unlock_diagnostics_after_fork();
+  unlock_threads_after_fork();
+  lifecycle_.unlock();
+}
+
+void tracer_impl::after_fork_in_child() noexcept {
+  unlock_diagnostics_after_fork();
+  unlock_threads_after_fork();
+  const tracer_config* current = config_.load(std::memory_order_relaxed);
+  for (auto& c : configs_) {
+    if (c->processor) {
+      (void)c->processor.release();  // NOLINT(bugprone-unused-return-value): its threads are gone
+      c->orphaned = true;
+    }
+  }
+  try {
+    auto fresh = std::make_unique<tracer_config>();
+    fresh->sampler = current->sampler;
+    fresh->resource = current->resource;
+    publish(std::move(fresh));
+  } catch (...) {  // out of memory: the orphaned configuration stays current, its spans dropped
+  }
+  lifecycle_.unlock();
 }
 
 span_factory::started span_factory::start(const tracer_impl& tracer, std::string_view name,
@@ -256,6 +302,8 @@ void span_factory::on_end_recording(span& s) noexcept {
   count(counter::ended);
   if (s.config_->processor) {  // counts its own drops
     s.config_->processor->enqueue([&s](span_data& d) { take_data(s, d); });
+  } else if (s.config_->orphaned) {
+    count(counter::dropped);
   }
 }
 
@@ -426,7 +474,17 @@ void activation::finish() noexcept {
         s->record_error("cancelled", "cancelled");
       } else {
         const exception_info info = in_flight_exception();
-        s->record_error(info.type, info.message);
+        // An exception recorded already on its way out (traced(), record_exception in
+        // a catch block that rethrows) is kept: without prela::throw_hook this one
+        // would be "unknown", with it the same exception twice.
+        bool described = false;
+        if (s->recording_) {
+          const std::lock_guard lock(s->mu_);
+          described = s->status_ == span_status::error &&
+                      std::any_of(s->attributes_.begin(), s->attributes_.end(),
+                                  [](const attribute& a) { return a.key == "error.type"; });
+        }
+        if (!described) s->record_error(info.type, info.message);
       }
     } catch (...) {  // out of memory while describing: the span still ends
     }
@@ -509,7 +567,12 @@ bool tracer::force_flush(std::chrono::milliseconds timeout) { return impl_->forc
 tracer& get_tracer() {
   // Never destroyed: threads may end spans during static destruction. Spans still
   // queued at exit are flushed by the atexit handler registered by init().
-  static tracer* const global = new tracer();
+  static tracer* const global = [] {
+    auto* t = new tracer();
+    pthread_atfork([] { get_tracer().impl().before_fork(); }, [] { get_tracer().impl().after_fork_in_parent(); },
+                   [] { get_tracer().impl().after_fork_in_child(); });
+    return t;
+  }();
   return *global;
 }
 

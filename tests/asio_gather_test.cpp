@@ -206,5 +206,11 @@ BOOST_AUTO_TEST_CASE(traced_wraps_an_awaitable_in_a_span) {
   expect_children_of(spans, "parent", {"wrapped", "wrapped_failure"});
   expect_children_of(spans, "wrapped", {"inner"});
   BOOST_TEST((find(spans, "wrapped")->type == span_type::retrieval));
-  BOOST_TEST((find(spans, "wrapped_failure")->status == span_status::error));
+  const span_data* failure = find(spans, "wrapped_failure");
+  BOOST_TEST((failure->status == span_status::error));
+  BOOST_TEST(str(failure->attribute("error.type")) == "std::runtime_error");
+  // traced() records the exception and the scope (with the throw hook linked here)
+  // does not record it a second time.
+  BOOST_TEST(std::count_if(failure->events.begin(), failure->events.end(),
+                           [](const span_event& e) { return e.name == "exception"; }) == 1);
 }

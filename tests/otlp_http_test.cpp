@@ -175,6 +175,8 @@ BOOST_AUTO_TEST_CASE(healthy_collector_receives_every_field) {
   BOOST_TEST(json_attribute(by_name("handle request").at("attributes"), "gen_ai.operation.name")->at("stringValue") ==
              "invoke_agent");
   BOOST_TEST(json_attribute(by_name("embed").at("attributes"), "gen_ai.operation.name")->at("stringValue") == "embeddings");
+  BOOST_TEST(json_attribute(by_name("lookup").at("attributes"), "gen_ai.operation.name")->at("stringValue") ==
+             "retrieval");
   BOOST_TEST(json_attribute(by_name("misc").at("attributes"), "gen_ai.operation.name") == nullptr);
 
   // The request: path, content type, configured headers; resource and scope.

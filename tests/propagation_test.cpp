@@ -164,6 +164,17 @@ BOOST_AUTO_TEST_CASE(valid_lists_are_normalized) {
       {{"k= leading space is part of the value"}, "k= leading space is part of the value"},
       {{"a_-*/9=!\"#$%&'()*+-./:;<>?@[\\]^_`{|}~"}, "a_-*/9=!\"#$%&'()*+-./:;<>?@[\\]^_`{|}~"},
       {{""}, ""},
+      // Keys as the current Level 2 text has them: a letter or digit, then keychars,
+      // '@' among them anywhere and any number of times (the w3c test suite's cases).
+      {{"foo@=1,bar=2"}, "foo@=1,bar=2"},
+      {{"foo@@bar=1,bar=2"}, "foo@@bar=1,bar=2"},
+      {{"foo@bar@baz=1,bar=2"}, "foo@bar@baz=1,bar=2"},
+      {{"1rojo=1"}, "1rojo=1"},
+      {{"t@systemlongerthan14=1"}, "t@systemlongerthan14=1"},
+      {{"t@1sys=1"}, "t@1sys=1"},
+      // Duplicate keys: the first is kept, the header is not dropped.
+      {{"rojo=1,rojo=2,congo=3"}, "rojo=1,congo=3"},
+      {{"foo=1", "foo=1"}, "foo=1"},
   };
   for (const auto& r : rows) {
     BOOST_TEST_CONTEXT(r.expected) {
@@ -177,17 +188,14 @@ BOOST_AUTO_TEST_CASE(invalid_lists_are_dropped_whole) {
       "rojo",                           // no value
       "rojo=",                          // empty value
       "Rojo=1",                         // upper-case key
-      "1rojo=1",                        // simple key starts with a digit
+      "_rojo=1",                        // key starts with a keychar that is not a letter or digit
       "ro jo=1",                        // space in key
-      "rojo=1,rojo=2",                  // duplicate key
+      "foo.bar=1",                      // '.' in key
       "rojo=a=b",                       // '=' in value
       "rojo=a\tb",                      // tab in value
       "rojo=caf\xc3\xa9",               // non-ASCII value
-      "t@=1",                           // empty system id
-      "@s=1",                           // empty tenant id
-      "t@1sys=1",                       // system id starts with a digit
-      "t@systemistoolong=1",            // system id longer than 14
-      "t@s@x=1",                        // two '@'
+      "@s=1,bar=2",                     // key starts with '@' (the w3c suite: all dropped)
+      "foo=,bar=3",                     // empty value spoils the list
       "ok=1,bad key=2",                 // one bad member spoils the list
   };
   for (auto v : rows) {
@@ -202,9 +210,14 @@ BOOST_AUTO_TEST_CASE(key_and_value_length_limits) {
   BOOST_TEST(tracestate_of({key256 + "a=1"}).empty());
   BOOST_TEST(tracestate_of({"k=" + value256}) == "k=" + value256);
   BOOST_TEST(tracestate_of({"k=" + value256 + "v"}).empty());
-  const std::string tenant241 = std::string(241, '1');
-  BOOST_TEST(!tracestate_of({tenant241 + "@s=1"}).empty());
-  BOOST_TEST(tracestate_of({tenant241 + "1@s=1"}).empty());
+  // '@' counts as any keychar: 256 characters in all, wherever it is.
+  const std::string with_at = std::string(241, 't') + "@" + std::string(14, 'v');
+  BOOST_TEST(tracestate_of({"foo=1", with_at + "=1"}) == "foo=1," + with_at + "=1");
+  const std::string late_at = std::string(242, 't') + "@v";
+  BOOST_TEST(tracestate_of({"foo=1", late_at + "=1"}) == "foo=1," + late_at + "=1");
+  BOOST_TEST(tracestate_of({"foo=1", "t@" + std::string(15, 'v') + "=1"}) == "foo=1,t@" + std::string(15, 'v') + "=1");
+  BOOST_TEST(tracestate_of({"t@" + std::string(254, 'v') + "=1"}).size() == 258U);
+  BOOST_TEST(tracestate_of({"t@" + std::string(255, 'v') + "=1"}).empty());
   BOOST_TEST(tracestate_of({"k=value "}) == "k=value");  // trailing space is OWS
 }
 

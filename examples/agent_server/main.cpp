@@ -56,7 +56,10 @@ constexpr const char* usage = R"(prela agent server demo
   --model-work U      CPU work units of the simulated model per request (default 300)
   --out DIR           where spans.jsonl and trace.json go (default: current directory)
   --port P            listen on 127.0.0.1:P (default: a free port)
-  --serve             only serve (on --port) until Ctrl-C; try:
+  --serve             only serve (on --port) until Ctrl-C, exporting to --exporters (default:
+                      OTEL_TRACES_EXPORTER, else the console) with --sampling; the options
+                      of the demo's own load (--requests, --concurrency, --bench-*,
+                      --rounds) are refused with it. Try:
                         curl -d 'hello' -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
                              -H 'baggage: user.id=alice' http://127.0.0.1:P/agent
 Exit status: 0 when every check of the verification passed, 1 when one failed, 2 for bad
@@ -76,6 +79,8 @@ struct options {
   std::filesystem::path out = ".";
   unsigned short port = 0;
   bool serve = false;
+  bool exporters_given = false;  // --exporters was on the command line
+  bool sampling_given = false;
 };
 
 [[noreturn]] void bad_argument(const std::string& message) {
@@ -102,6 +107,7 @@ bool env_set(const char* name) {
 options parse(int argc, char** argv) {
   options o;
   std::optional<std::string> exporters;
+  std::vector<std::string> given;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
@@ -114,6 +120,7 @@ options parse(int argc, char** argv) {
     }
     if (i + 1 >= argc) bad_argument(flag + " needs a value");
     const std::string value = argv[++i];
+    given.push_back(flag);
     if (flag == "--requests") {
       o.requests = number(flag, value, 1, 10'000'000);
     } else if (flag == "--concurrency") {
@@ -140,6 +147,17 @@ options parse(int argc, char** argv) {
       bad_argument("unknown option " + flag);
     }
   }
+  if (o.serve) {
+    // Serving runs no load of its own: the options of the runs would be silently ignored.
+    for (const auto& f : given) {
+      if (f == "--requests" || f == "--concurrency" || f == "--bench-requests" || f == "--bench-concurrency" ||
+          f == "--rounds") {
+        bad_argument(f + " does not apply to --serve (it sets the demo's own load)");
+      }
+    }
+  }
+  o.exporters_given = exporters.has_value();
+  o.sampling_given = std::find(given.begin(), given.end(), "--sampling") != given.end();
   if (!exporters) {
     exporters = "jsonl,perfetto";
     if (env_set("OTEL_EXPORTER_OTLP_ENDPOINT") || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
@@ -208,26 +226,38 @@ const char* pass(bool ok) {
   return ok ? "" : "   <-- FAILED";
 }
 
+// The exporters of --exporters: files in --out (spans.jsonl afresh each run), OTLP
+// configured by the OTEL_EXPORTER_OTLP_* variables, the console.
+std::vector<std::shared_ptr<prela::exporter>> exporters_for(const options& o,
+                                                           std::shared_ptr<prela::otlp_http_exporter>* otlp) {
+  std::vector<std::shared_ptr<prela::exporter>> out;
+  std::filesystem::create_directories(o.out);
+  if (wants(o, "jsonl")) {
+    const auto jsonl_path = (o.out / "spans.jsonl").lexically_normal();
+    std::filesystem::remove(jsonl_path);
+    out.push_back(std::make_shared<prela::jsonl_exporter>(jsonl_path));
+  }
+  if (wants(o, "perfetto")) {
+    out.push_back(std::make_shared<prela::perfetto_exporter>((o.out / "trace.json").lexically_normal()));
+  }
+  if (wants(o, "console")) out.push_back(std::make_shared<prela::console_exporter>());
+  if (wants(o, "otlp")) {
+    auto e = std::dynamic_pointer_cast<prela::otlp_http_exporter>(prela::make_exporter("otlp"));
+    if (e) out.push_back(e);
+    if (otlp != nullptr) *otlp = e;
+  }
+  return out;
+}
+
 // The traced run: every exporter asked for, plus a memory exporter the checks read.
 bool traced_run(const options& o, server& srv) {
-  std::filesystem::create_directories(o.out);
   const auto jsonl_path = (o.out / "spans.jsonl").lexically_normal();
   const auto perfetto_path = (o.out / "trace.json").lexically_normal();
   auto memory = std::make_shared<prela::memory_exporter>();
   prela::tracer_options t{
       .service_name = service_name(), .sampler = sampler_for(o.sampling), .exporters = {memory}};
   std::shared_ptr<prela::otlp_http_exporter> otlp;
-  if (wants(o, "jsonl")) {
-    std::filesystem::remove(jsonl_path);  // each run of the demo starts the file afresh
-    t.exporters.push_back(std::make_shared<prela::jsonl_exporter>(jsonl_path));
-  }
-  if (wants(o, "perfetto")) t.exporters.push_back(std::make_shared<prela::perfetto_exporter>(perfetto_path));
-  if (wants(o, "console")) t.exporters.push_back(std::make_shared<prela::console_exporter>());
-  if (wants(o, "otlp")) {
-    // The endpoint, headers and timeout come from the OTEL_EXPORTER_OTLP_* variables.
-    otlp = std::dynamic_pointer_cast<prela::otlp_http_exporter>(prela::make_exporter("otlp"));
-    if (otlp) t.exporters.push_back(otlp);
-  }
+  for (auto& e : exporters_for(o, &otlp)) t.exporters.push_back(std::move(e));
   const auto before = prela::get_tracer().stats();
   prela::init(std::move(t));
 
@@ -385,11 +415,17 @@ int main(int argc, char** argv) {
   server srv(o);
 
   if (o.serve) {
+    // --exporters as for the runs; without it, OTEL_TRACES_EXPORTER, else the console.
     prela::tracer_options t = prela::tracer_options::from_env();
     if (t.service_name.empty()) t.service_name = service_name();
-    if (!env_set("OTEL_TRACES_EXPORTER")) t.exporters = {std::make_shared<prela::console_exporter>()};
+    if (o.exporters_given) {
+      t.exporters = exporters_for(o, nullptr);
+    } else if (!env_set("OTEL_TRACES_EXPORTER")) {
+      t.exporters = {std::make_shared<prela::console_exporter>()};
+    }
+    if (o.sampling_given) t.sampler = sampler_for(o.sampling);
     prela::init(std::move(t));
-    std::cout << "serving on http://127.0.0.1:" << srv.service.port() << "/agent (Ctrl-C stops)\n";
+    std::cout << "serving on http://127.0.0.1:" << srv.service.port() << "/agent (Ctrl-C stops)" << std::endl;
     while (!interrupted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     prela::shutdown();
     return 0;

@@ -8,6 +8,8 @@
 
 namespace prela::detail {
 
+constexpr std::size_t initial_queue_capacity = 4096;
+
 // Where lanes report progress; shared with the lanes so that a lane detached at
 // shutdown can still report safely after the processor is gone.
 struct batch_processor::completion {
@@ -125,7 +127,9 @@ struct batch_processor::lane {
 batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters,
                                  std::shared_ptr<const resource> resource)
     : limits_(limits), resource_(std::move(resource)), completion_(std::make_shared<completion>()) {
-  queue_.reserve(limits_.max_queue_size);
+  // The queue grows as spans arrive, up to max_queue_size (at most 2^24): reserving the
+  // whole of a large limit up front would allocate gigabytes no load may ever use.
+  queue_.reserve(std::min<std::size_t>(limits_.max_queue_size, initial_queue_capacity));
   for (auto& e : exporters) {
     if (!e) continue;
     auto l = std::make_shared<lane>();
@@ -153,7 +157,7 @@ void batch_processor::wake_if_batch_full(std::size_t size) noexcept {
 
 void batch_processor::collect() {
   std::vector<span_data> taken;
-  taken.reserve(limits_.max_queue_size);
+  taken.reserve(std::min<std::size_t>(limits_.max_queue_size, initial_queue_capacity));
   std::uint64_t flushed = 0;
   std::unique_lock lock(mu_);
   for (;;) {

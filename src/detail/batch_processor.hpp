@@ -3,6 +3,7 @@
 // (its own thread and backlog) per exporter, so a slow or hung exporter delays nobody.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -46,6 +47,14 @@ class batch_processor {
       if (!accepting_ || queue_.size() >= limits_.max_queue_size) {
         count(counter::dropped);
         return false;
+      }
+      if (queue_.size() == queue_.capacity()) {  // the queue grows up to its limit
+        try {
+          queue_.reserve(std::min(queue_.capacity() * 2, limits_.max_queue_size));
+        } catch (...) {  // out of memory: this span is dropped, counted
+          count(counter::dropped);
+          return false;
+        }
       }
       fill(queue_.emplace_back());
       size = queue_.size();

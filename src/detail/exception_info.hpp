@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <typeinfo>
 
 #include "prela/detail/thread_state.hpp"
 
@@ -31,10 +32,15 @@ struct exception_info {
 };
 
 /// Describes the exception in flight, for a destructor that runs during unwinding.
-/// Standard C++ offers no access to it before it is caught, so prela records every
-/// throw (type and object, per thread) in a shim around the C++ runtime's
-/// __cxa_throw; this reads that record back when it matches the unwinding depth.
+/// Standard C++ offers no access to it before it is caught; a program that links
+/// prela::throw_hook records every throw (type and object, per thread) in a shim around
+/// the C++ runtime's __cxa_throw, and this reads that record back when it matches the
+/// unwinding depth. Without the hook: type "unknown".
 exception_info in_flight_exception();
+
+/// Called by the throw hook: an exception object of `type` is being thrown, or dropped.
+void record(void* object, const std::type_info* type) noexcept;
+void clear_thrown() noexcept;
 
 /// Describes a caught exception.
 exception_info describe(const std::exception_ptr& e);

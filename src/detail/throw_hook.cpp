@@ -1,94 +1,27 @@
-// Records the exception that is unwinding the stack (object and type, per thread) so
-// that a span scope left by an exception can name it. Standard C++ gives a destructor
-// no access to that exception. The Itanium C++ ABI entry points see it go by:
+// prela::throw_hook, opt in: records the exception that is unwinding the stack (object
+// and type, per thread) so that a span scope left by an exception can name it. Standard
+// C++ gives a destructor no access to that exception before it is caught. The Itanium
+// C++ ABI entry points see it go by:
 //   __cxa_throw              `throw expr`, including inside the standard library
 //   __cxa_rethrow            `throw;`
 //   std::rethrow_exception   how coroutines (Asio's among them) propagate exceptions
 //   __cxa_begin_catch        the exception is caught: the record is dropped, so it can
 //                            never point at an exception object that has been freed
 // Each shim records or clears, then forwards to the next definition (libstdc++'s, or a
-// sanitizer's interceptor). Cost: a TLS store per throw and per catch.
-// Disabled with -DPRELA_NO_THROW_HOOK=ON (scopes then report error.type "unknown").
+// sanitizer's interceptor). Cost: a TLS store per throw and per catch. These replace the
+// C++ runtime's entry points for the whole process, which no program should get by
+// surprise: they are linked only into programs that link prela::throw_hook.
 #include <dlfcn.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <memory>
-#include <string>
 #include <typeinfo>
 
 #include <cxxabi.h>
 
 #include "detail/exception_info.hpp"
 
-namespace prela::detail {
-
-struct thrown_record {
-  void* object = nullptr;
-  const std::type_info* type = nullptr;
-  int depth = -1;  // std::uncaught_exceptions() when thrown
-};
-
-constinit thread_local thrown_record last_thrown{};
-
-void record(void* object, const std::type_info* type) noexcept {
-  last_thrown = {object, type, std::uncaught_exceptions()};
-}
-
-namespace {
-
-exception_info describe_object(void* object, const std::type_info* type) {
-  exception_info info{demangle(type->name()), {}};
-  // Ask the runtime whether a handler for std::exception would catch this object, the
-  // same question the unwinder asks; it also adjusts the pointer to the base.
-  void* adjusted = object;
-  if (typeid(std::exception).__do_catch(type, &adjusted, 1)) {
-    info.message = static_cast<const std::exception*>(adjusted)->what();
-  }
-  return info;
-}
-
-}  // namespace
-
-std::string demangle(const char* mangled) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),
-                                             std::free);
-  return status == 0 && out ? std::string(out.get()) : std::string(mangled);
-}
-
-const cxa_eh_globals* lookup_eh_globals() noexcept {
-  const auto* g = reinterpret_cast<const cxa_eh_globals*>(abi::__cxa_get_globals());
-  tls.eh_globals = g;
-  return g;
-}
-
-exception_info in_flight_exception() {
-  const thrown_record r = last_thrown;
-  // The record is ours only if it was thrown at this unwinding depth (a nested throw
-  // caught meanwhile, or std::rethrow_exception, would leave a stale record).
-  if (r.object != nullptr && r.type != nullptr && r.depth + 1 == std::uncaught_exceptions()) {
-    return describe_object(r.object, r.type);
-  }
-  return {"unknown", "exception thrown while the span was active"};
-}
-
-exception_info describe(const std::exception_ptr& e) {
-  if (!e) return {"unknown", {}};
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return {demangle(typeid(ex).name()), ex.what()};
-  } catch (...) {
-    const std::type_info* t = abi::__cxa_current_exception_type();
-    return {t != nullptr ? demangle(t->name()) : std::string("unknown"), {}};
-  }
-}
-
-}  // namespace prela::detail
-
-#if !defined(PRELA_NO_THROW_HOOK)
 namespace {
 template <class F>
 F next_definition(const char* name) {
@@ -138,7 +71,7 @@ PRELA_CXA_NORETURN void __cxa_rethrow() {
 void* __cxa_begin_catch(void* exception_header) noexcept {
   using fn = void* (*)(void*) noexcept;
   static const fn next = next_definition<fn>("__cxa_begin_catch");
-  prela::detail::last_thrown = {};
+  prela::detail::clear_thrown();
   return next(exception_header);
 }
 }
@@ -153,4 +86,3 @@ PRELA_CXA_NORETURN void rethrow_exception(exception_ptr p) {
   __builtin_unreachable();
 }
 }  // namespace std
-#endif

@@ -19,8 +19,12 @@ class batch_processor;
 struct tracer_config {
   std::shared_ptr<prela::sampler> sampler;
   std::shared_ptr<const prela::resource> resource;
-  std::unique_ptr<batch_processor> processor;  // null before init and after shutdown
+  std::unique_ptr<batch_processor> processor;  // null before init
   bool after_shutdown = false;                  // spans started now are dropped and counted
+  // In a child of fork(): the processor belongs to the parent (its threads do not exist
+  // here) and was let go of; spans that end here under this configuration are dropped
+  // and counted. Set only by the child's fork handler, while it is the only thread.
+  bool orphaned = false;
 };
 
 class tracer_impl {
@@ -35,6 +39,11 @@ class tracer_impl {
   void init(tracer_options options);
   bool shutdown(std::chrono::milliseconds timeout);
   bool force_flush(std::chrono::milliseconds timeout);
+
+  /// fork() handlers (pthread_atfork, registered for the global tracer).
+  void before_fork() noexcept;
+  void after_fork_in_parent() noexcept;
+  void after_fork_in_child() noexcept;
 
  private:
   void publish(std::unique_ptr<tracer_config> next);  // caller holds lifecycle_

@@ -1,9 +1,6 @@
 #include "prela/exporters/jsonl.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
-
+#include "file_sink.hpp"
 #include "json_writer.hpp"
 
 namespace prela {
@@ -77,40 +74,32 @@ void append_span_json(std::string& out, const span_data& s) {
   out.append("]}");
 }
 
-jsonl_exporter::jsonl_exporter(std::filesystem::path path) : path_(std::move(path)) {
-  file_ = std::fopen(path_.c_str(), "a");
-  if (file_ == nullptr) {
-    throw std::runtime_error("prela: cannot open " + path_.string() + " for appending: " + std::strerror(errno));
-  }
-}
+jsonl_exporter::jsonl_exporter(std::filesystem::path path)
+    : sink_(std::make_unique<detail::file_sink>(std::move(path), detail::file_sink::mode::append, "jsonl")) {}
 
-jsonl_exporter::~jsonl_exporter() {
-  if (file_ != nullptr) std::fclose(file_);
-}
+jsonl_exporter::~jsonl_exporter() = default;
+
+const std::filesystem::path& jsonl_exporter::path() const noexcept { return sink_->path(); }
 
 export_result jsonl_exporter::export_spans(std::span<const span_data> spans) {
   std::lock_guard lock(mu_);
-  if (file_ == nullptr) return export_result::failure;
   buffer_.clear();
   for (const auto& s : spans) {
     append_span_json(buffer_, s);
     buffer_.push_back('\n');
   }
-  const bool ok = std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size() && std::fflush(file_) == 0;
-  return ok ? export_result::success : export_result::failure;
+  return sink_->write(buffer_) ? export_result::success : export_result::failure;
 }
 
 bool jsonl_exporter::force_flush(std::chrono::milliseconds) {
   std::lock_guard lock(mu_);
-  return file_ == nullptr || std::fflush(file_) == 0;
+  return sink_->take_ok();  // each batch is written through at once: nothing is buffered
 }
 
 bool jsonl_exporter::shutdown(std::chrono::milliseconds) {
   std::lock_guard lock(mu_);
-  if (file_ == nullptr) return true;
-  const bool ok = std::fclose(file_) == 0;
-  file_ = nullptr;
-  return ok;
+  const bool ok = sink_->take_ok();
+  return sink_->close() && ok;
 }
 
 }  // namespace prela

@@ -181,12 +181,17 @@ span_kind kind_of(const span_data& span) noexcept {
   }
 }
 
+// gen_ai.operation.name as the OpenTelemetry GenAI semantic conventions define it
+// (semantic-conventions v1.41, where GenAI was last part of the main repository; it now
+// continues in open-telemetry/semantic-conventions-genai): llm "chat", retrieval
+// "retrieval", embedding "embeddings", tool "execute_tool", agent "invoke_agent".
 std::string_view gen_ai_operation(span_type type) noexcept {
   switch (type) {
     case span_type::llm: return "chat";
     case span_type::tool: return "execute_tool";
     case span_type::agent: return "invoke_agent";
     case span_type::embedding: return "embeddings";
+    case span_type::retrieval: return "retrieval";
     default: return {};
   }
 }

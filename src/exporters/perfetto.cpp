@@ -1,9 +1,6 @@
 #include "prela/exporters/perfetto.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
-
+#include "file_sink.hpp"
 #include "json_writer.hpp"
 
 namespace prela {
@@ -30,19 +27,16 @@ void append_metadata(std::string& out, const char* what, int pid, int tid, std::
 
 }  // namespace
 
-perfetto_exporter::perfetto_exporter(std::filesystem::path path) : path_(std::move(path)) {
-  file_ = std::fopen(path_.c_str(), "w");
-  if (file_ == nullptr) {
-    throw std::runtime_error("prela: cannot create " + path_.string() + ": " + std::strerror(errno));
-  }
-  std::fputs("[\n", file_);
-  std::fflush(file_);
-}
+perfetto_exporter::perfetto_exporter(std::filesystem::path path)
+    : sink_(std::make_unique<detail::file_sink>(std::move(path), detail::file_sink::mode::truncate, "perfetto",
+                                                "[\n")) {}
 
 perfetto_exporter::~perfetto_exporter() {
   std::lock_guard lock(mu_);
   close_locked();
 }
+
+const std::filesystem::path& perfetto_exporter::path() const noexcept { return sink_->path(); }
 
 int perfetto_exporter::track_for(trace_tracks& t, const span_data& s) {
   const std::int64_t start = s.start_time.count();
@@ -62,8 +56,9 @@ int perfetto_exporter::track_for(trace_tracks& t, const span_data& s) {
 
 export_result perfetto_exporter::export_spans(std::span<const span_data> spans) {
   std::lock_guard lock(mu_);
-  if (file_ == nullptr) return export_result::failure;
+  if (!sink_->is_open()) return export_result::failure;
   buffer_.clear();
+  const bool was_first = first_event_;
   auto separate = [&] {
     if (!first_event_) buffer_.append(",\n");
     first_event_ = false;
@@ -159,26 +154,26 @@ export_result perfetto_exporter::export_spans(std::span<const span_data> spans) 
     traces_.erase(trace_order_.front());
     trace_order_.pop_front();
   }
-  const bool ok = std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size() && std::fflush(file_) == 0;
-  return ok ? export_result::success : export_result::failure;
+  if (sink_->write(buffer_)) return export_result::success;
+  first_event_ = was_first;  // nothing of the batch is in the file
+  return export_result::failure;
 }
 
 bool perfetto_exporter::force_flush(std::chrono::milliseconds) {
   std::lock_guard lock(mu_);
-  return file_ == nullptr || std::fflush(file_) == 0;
+  return sink_->take_ok();  // each batch is written through at once: nothing is buffered
 }
 
-void perfetto_exporter::close_locked() {
-  if (file_ == nullptr) return;
-  std::fputs("\n]\n", file_);
-  std::fclose(file_);
-  file_ = nullptr;
+bool perfetto_exporter::close_locked() {
+  if (!sink_->is_open()) return false;
+  const bool closed = sink_->write("\n]\n");
+  const bool ok = sink_->take_ok();
+  return sink_->close() && closed && ok;
 }
 
 bool perfetto_exporter::shutdown(std::chrono::milliseconds) {
   std::lock_guard lock(mu_);
-  close_locked();
-  return true;
+  return close_locked();
 }
 
 }  // namespace prela

@@ -1,6 +1,7 @@
 // prela::asio::traced — run an awaitable inside a span of its own.
 #pragma once
 
+#include <exception>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -13,14 +14,20 @@ namespace prela::asio {
 
 /// `co_await traced("fetch", span_type::retrieval, fetch())`: the span is a child of
 /// the current span, current while the awaitable runs, and ends when it completes
-/// (with error status and the exception's description if it throws).
+/// (with error status and the exception's type and message if it throws: caught,
+/// recorded and rethrown, so no throw hook is needed for it).
 template <class T, class Executor>
 boost::asio::awaitable<T, Executor> traced(std::string name, span_type type, boost::asio::awaitable<T, Executor> a) {
   auto scope = get_tracer().span(name, type);
-  if constexpr (std::is_void_v<T>) {
-    co_await std::move(a);
-  } else {
-    co_return co_await std::move(a);
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(a);
+    } else {
+      co_return co_await std::move(a);
+    }
+  } catch (...) {
+    scope->record_exception(std::current_exception());
+    throw;
   }
 }
 

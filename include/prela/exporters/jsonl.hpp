@@ -1,20 +1,28 @@
 // One JSON object per span per line, in the Python library's to_dict shape.
 #pragma once
 
-#include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "prela/exporter.hpp"
 
 namespace prela {
+namespace detail {
+class file_sink;
+}
 
 /// Appends each span as a line of JSON: span_id, trace_id, parent_span_id (null for a
 /// root), name, span_type, started_at, ended_at (ISO 8601 UTC, microseconds),
 /// duration_ms, status, status_message (null when empty), attributes (an object),
-/// events (name, timestamp, attributes). The file is opened for appending and flushed
-/// after every batch, so it can be tailed and survives a crash up to the last batch.
+/// events (name, timestamp, attributes). The file is opened for appending and each
+/// batch is written through at once, so it can be tailed and survives a crash up to the
+/// last batch. A batch is written whole or not at all: after a failed write (disk full)
+/// the part already written is removed again, so every line stays a complete record and
+/// the spans counted as failed are exactly those missing. The first failure and the
+/// recovery are reported through the diagnostic handler; force_flush() and shutdown()
+/// return false if a batch failed since the previous call or the last one failed.
 class jsonl_exporter final : public exporter {
  public:
   /// Throws std::runtime_error naming the path and the reason if it cannot be opened.
@@ -25,12 +33,11 @@ class jsonl_exporter final : public exporter {
   bool force_flush(std::chrono::milliseconds timeout) override;
   bool shutdown(std::chrono::milliseconds timeout) override;
 
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept;
 
  private:
-  std::filesystem::path path_;
   std::mutex mu_;
-  std::FILE* file_ = nullptr;
+  std::unique_ptr<detail::file_sink> sink_;
   std::string buffer_;
 };
 

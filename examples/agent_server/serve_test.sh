@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The demo's --serve mode honours --exporters: one request to a served demo must land in
+# --out/spans.jsonl, and the flags of the demo's own load are refused with --serve.
+#   serve_test.sh AGENT_SERVER_BINARY WORK_DIR
+set -euo pipefail
+bin=$1
+work=$2
+rm -rf "$work" && mkdir -p "$work"
+
+if "$bin" --serve --requests 5 >"$work/refused.txt" 2>&1; then
+  echo "FAIL: --serve --requests was accepted"; exit 1
+fi
+grep -q -- "--requests does not apply to --serve" "$work/refused.txt" || { cat "$work/refused.txt"; exit 1; }
+
+"$bin" --serve --exporters jsonl --out "$work/out" >"$work/server.txt" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's|.*serving on http://127.0.0.1:\([0-9]*\)/agent.*|\1|p' "$work/server.txt")
+  [[ -n $port ]] && break
+  sleep 0.1
+done
+[[ -n $port ]] || { echo "FAIL: the server did not start"; cat "$work/server.txt"; exit 1; }
+
+# One request, by bash's /dev/tcp (no curl needed).
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'POST /agent HTTP/1.1\r\nHost: localhost\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello' >&3
+response=$(timeout 20 cat <&3)
+exec 3<&-
+[[ $response == "HTTP/1.1 200"* ]] || { echo "FAIL: response: ${response:0:200}"; exit 1; }
+
+kill -INT $server
+wait $server
+trap - EXIT
+lines=$(grep -c '"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"' "$work/out/spans.jsonl" || true)
+if [[ $lines -lt 2 ]]; then
+  echo "FAIL: $lines spans of the request in spans.jsonl"; cat "$work/server.txt"; exit 1
+fi
+if grep -q "^trace " "$work/server.txt"; then
+  echo "FAIL: console trees printed though --exporters jsonl was given"; exit 1
+fi
+echo "serve honours --exporters: $lines spans of the request in spans.jsonl"
