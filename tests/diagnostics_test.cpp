@@ -4,7 +4,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -16,22 +15,6 @@ using namespace prela;
 
 namespace {
 
-struct captured {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  captured() {
-    set_diagnostic_handler([this](std::string_view m) {
-      const std::lock_guard lock(mu);
-      lines.emplace_back(m);
-    });
-  }
-  ~captured() { set_diagnostic_handler(nullptr); }
-  std::vector<std::string> get() {
-    const std::lock_guard lock(mu);
-    return lines;
-  }
-};
-
 /// A configuration warning carrying `value` (an invalid OTEL_BSP_MAX_EXPORT_BATCH_SIZE).
 void warn_about(const std::string& value) {
   ::setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", value.c_str(), 1);
@@ -42,9 +25,9 @@ void warn_about(const std::string& value) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(warnings_go_to_the_handler_sanitized) {
-  captured c;
+  prela::testing::captured_warnings c;
   warn_about("12x\x1b[31m\nprela: forged");
-  const auto lines = c.get();
+  const auto lines = c.lines();
   BOOST_REQUIRE(lines.size() == 1U);
   BOOST_TEST_MESSAGE(lines[0]);
   BOOST_TEST(lines[0].find("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") != std::string::npos);
@@ -53,10 +36,10 @@ BOOST_AUTO_TEST_CASE(warnings_go_to_the_handler_sanitized) {
 }
 
 BOOST_AUTO_TEST_CASE(a_repeated_warning_is_held_back_distinct_ones_are_not) {
-  captured c;
+  prela::testing::captured_warnings c;
   for (int i = 0; i < 50; ++i) warn_about("repeated-value");
   warn_about("another-value");
-  const auto lines = c.get();
+  const auto lines = c.lines();
   BOOST_REQUIRE(lines.size() == 2U);
   BOOST_TEST(lines[0].find("repeated-value") != std::string::npos);
   BOOST_TEST(lines[1].find("another-value") != std::string::npos);
@@ -78,19 +61,19 @@ BOOST_AUTO_TEST_CASE(a_throwing_or_warning_handler_changes_nothing_for_prela) {
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_handler_restores_stderr) {
-  captured c;
+  prela::testing::captured_warnings c;
   set_diagnostic_handler(nullptr);
   warn_about("to-stderr-value");  // not captured
-  BOOST_TEST(c.get().empty());
+  BOOST_TEST(c.lines().empty());
 }
 
 BOOST_AUTO_TEST_CASE(misuse_reports_arrive_through_the_handler_from_any_thread) {
   // A span scope moved to another thread and ended there: a mismatch, reported once.
-  captured c;
+  prela::testing::captured_warnings c;
   prela::testing::traced t;
   auto scope = std::make_unique<span_scope>(get_tracer().span("moved away"));
   std::thread([&] { scope.reset(); }).join();
-  const auto lines = c.get();
+  const auto lines = c.lines();
   BOOST_REQUIRE(lines.size() == 1U);  // the first mismatch of this process
   BOOST_TEST(lines[0].find("span scope 'moved away' ended while another flow's context was current") !=
              std::string::npos);

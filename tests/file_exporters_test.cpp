@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <latch>
-#include <mutex>
 #include <regex>
 #include <set>
 #include <thread>
@@ -257,19 +256,6 @@ std::vector<span_data> spans_named(const std::string& prefix, int n) {
   return out;
 }
 
-// Warnings, captured for one test.
-struct warnings {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  warnings() {
-    set_diagnostic_handler([this](std::string_view m) {
-      const std::lock_guard lock(mu);
-      lines.emplace_back(m);
-    });
-  }
-  ~warnings() { set_diagnostic_handler(nullptr); }
-};
-
 // The process may not write past `bytes` in any file while it lives (a full disk for
 // this test's purposes: writes stop part-way with EFBIG).
 struct file_size_limit {
@@ -291,7 +277,7 @@ BOOST_AUTO_TEST_CASE(jsonl_after_a_short_write_keeps_every_line_whole_and_counts
   // it, and the whole batch counted as failed though part of it was in the file.
   temp_dir dir;
   const auto path = dir.path / "spans.jsonl";
-  warnings w;
+  prela::testing::captured_warnings w;
   jsonl_exporter e(path);
   BOOST_TEST((e.export_spans(spans_named("first", 10)) == export_result::success));
   const auto before = std::filesystem::file_size(path);
@@ -307,24 +293,24 @@ BOOST_AUTO_TEST_CASE(jsonl_after_a_short_write_keeps_every_line_whole_and_counts
   BOOST_TEST(lines.size() == 15U);
   for (const auto& l : lines) BOOST_TEST(l.at("name").get<std::string>().rfind("second", 0) != 0U);
   BOOST_TEST(e.shutdown(1s));
-  const std::lock_guard lock(w.mu);
-  BOOST_REQUIRE(w.lines.size() == 2U);  // failing once, writing again once
-  BOOST_TEST(w.lines[0].find("cannot write to " + path.string()) != std::string::npos);
-  BOOST_TEST(w.lines[0].find("removed") != std::string::npos);
-  BOOST_TEST(w.lines[1].find("writes to " + path.string() + " again") != std::string::npos);
+  const auto said = w.lines();
+  BOOST_REQUIRE(said.size() == 2U);  // failing once, writing again once
+  BOOST_TEST(said[0].find("cannot write to " + path.string()) != std::string::npos);
+  BOOST_TEST(said[0].find("removed") != std::string::npos);
+  BOOST_TEST(said[1].find("writes to " + path.string() + " again") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(write_errors_are_reported_and_flush_and_shutdown_say_so) {
   // /dev/full: every write fails with ENOSPC. Silent before, and flush said true.
-  warnings w;
+  prela::testing::captured_warnings w;
   jsonl_exporter e("/dev/full");
   for (int i = 0; i < 3; ++i) BOOST_TEST((e.export_spans(spans_named("lost", 2)) == export_result::failure));
   BOOST_TEST(!e.force_flush(1s));
   BOOST_TEST(!e.shutdown(1s));
-  const std::lock_guard lock(w.mu);
-  BOOST_REQUIRE(w.lines.size() == 1U);
-  BOOST_TEST(w.lines[0].find("/dev/full") != std::string::npos);
-  BOOST_TEST(w.lines[0].find(std::strerror(ENOSPC)) != std::string::npos);
+  const auto said = w.lines();
+  BOOST_REQUIRE(said.size() == 1U);
+  BOOST_TEST(said[0].find("/dev/full") != std::string::npos);
+  BOOST_TEST(said[0].find(std::strerror(ENOSPC)) != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(perfetto_refuses_a_path_it_cannot_write) {
@@ -332,7 +318,7 @@ BOOST_AUTO_TEST_CASE(perfetto_refuses_a_path_it_cannot_write) {
   // silent exporter that loses every span.
   BOOST_CHECK_THROW(perfetto_exporter("/proc/version"), std::runtime_error);
   BOOST_CHECK_THROW(perfetto_exporter("/dev/full"), std::runtime_error);
-  warnings w;
+  prela::testing::captured_warnings w;
   temp_dir dir;
   perfetto_exporter ok(dir.path / "trace.json");
   BOOST_TEST((ok.export_spans(spans_named("kept", 3)) == export_result::success));
@@ -340,6 +326,5 @@ BOOST_AUTO_TEST_CASE(perfetto_refuses_a_path_it_cannot_write) {
   BOOST_TEST(ok.shutdown(1s));
   std::ifstream in(dir.path / "trace.json");
   BOOST_TEST(json::accept(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())));
-  const std::lock_guard lock(w.mu);
-  BOOST_TEST(w.lines.empty());
+  BOOST_TEST(w.lines().empty());
 }

@@ -4,7 +4,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <map>
-#include <mutex>
 
 #include "otlp_receiver.hpp"
 #include "prela/exporters/otlp_http.hpp"
@@ -260,12 +259,7 @@ BOOST_AUTO_TEST_CASE(client_errors_are_not_retried) {
 BOOST_AUTO_TEST_CASE(a_hostile_receivers_answer_cannot_forge_lines_of_output) {
   // The failure warning quotes the receiver's body: escaped, so an answer with ESC and
   // a newline cannot retitle a terminal or forge "delivers again".
-  std::vector<std::string> warnings;
-  std::mutex mu;
-  set_diagnostic_handler([&](std::string_view m) {
-    const std::lock_guard lock(mu);
-    warnings.emplace_back(m);
-  });
+  prela::testing::captured_warnings captured;
   {
     otlp_receiver receiver([](std::size_t) {
       return otlp_receiver::answer{.status = 400,
@@ -274,8 +268,7 @@ BOOST_AUTO_TEST_CASE(a_hostile_receivers_answer_cannot_forge_lines_of_output) {
     otlp_http_exporter e(fast_options(receiver));
     BOOST_TEST((e.export_spans(sample_spans(1)) == export_result::failure));
   }
-  set_diagnostic_handler(nullptr);
-  const std::lock_guard lock(mu);
+  const auto warnings = captured.lines();
   BOOST_REQUIRE(warnings.size() == 1U);
   BOOST_TEST_MESSAGE(warnings[0]);
   BOOST_TEST(warnings[0].find("HTTP 400: nope\\x1B]0;owned\\x07\\nprela: OTLP export") != std::string::npos);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,29 @@ struct traced {
     force_flush(std::chrono::seconds(10));
     return memory->spans();
   }
+};
+
+/// Captures prela's warnings (set_diagnostic_handler) while it lives; stderr again after.
+class captured_warnings {
+ public:
+  captured_warnings() {
+    set_diagnostic_handler([this](std::string_view m) {
+      const std::lock_guard lock(mu_);
+      lines_.emplace_back(m);
+    });
+  }
+  ~captured_warnings() { set_diagnostic_handler(nullptr); }
+  captured_warnings(const captured_warnings&) = delete;
+  captured_warnings& operator=(const captured_warnings&) = delete;
+  /// The warnings so far, one line each.
+  std::vector<std::string> lines() {
+    const std::lock_guard lock(mu_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;
 };
 
 inline const span_data* find(const std::vector<span_data>& spans, std::string_view name) {

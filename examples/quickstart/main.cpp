@@ -35,7 +35,9 @@ std::string call_model(const std::string& prompt) {
 void flaky_tool() {
   auto span = prela::get_tracer().span("flaky_tool", prela::span_type::tool);
   std::this_thread::sleep_for(1ms);
-  throw std::runtime_error("tool timed out");  // recorded on the span as it unwinds
+  // Recorded on the span as it unwinds: error status, and the exception's type and
+  // message because this program links prela::throw_hook (without it: type "unknown").
+  throw std::runtime_error("tool timed out");
 }
 
 }  // namespace

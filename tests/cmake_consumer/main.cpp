@@ -1,6 +1,10 @@
 #include <prela/exporters/memory.hpp>
 #include <prela/prela.hpp>
 
+#include <stdexcept>
+#include <string>
+#include <variant>
+
 int main() {
   auto memory = std::make_shared<prela::memory_exporter>();
   prela::init({.service_name = "consumer", .exporters = {memory}});
@@ -8,7 +12,14 @@ int main() {
     auto outer = prela::get_tracer().span("outer", prela::span_type::agent);
     auto inner = prela::get_tracer().span("inner", prela::span_type::tool);
   }
+  try {  // prela::throw_hook, linked from the package, names the exception
+    auto failing = prela::get_tracer().span("failing");
+    throw std::out_of_range("x");
+  } catch (const std::out_of_range&) {
+  }
   prela::shutdown();
   const auto spans = memory->spans();
-  return spans.size() == 2 && spans[0].parent_span_id == spans[1].span_id ? 0 : 1;
+  const prela::attribute_value* type = spans.size() == 3 ? spans[2].attribute("error.type") : nullptr;
+  const bool named = type != nullptr && std::get<std::string>(*type) == "std::out_of_range";
+  return spans.size() == 3 && spans[0].parent_span_id == spans[1].span_id && named ? 0 : 1;
 }
