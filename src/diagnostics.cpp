@@ -41,9 +41,14 @@ state& diagnostics() {
 thread_local bool in_handler = false;
 
 void to_stderr(const std::string& line) noexcept {
-  std::string out = line;
-  out += '\n';
-  std::fwrite(out.data(), 1, out.size(), stderr);
+  try {  // one write, so that lines of several threads do not interleave
+    std::string out = line;
+    out += '\n';
+    std::fwrite(out.data(), 1, out.size(), stderr);
+  } catch (...) {  // out of memory: two writes then
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fputc('\n', stderr);
+  }
 }
 
 std::uint64_t hash_of(std::string_view text) noexcept {
