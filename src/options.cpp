@@ -56,9 +56,15 @@ std::string lower(std::string s) {
   return s;
 }
 
+// Names an entry of a list variable by its key only: values are often secrets (API
+// keys in OTEL_EXPORTER_OTLP_HEADERS) and must not reach a log.
 void warn_entry(const char* var, std::string_view entry, const char* why) {
-  detail::diagnose(std::string("prela: ignoring the entry \"") + detail::printable(entry, 200) + "\" of " + var +
-                   " (" + why + "); the other entries apply");
+  const auto eq = entry.find('=');
+  const std::string shown = eq == std::string_view::npos
+                                ? detail::printable(entry, 200)
+                                : detail::printable(entry.substr(0, eq), 200) + "=…";
+  detail::diagnose(std::string("prela: ignoring the entry \"") + shown + "\" of " + var + " (" + why +
+                   "); the other entries apply");
 }
 
 void warn(const char* var, const std::string& value, const std::string& fallback) {
@@ -195,7 +201,8 @@ std::shared_ptr<exporter> otlp_from_env() {
   if (auto h = env_pair("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", &headers_var)) {
     for (auto& [k, v] : key_value_list(headers_var, *h)) {
       if (!detail::valid_http_header(k, v)) {
-        warn_entry(headers_var, k + "=" + v, "not a valid HTTP header: a token name, no control characters");
+        warn_entry(headers_var, k + "=" + v,
+                   "not a valid HTTP header: the name must be a token, the value free of control characters");
         continue;
       }
       o.headers[k] = v;

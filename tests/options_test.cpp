@@ -273,10 +273,12 @@ BOOST_AUTO_TEST_CASE(a_bad_header_entry_is_skipped_with_a_warning_naming_it) {
   BOOST_TEST(otlp->options().headers.at("good") == "A");
   BOOST_TEST(text.find("OTEL_EXPORTER_OTLP_ENDPOINT") == std::string::npos);
   BOOST_TEST(text.find("OTLP export is off") == std::string::npos);
-  for (const char* entry : {"\"x-bad=a\\nb\" of OTEL_EXPORTER_OTLP_HEADERS", "\"k=%ZZ\" of OTEL_EXPORTER_OTLP_HEADERS",
-                            "\"bad name=1\" of OTEL_EXPORTER_OTLP_HEADERS"}) {
+  for (const char* entry : {"\"x-bad=…\" of OTEL_EXPORTER_OTLP_HEADERS", "\"k=…\" of OTEL_EXPORTER_OTLP_HEADERS",
+                            "\"bad name=…\" of OTEL_EXPORTER_OTLP_HEADERS"}) {
     BOOST_TEST_CONTEXT(entry) { BOOST_TEST(text.find(entry) != std::string::npos); }
   }
+  BOOST_TEST(text.find("s3cret") == std::string::npos);  // values are never shown: they may be secrets
+  BOOST_TEST(text.find("%ZZ") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(several_exporters_with_their_path_variables) {
