@@ -8,6 +8,7 @@
 #include "prela/span.hpp"
 
 #include "detail/hex.hpp"
+#include "detail/http_token.hpp"
 
 namespace prela {
 namespace {
@@ -411,6 +412,10 @@ std::string format_baggage(const std::map<std::string, std::string>& entries) {
 }
 
 }  // namespace w3c
+
+namespace detail {
+bool is_http_token(std::string_view s) noexcept { return is_token(s); }
+}  // namespace detail
 
 namespace detail {
 namespace {

@@ -413,13 +413,11 @@ bool first_report(report r) noexcept {
   return !reported[static_cast<std::size_t>(r)].exchange(true, std::memory_order_relaxed);
 }
 
-// Span names come from users and from remote input: no control characters in a warning.
-std::string printable(std::string_view text) { return detail::printable(text, 200); }
-
 void report_scope(report r, const span& s) noexcept {
   if (!first_report(r)) return;
   try {
-    const std::string name = printable(s.name());
+    // Span names come from users and from remote input: escaped in the warning.
+    const std::string name = printable(s.name(), 200);
     if (r == report::scope_in_other_flow) {
       diagnose("prela: span scope '" + name +
                "' ended while another flow's context was current; it was ended in its own context, but "

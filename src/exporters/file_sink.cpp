@@ -22,17 +22,26 @@ file_sink::file_sink(std::filesystem::path path, mode m, const char* exporter, s
   }
   struct stat st {};
   regular_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
-  while (!header.empty()) {
-    const ssize_t n = ::write(fd_, header.data(), header.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error = n < 0 ? errno : EIO;
-      ::close(fd_);
-      fd_ = -1;
-      throw std::runtime_error("prela: cannot write to " + path_.string() + ": " + std::strerror(error));
-    }
-    header.remove_prefix(static_cast<std::size_t>(n));
+  std::size_t done = 0;
+  if (const int error = write_all(header, done); error != 0) {
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error("prela: cannot write to " + path_.string() + ": " + std::strerror(error));
   }
+}
+
+int file_sink::write_all(std::string_view data, std::size_t& done) noexcept {
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return n < 0 ? errno : EIO;
+    }
+  }
+  return 0;
 }
 
 file_sink::~file_sink() { close(); }
@@ -48,19 +57,8 @@ bool file_sink::write(std::string_view data) {
   }
   const off_t start = regular_ ? ::lseek(fd_, 0, SEEK_END) : 0;
   std::size_t done = 0;
-  int error = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
-    if (n > 0) {
-      done += static_cast<std::size_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else {
-      error = n < 0 ? errno : EIO;
-      break;
-    }
-  }
-  if (done == data.size()) {
+  const int error = write_all(data, done);
+  if (error == 0) {
     line_open_ = false;
     if (failing_) report(false, {});
     return true;

@@ -35,6 +35,8 @@ class file_sink {
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
  private:
+  /// Writes data[done..] (EINTR retried), advancing `done`; 0, or the errno it stopped on.
+  int write_all(std::string_view data, std::size_t& done) noexcept;
   void report(bool now_failing, const std::string& reason);
 
   std::filesystem::path path_;

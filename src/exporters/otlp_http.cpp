@@ -27,6 +27,7 @@
 #include "prela/version.hpp"
 #include "detail/diagnostics.hpp"
 #include "detail/printable.hpp"
+#include "detail/http_token.hpp"
 #include "exporters/http_header.hpp"
 
 namespace prela {
@@ -49,12 +50,6 @@ bool header_safe(std::string_view v) {
     const auto b = static_cast<unsigned char>(c);
     return b >= 0x20 && b != 0x7f;
   });
-}
-
-bool token_char(char c) {
-  const auto b = static_cast<unsigned char>(c);
-  return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 parsed_url parse_endpoint(const std::string& url) {
@@ -277,7 +272,7 @@ otlp_http_exporter::otlp_http_exporter(otlp_http_options options)
 }
 
 bool detail::valid_http_header(std::string_view name, std::string_view value) noexcept {
-  return !name.empty() && std::all_of(name.begin(), name.end(), token_char) && header_safe(value);
+  return is_http_token(name) && header_safe(value);
 }
 
 otlp_http_exporter::~otlp_http_exporter() = default;
