@@ -6,6 +6,8 @@
 // Loops:
 //   unsampled <n>     n unsampled root spans (span scope start + end), one trace
 //   unsampled-nested <n>  the same with a child span in each
+//   sampled <n>       n recorded root spans, through the batch processor to an exporter
+//                     that discards them (the export thread's share included)
 //   resume-plain <n>  n resumptions of co_await post(use_awaitable), plain Asio
 //   resume-prela <n>  the same coroutine spawned with prela::asio::co_spawn
 //   spawn-plain <n>   n co_spawns (detached) of a trivial coroutine, run, plain Asio
@@ -19,6 +21,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -43,6 +47,26 @@ void unsampled(long n, bool nested) {
       auto child = tracer.span("child");
     }
   }
+}
+
+class discard_exporter final : public prela::exporter {
+ public:
+  prela::export_result export_spans(std::span<const prela::span_data> /*spans*/) override {
+    return prela::export_result::success;
+  }
+};
+
+void sampled(long n) {
+  prela::tracer_options options;
+  options.exporters.push_back(std::make_shared<discard_exporter>());
+  options.max_queue_size = 1 << 20;  // nothing is dropped
+  prela::init(std::move(options));
+  auto& tracer = prela::get_tracer();
+  for (long i = 0; i < n; ++i) {
+    auto s = tracer.span("work");
+  }
+  prela::shutdown();
+  if (prela::get_tracer().stats().dropped != 0) std::abort();
 }
 
 void resume(long n, bool traced) {
@@ -116,7 +140,7 @@ int main(int argc, char** argv) {
   const long n = argc > 2 ? std::atol(argv[2]) : 0;
   if (n <= 0) {
     std::fprintf(stderr,
-                 "usage: instruction_probe unsampled|unsampled-nested|resume-plain|resume-prela|spawn-plain|"
+                 "usage: instruction_probe unsampled|unsampled-nested|sampled|resume-plain|resume-prela|spawn-plain|"
                  "spawn-prela|gather|extract|inject|continue <n>\n");
     return 2;
   }
@@ -124,6 +148,8 @@ int main(int argc, char** argv) {
     unsampled(n, false);
   } else if (loop == "unsampled-nested") {
     unsampled(n, true);
+  } else if (loop == "sampled") {
+    sampled(n);
   } else if (loop == "resume-plain") {
     resume(n, false);
   } else if (loop == "resume-prela") {
