@@ -79,8 +79,24 @@ void register_thread() {
     std::lock_guard lock(registry_mu);
     tls.next = live_threads;
     live_threads = &tls;
+    tls.pinned_config.store(nullptr, std::memory_order_relaxed);
   }
   tls.registered = true;
+}
+
+bool config_pinned(const void* config) noexcept {
+  std::lock_guard lock(registry_mu);
+  for (thread_state* t = live_threads; t != nullptr; t = t->next) {
+    if (t->pinned_config.load(std::memory_order_seq_cst) == config) return true;
+  }
+  return false;
+}
+
+void forget_other_threads_pins() noexcept {
+  for (thread_state* t = live_threads; t != nullptr; t = t->next) {
+    if (t != &tls) t->pinned_config.store(nullptr, std::memory_order_relaxed);
+  }
+  unlisted_pins.store(0, std::memory_order_relaxed);
 }
 
 void lock_threads_for_fork() noexcept { registry_mu.lock(); }
@@ -108,6 +124,7 @@ std::uint64_t total(counter c) noexcept {
 void retire_thread_counts() noexcept {
   std::lock_guard lock(registry_mu);
   tls.exiting = true;  // from now on this thread counts into the shared totals
+  tls.pinned_config.store(&unlisted_thread, std::memory_order_relaxed);
   for (std::size_t i = 0; i < std::size(retired_counts); ++i) {
     retired_counts[i].fetch_add(tls.counts[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
     tls.counts[i].store(0, std::memory_order_relaxed);

@@ -1,6 +1,9 @@
 #include "prela/tracer.hpp"
 
+#include <linux/membarrier.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -67,21 +70,92 @@ const prela::attributes no_attributes{};
 
 }  // namespace
 
+std::atomic<bool> asymmetric_fences{false};
+std::atomic<std::uint32_t> unlisted_pins{0};
+
+namespace {
+
+// Configurations are replaced rarely (init, shutdown) and read on every span start
+// and end. Readers pin the configuration (tracer_impl::pin); with Linux's membarrier
+// the pin needs only a compiler fence, and the tracer pays for a process-wide barrier
+// when it frees a replaced configuration. Without membarrier (old kernels, seccomp
+// filters, and under ThreadSanitizer, which does not model it) pins use a full fence.
+bool register_membarrier() noexcept {
+#if defined(__SANITIZE_THREAD__)
+  return false;
+#else
+  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+// Orders every other thread's earlier pin stores before our reads of the pins; false
+// when the barrier failed (then nothing may be freed).
+bool heavy_fence() noexcept {
+  if (!asymmetric_fences.load(std::memory_order_relaxed)) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return true;
+  }
+  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+}  // namespace
+
+void tracer_impl::pin::slow_path(const tracer_impl& tracer) noexcept {
+  thread_state& t = tls;
+  if (!t.registered && !t.exiting) register_thread();
+  if (t.registered && !t.exiting && t.sampling == 0) {
+    const tracer_config* c = tracer.config_.load(std::memory_order_acquire);
+    for (;;) {
+      if (asymmetric_fences.load(std::memory_order_relaxed)) {
+        t.pinned_config.store(c, std::memory_order_relaxed);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+      } else {
+        t.pinned_config.store(c, std::memory_order_seq_cst);
+      }
+      const tracer_config* again = tracer.config_.load(std::memory_order_seq_cst);
+      if (again == c) break;
+      c = again;  // replaced meanwhile: announce the new one
+    }
+    config_ = c;
+    return;
+  }
+  counted_ = true;
+  unlisted_pins.fetch_add(1, std::memory_order_seq_cst);
+  config_ = tracer.config_.load(std::memory_order_seq_cst);
+}
+
 tracer_impl::tracer_impl() {
-  configs_.push_back(default_config());
-  config_.store(configs_.back().get(), std::memory_order_release);
+  static const bool membarrier = register_membarrier();
+  if (membarrier) asymmetric_fences.store(true, std::memory_order_relaxed);
+  publish(default_config());
 }
 
 tracer_impl::~tracer_impl() {
   std::lock_guard lock(lifecycle_);
-  for (auto& c : configs_) {
+  if (current_->processor) current_->processor->shutdown(std::chrono::seconds(5));
+  for (auto& c : retired_) {
     if (c->processor) c->processor->shutdown(std::chrono::seconds(5));
   }
 }
 
 void tracer_impl::publish(std::unique_ptr<tracer_config> next) {
-  configs_.push_back(std::move(next));
-  config_.store(configs_.back().get(), std::memory_order_release);
+  if (current_) retired_.reserve(retired_.size() + 1);  // the only step that can fail
+  next->generation = ++generation_;
+  if (current_) retired_.push_back(std::move(current_));
+  current_ = std::move(next);
+  config_.store(current_.get(), std::memory_order_seq_cst);
+  reclaim();
+}
+
+void tracer_impl::reclaim() noexcept {
+  if (retired_.empty() || !heavy_fence()) return;
+  if (unlisted_pins.load(std::memory_order_seq_cst) != 0) return;  // next time
+  std::erase_if(retired_, [](const std::unique_ptr<tracer_config>& c) { return !config_pinned(c.get()); });
+}
+
+std::size_t tracer_impl::retired_configurations() const {
+  std::lock_guard lock(lifecycle_);
+  return retired_.size();
 }
 
 void tracer_impl::init(tracer_options options) {
@@ -96,8 +170,7 @@ void tracer_impl::init(tracer_options options) {
     throw std::invalid_argument("prela::init: schedule_delay and export_timeout must be 0 to 86400000 ms (a day)");
   }
   std::lock_guard lock(lifecycle_);
-  const tracer_config* current = config_.load(std::memory_order_relaxed);
-  if (current->processor) current->processor->shutdown(options.export_timeout);
+  if (current_->processor) current_->processor->shutdown(options.export_timeout);
 
   auto c = std::make_unique<tracer_config>();
   c->sampler = options.sampler ? options.sampler : parent_based(always_on());
@@ -114,14 +187,13 @@ void tracer_impl::init(tracer_options options) {
 
 bool tracer_impl::shutdown(std::chrono::milliseconds timeout) {
   std::lock_guard lock(lifecycle_);
-  const tracer_config* current = config_.load(std::memory_order_relaxed);
-  if (current->after_shutdown) return true;
+  if (current_->after_shutdown) return true;
   bool ok = true;
-  if (current->processor) ok = current->processor->shutdown(timeout);
+  if (current_->processor) ok = current_->processor->shutdown(timeout);
   auto c = std::make_unique<tracer_config>();
-  c->sampler = current->sampler;
-  c->resource = current->resource;
-  c->after_shutdown = current->processor != nullptr;
+  c->sampler = current_->sampler;
+  c->resource = current_->resource;
+  c->after_shutdown = current_->processor != nullptr;
   if (!c->after_shutdown) return ok;  // never initialised: nothing to stop
   publish(std::move(c));
   return ok;
@@ -129,8 +201,7 @@ bool tracer_impl::shutdown(std::chrono::milliseconds timeout) {
 
 bool tracer_impl::force_flush(std::chrono::milliseconds timeout) {
   std::lock_guard lock(lifecycle_);
-  const tracer_config* current = config_.load(std::memory_order_relaxed);
-  return current->processor ? current->processor->force_flush(timeout) : true;
+  return current_->processor ? current_->processor->force_flush(timeout) : true;
 }
 
 // --- fork() ---------------------------------------------------------------------------
@@ -159,19 +230,17 @@ void tracer_impl::after_fork_in_parent() noexcept {
 void tracer_impl::after_fork_in_child() noexcept {
   unlock_diagnostics_after_fork();
   unlock_threads_after_fork();
-  const tracer_config* current = config_.load(std::memory_order_relaxed);
-  for (auto& c : configs_) {
-    if (c->processor) {
-      (void)c->processor.release();  // NOLINT(bugprone-unused-return-value): its threads are gone
-      c->orphaned = true;
-    }
-  }
+  forget_other_threads_pins();
+  if (asymmetric_fences.load(std::memory_order_relaxed)) (void)register_membarrier();  // for this process
+  // The processors' threads are gone: let go of them (NOLINT: the release is the point).
+  for (auto& c : retired_) (void)c->processor.release();  // NOLINT(bugprone-unused-return-value)
+  (void)current_->processor.release();                    // NOLINT(bugprone-unused-return-value)
   try {
     auto fresh = std::make_unique<tracer_config>();
-    fresh->sampler = current->sampler;
-    fresh->resource = current->resource;
+    fresh->sampler = current_->sampler;
+    fresh->resource = current_->resource;
     publish(std::move(fresh));
-  } catch (...) {  // out of memory: the orphaned configuration stays current, its spans dropped
+  } catch (...) {  // out of memory: the emptied configuration stays current, its spans dropped
   }
   lifecycle_.unlock();
 }
@@ -180,7 +249,7 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
                                            span_type type, const remote_context* remote,
                                            prela::attributes* attrs) {
   trace_context& ctx = get_trace_context();
-  const tracer_config* cfg = tracer.config();
+  const tracer_impl::pin cfg(tracer);
 
   sampling_parameters params;
   params.name = name;
@@ -224,7 +293,11 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
     if (remote != nullptr) trace_state = &empty_trace_state();
   }
 
-  const bool sampled = !forced_off && cfg->sampler->should_sample(params);
+  bool sampled = false;
+  if (!forced_off) {
+    const tracer_impl::sampling_scope sampling;
+    sampled = cfg->sampler->should_sample(params);
+  }
 
   span* s = allocate();
   s->refs_.store(1, std::memory_order_relaxed);  // the caller's (the stack does not own)
@@ -232,7 +305,8 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
   s->type_ = type;
   s->trace_flags_ = static_cast<std::uint8_t>((sampled ? trace_flag_sampled : 0) | random_flag);
   s->parent_is_remote_ = params.parent_is_remote;
-  s->config_ = cfg;
+  s->tracer_ = &tracer;
+  s->config_generation_ = cfg->generation;
   s->trace_id_ = params.trace_id;
   s->span_id_ = prela::span_id::generate();
   s->parent_span_id_ = parent_id;
@@ -300,10 +374,11 @@ void span_factory::on_end(const span& s) noexcept {
 
 void span_factory::on_end_recording(span& s) noexcept {
   count(counter::ended);
-  if (s.config_->processor) {  // counts its own drops
-    s.config_->processor->enqueue([&s](span_data& d) { take_data(s, d); });
-  } else if (s.config_->orphaned) {
-    count(counter::dropped);
+  const tracer_impl::pin cfg(*s.tracer_);
+  if (cfg->generation == s.config_generation_ && cfg->processor) {
+    cfg->processor->enqueue([&s](span_data& d) { take_data(s, d); });  // counts its own drops
+  } else {
+    count(counter::dropped);  // its configuration was shut down or replaced, or in a fork() child
   }
 }
 

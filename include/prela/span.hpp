@@ -20,7 +20,7 @@ namespace prela {
 class tracer;
 class trace_context;
 namespace detail {
-struct tracer_config;
+class tracer_impl;
 }
 
 /// What a span represents. The names match the seed library's span types.
@@ -146,8 +146,9 @@ class span {
   bool parent_is_remote_ = false;
   bool recording_ = false;  // sampled and a processor was running at start
   bool handle_ = false;     // owned by a span_handle (not a lexical span_scope)
+  std::uint32_t config_generation_ = 0;  // the tracer configuration it started under
   span* next_free_ = nullptr;  // per-thread recycling list
-  const detail::tracer_config* config_ = nullptr;  // tracer configuration at start
+  const detail::tracer_impl* tracer_ = nullptr;
   prela::trace_id trace_id_;
   prela::span_id span_id_;
   prela::span_id parent_span_id_;

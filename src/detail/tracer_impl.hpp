@@ -2,39 +2,88 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "detail/counters.hpp"
+#include "prela/detail/thread_state.hpp"
 #include "prela/tracer.hpp"
 
 namespace prela::detail {
 
 class batch_processor;
 
-/// One configuration of the tracer, immutable once published. A span keeps a raw
-/// pointer to the configuration it started under; configurations are therefore kept
-/// (a few hundred bytes each, their processor stopped) until the tracer is destroyed.
+/// One configuration of the tracer, immutable once published. init(), shutdown() and a
+/// fork() child replace the current configuration; a replaced one is freed as soon as
+/// no thread is reading it (tracer_impl::pin), so init/shutdown cycles do not add up.
 struct tracer_config {
+  std::uint32_t generation = 0;  // numbers the tracer's configurations; spans keep it
   std::shared_ptr<prela::sampler> sampler;
   std::shared_ptr<const prela::resource> resource;
-  std::unique_ptr<batch_processor> processor;  // null before init
+  std::unique_ptr<batch_processor> processor;  // null before init and after shutdown
   bool after_shutdown = false;                  // spans started now are dropped and counted
-  // In a child of fork(): the processor belongs to the parent (its threads do not exist
-  // here) and was let go of; spans that end here under this configuration are dropped
-  // and counted. Set only by the child's fork handler, while it is the only thread.
-  bool orphaned = false;
 };
+
+/// Whether pins may use a compiler-only fence because the reclaimer issues a
+/// process-wide memory barrier (Linux membarrier), set once by the first tracer.
+extern std::atomic<bool> asymmetric_fences;
+/// Pins held by threads that are not in the thread registry (exiting, or pinning twice).
+extern std::atomic<std::uint32_t> unlisted_pins;
 
 class tracer_impl {
  public:
   tracer_impl();
   ~tracer_impl();
+  tracer_impl(const tracer_impl&) = delete;
+  tracer_impl& operator=(const tracer_impl&) = delete;
 
-  [[nodiscard]] const tracer_config* config() const noexcept {
-    return config_.load(std::memory_order_acquire);
-  }
+  /// The current configuration, kept alive for the pin's scope. Each thread announces
+  /// in its thread_state the configuration it last read (a hazard pointer that stays
+  /// set between uses), and the tracer frees a replaced configuration only when no
+  /// thread announces it. While the configuration is unchanged, pinning is two loads and
+  /// a compare; after a change, the thread's next pin announces the new one (a store and
+  /// a compiler fence: the reclaimer pays for the process-wide barrier). A thread that
+  /// stays idle keeps at most one replaced configuration alive until it next traces or
+  /// exits, so memory is bounded by the number of threads, not by init/shutdown cycles.
+  class pin {
+   public:
+    explicit pin(const tracer_impl& tracer) noexcept {
+      const thread_state& t = tls;
+      const tracer_config* c = tracer.config_.load(std::memory_order_acquire);
+      if (t.pinned_config.load(std::memory_order_relaxed) == c) [[likely]] {
+        config_ = c;
+      } else {
+        slow_path(tracer);
+      }
+    }
+    ~pin() {
+      if (counted_) [[unlikely]] unlisted_pins.fetch_sub(1, std::memory_order_release);
+    }
+    pin(const pin&) = delete;
+    pin& operator=(const pin&) = delete;
+    const tracer_config* operator->() const noexcept { return config_; }
+
+   private:
+    // Announces the current configuration. A thread leaving the registry (exiting), or
+    // inside a sampler (whose caller relies on the configuration it announced), counts
+    // itself in unlisted_pins for the pin's scope instead.
+    void slow_path(const tracer_impl& tracer) noexcept;
+
+    const tracer_config* config_ = nullptr;
+    bool counted_ = false;
+  };
+
+  /// Marks the thread as inside a sampler: pins taken meanwhile leave the announced
+  /// configuration alone (a sampler may start spans).
+  class sampling_scope {
+   public:
+    sampling_scope() noexcept { ++tls.sampling; }
+    ~sampling_scope() { --tls.sampling; }
+    sampling_scope(const sampling_scope&) = delete;
+    sampling_scope& operator=(const sampling_scope&) = delete;
+  };
 
   void init(tracer_options options);
   bool shutdown(std::chrono::milliseconds timeout);
@@ -45,13 +94,24 @@ class tracer_impl {
   void after_fork_in_parent() noexcept;
   void after_fork_in_child() noexcept;
 
+  /// Replaced configurations not yet freed (tests).
+  [[nodiscard]] std::size_t retired_configurations() const;
+
  private:
   void publish(std::unique_ptr<tracer_config> next);  // caller holds lifecycle_
+  void reclaim() noexcept;                             // caller holds lifecycle_
 
   std::atomic<const tracer_config*> config_{nullptr};
-  std::mutex lifecycle_;                                // serialises init/shutdown/flush
-  std::vector<std::unique_ptr<tracer_config>> configs_;  // current one last
+  mutable std::mutex lifecycle_;                    // serialises init/shutdown/flush
+  std::unique_ptr<tracer_config> current_;          // what config_ points to
+  std::vector<std::unique_ptr<tracer_config>> retired_;  // replaced, maybe still pinned
+  std::uint32_t generation_ = 0;
 };
+
+/// Whether a thread in the registry has `config` pinned now (context.cpp).
+bool config_pinned(const void* config) noexcept;
+/// In a fork() child: forgets the pins of the threads that did not survive the fork.
+void forget_other_threads_pins() noexcept;
 
 /// Creates, ends and recycles spans; the only code touching span internals.
 class span_factory {

@@ -13,6 +13,9 @@ class span;
 
 namespace prela::detail {
 
+/// What thread_state::pinned_config holds while the thread is not in the registry.
+inline constexpr char unlisted_thread = 0;
+
 struct thread_state {
   trace_context* current = nullptr;  // installed context, not owned (the installer owns it)
   trace_context* own = nullptr;      // this thread's own context, created on demand
@@ -26,6 +29,11 @@ struct thread_state {
   thread_state* next = nullptr;      // in the list of live threads (counters)
   const void* eh_globals = nullptr;  // the C++ runtime's exception globals (exception_info.hpp)
   trace_context* unwinding = nullptr;  // see unwinding_mark in context.hpp
+  // The tracer configuration this thread last read (null if none, &unlisted_thread
+  // while the thread is not in the registry): a configuration the tracer has replaced
+  // is freed only when no thread has it here (tracer_impl::pin).
+  std::atomic<const void*> pinned_config{&unlisted_thread};
+  std::uint32_t sampling = 0;  // depth of sampler calls (tracer_impl::sampling_scope)
   // Event counters written only by this thread, read by tracer::stats() (see counters.hpp).
   std::atomic<std::uint64_t> counts[8] = {};
 };
