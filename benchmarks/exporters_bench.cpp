@@ -13,6 +13,8 @@
 
 #include "prela/exporters/jsonl.hpp"
 #include "prela/exporters/otlp_http.hpp"
+
+#include <zlib.h>
 #include "prela/prela.hpp"
 
 namespace {
@@ -35,10 +37,15 @@ std::vector<prela::span_data> typical_spans(std::size_t n) {
     s.start_time = std::chrono::nanoseconds(1'763'900'000'000'000'000LL + static_cast<std::int64_t>(i) * 1000);
     s.end_time = s.start_time + std::chrono::microseconds(1234);
     s.attributes = {{"gen_ai.request.model", "gpt-4o-mini"},
+                    {"gen_ai.response.model", "gpt-4o-mini-2024-07-18"},
+                    {"gen_ai.system", "openai"},
                     {"gen_ai.usage.input_tokens", 812},
                     {"gen_ai.usage.output_tokens", 96},
+                    {"gen_ai.request.max_tokens", 1024},
                     {"temperature", 0.2},
-                    {"cache.hit", false}};
+                    {"top_p", 0.95},
+                    {"cache.hit", false},
+                    {"server.address", "api.example.com"}};
     s.events = {{"first_token", s.start_time + std::chrono::microseconds(300), {{"index", 0}}}};
     s.status = prela::span_status::ok;
     s.resource = res;
@@ -58,6 +65,51 @@ void otlp_json_encode(benchmark::State& state) {
   state.counters["bytes/span"] = static_cast<double>(out.size()) / 512.0;
 }
 BENCHMARK(otlp_json_encode);
+
+void otlp_protobuf_encode(benchmark::State& state) {
+  const auto spans = typical_spans(512);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    prela::otlp::encode_protobuf(spans, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 512);
+  state.counters["bytes/span"] = static_cast<double>(out.size()) / 512.0;
+}
+BENCHMARK(otlp_protobuf_encode);
+
+// Encoding and gzip at the exporter's settings (level 6), for the bytes on the wire.
+void otlp_encode_gzip(benchmark::State& state) {
+  const bool json = state.range(0) != 0;
+  const auto spans = typical_spans(512);
+  std::string body;
+  std::string out;
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  for (auto _ : state) {
+    body.clear();
+    if (json) {
+      prela::otlp::encode_json(spans, body);
+    } else {
+      prela::otlp::encode_protobuf(spans, body);
+    }
+    deflateReset(&z);
+    out.resize(deflateBound(&z, static_cast<uLong>(body.size())));
+    z.next_in = reinterpret_cast<Bytef*>(body.data());
+    z.avail_in = static_cast<uInt>(body.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    deflate(&z, Z_FINISH);
+    out.resize(out.size() - z.avail_out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  deflateEnd(&z);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 512);
+  state.counters["bytes/span"] = static_cast<double>(out.size()) / 512.0;
+  state.SetLabel(json ? "json+gzip" : "protobuf+gzip");
+}
+BENCHMARK(otlp_encode_gzip)->Arg(0)->Arg(1);
 
 void jsonl_encode(benchmark::State& state) {
   const auto spans = typical_spans(512);
@@ -117,18 +169,24 @@ class loopback_receiver {
   std::thread thread_;
 };
 
-// The application ends `rate` spans per second (paced in steps of 1 ms) for one second
-// of spans, each with 5 attributes and an event; default batch processor limits.
+// The application ends `rate` spans per second (paced in steps of 1 ms) for `seconds`,
+// each with 5 attributes and an event; default batch processor limits. Encoding: 0 JSON,
+// 1 protobuf, 2 protobuf + gzip.
 void otlp_end_to_end(benchmark::State& state) {
   loopback_receiver receiver;
-  auto otlp = std::make_shared<prela::otlp_http_exporter>(prela::otlp_http_options{.endpoint = receiver.endpoint()});
+  prela::otlp_http_options options{.endpoint = receiver.endpoint()};
+  options.protocol = state.range(1) == 0 ? prela::otlp_protocol::http_json : prela::otlp_protocol::http_protobuf;
+  options.compression = state.range(1) == 2 ? prela::otlp_compression::gzip : prela::otlp_compression::none;
+  state.SetLabel(state.range(1) == 0 ? "json" : state.range(1) == 1 ? "protobuf" : "protobuf+gzip");
+  auto otlp = std::make_shared<prela::otlp_http_exporter>(options);
   prela::init({.service_name = "bench", .exporters = {otlp}});
   const auto rate = state.range(0);
+  const auto seconds = state.range(2);
   const auto before = prela::get_tracer().stats();
   std::int64_t ended = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    for (int ms = 0; ms < 1000; ++ms) {
+    for (int ms = 0; ms < 1000 * seconds; ++ms) {
       for (std::int64_t i = 0; i < rate / 1000; ++i) {
         auto s = prela::get_tracer().span("llm.chat", prela::span_type::llm,
                                           {{"gen_ai.request.model", "gpt-4o-mini"},
@@ -150,8 +208,15 @@ void otlp_end_to_end(benchmark::State& state) {
   state.counters["export_failures"] = static_cast<double>(after.export_failures - before.export_failures);
   state.counters["delivered"] = static_cast<double>(otlp->stats().exported_spans);
   state.counters["requests"] = static_cast<double>(otlp->stats().requests);
+  state.counters["bytes/span"] = static_cast<double>(otlp->stats().bytes_sent) / static_cast<double>(ended);
 }
-BENCHMARK(otlp_end_to_end)->Arg(100'000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(otlp_end_to_end)
+    ->Args({100'000, 0, 1})
+    ->Args({100'000, 1, 1})
+    ->Args({100'000, 2, 5})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

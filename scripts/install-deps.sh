@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages prela needs, if any is missing. Needs root (or sudo).
 set -euo pipefail
 
-packages=(g++ cmake make libboost1.81-all-dev nlohmann-json3-dev libbenchmark-dev)
+packages=(g++ cmake make libboost1.81-all-dev nlohmann-json3-dev libbenchmark-dev zlib1g-dev libssl-dev
+          protobuf-compiler openssl)
 if [[ "${PRELA_WITH_FUZZING:-0}" == 1 ]]; then
   packages+=(clang libclang-rt-14-dev)
 fi

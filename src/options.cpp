@@ -214,7 +214,25 @@ std::shared_ptr<exporter> otlp_from_env() {
   }
   const char* protocol_var = nullptr;
   if (auto p = env_pair("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &protocol_var)) {
-    if (lower(trim(*p)) != "http/json") warn(protocol_var, *p, "http/json (the protocol prela sends)");
+    const std::string v = lower(trim(*p));
+    if (v == "http/json") {
+      o.protocol = otlp_protocol::http_json;
+    } else if (v == "grpc") {
+      detail::diagnose(std::string("prela: ") + protocol_var +
+                       "=grpc is not supported (prela speaks OTLP over HTTP); using http/protobuf, which every "
+                       "Collector also receives, on port 4318");
+    } else if (v != "http/protobuf") {
+      warn(protocol_var, *p, "http/protobuf (the values are http/protobuf and http/json)");
+    }
+  }
+  const char* compression_var = nullptr;
+  if (auto c = env_pair("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION", &compression_var)) {
+    const std::string v = lower(trim(*c));
+    if (v == "gzip") {
+      o.compression = otlp_compression::gzip;
+    } else if (v != "none" && !v.empty()) {
+      warn(compression_var, *c, "none (the values are gzip and none)");
+    }
   }
   try {
     return std::make_shared<otlp_http_exporter>(o);

@@ -30,7 +30,8 @@ struct env_vars {
                           "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS",
                           "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
                           "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_PROTOCOL",
-                          "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "PRELA_JSONL_PATH", "PRELA_PERFETTO_PATH"}) {
+                          "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_COMPRESSION",
+                          "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "PRELA_JSONL_PATH", "PRELA_PERFETTO_PATH"}) {
       unsetenv(n);
     }
     for (auto [k, v] : vars) {
@@ -203,6 +204,8 @@ BOOST_AUTO_TEST_CASE(otlp_is_the_default_exporter_with_the_specs_defaults) {
   BOOST_TEST(otlp->options().endpoint == "http://localhost:4318/v1/traces");
   BOOST_TEST(otlp->options().timeout.count() == 10000);
   BOOST_TEST(otlp->options().headers.empty());
+  BOOST_TEST((otlp->options().protocol == otlp_protocol::http_protobuf));  // the OpenTelemetry default
+  BOOST_TEST((otlp->options().compression == otlp_compression::none));
 }
 
 BOOST_AUTO_TEST_CASE(otlp_variables_are_read) {
@@ -210,7 +213,8 @@ BOOST_AUTO_TEST_CASE(otlp_variables_are_read) {
                 {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"},
                 {"OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret%20value, tenant = acme"},
                 {"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"},
-                {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"}});
+                {"OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/JSON "},
+                {"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"}});
   const auto o = tracer_options::from_env();
   auto* otlp = find_exporter<otlp_http_exporter>(o);
   BOOST_REQUIRE(otlp != nullptr);
@@ -218,6 +222,34 @@ BOOST_AUTO_TEST_CASE(otlp_variables_are_read) {
   BOOST_TEST(otlp->options().headers.at("api-key") == "secret value");
   BOOST_TEST(otlp->options().headers.at("tenant") == "acme");
   BOOST_TEST(otlp->options().timeout.count() == 2500);
+  BOOST_TEST((otlp->options().protocol == otlp_protocol::http_json));
+  BOOST_TEST((otlp->options().compression == otlp_compression::gzip));
+}
+
+BOOST_AUTO_TEST_CASE(protocol_and_compression_variables) {
+  {
+    env_vars env({{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"},
+                  {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"},
+                  {"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"},
+                  {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"}});
+    const auto o = tracer_options::from_env();
+    auto* otlp = find_exporter<otlp_http_exporter>(o);
+    BOOST_REQUIRE(otlp != nullptr);
+    BOOST_TEST((otlp->options().protocol == otlp_protocol::http_protobuf));  // the traces variable wins
+    BOOST_TEST((otlp->options().compression == otlp_compression::none));
+  }
+  {
+    env_vars env({{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"}, {"OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"}});
+    stderr_capture err;
+    const auto o = tracer_options::from_env();
+    auto* otlp = find_exporter<otlp_http_exporter>(o);
+    const std::string text = err.text();
+    BOOST_REQUIRE(otlp != nullptr);
+    BOOST_TEST((otlp->options().protocol == otlp_protocol::http_protobuf));
+    BOOST_TEST((otlp->options().compression == otlp_compression::none));
+    BOOST_TEST(text.find("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc is not supported") != std::string::npos);
+    BOOST_TEST(text.find("OTEL_EXPORTER_OTLP_COMPRESSION=\"zstd\"") != std::string::npos);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(signal_specific_otlp_variables_win_and_are_used_as_is) {

@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE otlp_http
 #include <boost/test/unit_test.hpp>
 
+#include <limits>
 #include <map>
 
 #include "otlp_receiver.hpp"
@@ -124,9 +125,13 @@ BOOST_AUTO_TEST_CASE(endpoints_are_validated_at_construction) {
   BOOST_CHECK_NO_THROW(otlp_http_exporter({.endpoint = "http://collector"}));
 }
 
-BOOST_AUTO_TEST_CASE(healthy_collector_receives_every_field) {
+// Sends one set of spans with the given encoding and compression and checks every field
+// of what arrives (protobuf decoded by protoc, gzip inflated by zlib).
+void check_every_field_arrives(otlp_protocol protocol, otlp_compression compression) {
   otlp_receiver receiver;
   auto options = fast_options(receiver);
+  options.protocol = protocol;
+  options.compression = compression;
   options.headers = {{"x-api-key", "secret"}, {"X-Tenant", "acme"}};
   auto otlp = std::make_shared<otlp_http_exporter>(options);
   traced t({.service_name = "otlp-test", .exporters = {otlp}, .resource_attributes = {{"deployment.environment", "test"}}});
@@ -181,12 +186,20 @@ BOOST_AUTO_TEST_CASE(healthy_collector_receives_every_field) {
   // The request: path, content type, configured headers; resource and scope.
   const auto requests = receiver.requests();
   BOOST_REQUIRE(!requests.empty());
-  for (const auto& r : requests) {
+  for (std::size_t n = 0; n < requests.size(); ++n) {
+    const auto& r = requests[n];
     BOOST_TEST(r.target == "/v1/traces");
-    BOOST_TEST(r.content_type == "application/json");
+    BOOST_TEST(r.content_type ==
+               (protocol == otlp_protocol::http_json ? "application/json" : "application/x-protobuf"));
+    if (compression == otlp_compression::gzip) {
+      BOOST_TEST(r.headers.at("content-encoding") == "gzip");
+      BOOST_TEST(r.raw_body.size() < r.body.size());
+    } else {
+      BOOST_TEST(r.headers.count("content-encoding") == 0U);
+    }
     BOOST_TEST(r.headers.at("x-api-key") == "secret");
     BOOST_TEST(r.headers.at("x-tenant") == "acme");
-    const auto doc = json::parse(r.body);
+    const auto doc = receiver.document(n);
     const json& rs = doc.at("resourceSpans").at(0);
     const json& res = rs.at("resource").at("attributes");
     BOOST_TEST(json_attribute(res, "service.name")->at("stringValue") == "otlp-test");
@@ -199,6 +212,133 @@ BOOST_AUTO_TEST_CASE(healthy_collector_receives_every_field) {
   }
   BOOST_TEST(otlp->stats().exported_spans == 6U);
   BOOST_TEST(otlp->stats().failed_batches == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(healthy_collector_receives_every_field_in_protobuf) {
+  check_every_field_arrives(otlp_protocol::http_protobuf, otlp_compression::none);
+}
+
+BOOST_AUTO_TEST_CASE(healthy_collector_receives_every_field_in_json) {
+  check_every_field_arrives(otlp_protocol::http_json, otlp_compression::none);
+}
+
+BOOST_AUTO_TEST_CASE(healthy_collector_receives_every_field_gzip_compressed) {
+  check_every_field_arrives(otlp_protocol::http_protobuf, otlp_compression::gzip);
+  check_every_field_arrives(otlp_protocol::http_json, otlp_compression::gzip);
+}
+
+// One model, two encodings: protoc's decoding of the protobuf body, mapped to OTLP JSON,
+// equals the JSON encoder's document for the same spans, field for field.
+BOOST_AUTO_TEST_CASE(protobuf_and_json_encodings_say_the_same) {
+  auto spans = sample_spans(3);
+  auto res_a = std::make_shared<resource>();
+  res_a->attributes = {{"service.name", "a"}, {"host.cores", 8}};
+  auto res_b = std::make_shared<resource>();
+  res_b->attributes = {{"service.name", "b"}};
+  spans[0].resource = res_a;
+  spans[1].resource = res_a;
+  spans[2].resource = res_b;  // a second ResourceSpans
+  spans[0].type = span_type::llm;
+  spans[0].parent_span_id = span_id::generate();
+  spans[0].parent_is_remote = true;
+  spans[0].trace_flags = 3;
+  spans[0].trace_state = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE";
+  spans[0].attributes = {{"str", "quote\" backslash\\ newline\n"},
+                         {"bad utf8", "a\xff\xc3" "b"},
+                         {"utf8", "caf\xc3\xa9 \xf0\x9f\x8d\xb5"},
+                         {"zero", 0},
+                         {"negative", -1},
+                         {"int64 max", std::numeric_limits<std::int64_t>::max()},
+                         {"int64 min", std::numeric_limits<std::int64_t>::min()},
+                         {"double", 2.5},
+                         {"tiny", 1e-300},
+                         {"infinite", std::numeric_limits<double>::infinity()},
+                         {"false", false},
+                         {"true", true},
+                         {"strings", {"x", "", "z"}},
+                         {"ints", {1, -2}},
+                         {"doubles", std::vector<double>{0.5, -0.0}},
+                         {"bools", std::vector<bool>{true, false}},
+                         {"empty string", ""},
+                         {std::string(300, 'k'), std::string(70000, 'v')}};  // multi-byte lengths
+  spans[0].dropped_attributes = 7;
+  spans[0].events = {{"first", std::chrono::nanoseconds(1'700'000'000'000'000'123LL), {{"n", 1}}},
+                     {"second", std::chrono::nanoseconds(1'700'000'000'000'000'456LL), {}}};
+  spans[0].dropped_events = 2;
+  spans[0].status = span_status::error;
+  spans[0].status_message = "backend down";
+  spans[1].status = span_status::ok;
+  spans[2].name = "";
+  std::string json_body;
+  otlp::encode_json(spans, json_body);
+  std::string proto_body;
+  otlp::encode_protobuf(spans, proto_body);
+  json from_json = json::parse(json_body);
+  // proto3 does not tell an empty string from an absent one (but for a oneof member).
+  const auto drop_empty_strings = [](json& doc, const auto& self) -> void {
+    if (doc.is_array()) {
+      for (auto& e : doc) self(e, self);
+    } else if (doc.is_object()) {
+      for (auto it = doc.begin(); it != doc.end();) {
+        if (it.value() == "" && it.key() != "stringValue") {
+          it = doc.erase(it);
+        } else {
+          self(it.value(), self);
+          ++it;
+        }
+      }
+    }
+  };
+  drop_empty_strings(from_json, drop_empty_strings);
+  const json from_protobuf = prela::testing::decode_otlp_protobuf(proto_body);
+  BOOST_TEST(from_json.at("resourceSpans").size() == 2U);
+  if (from_json != from_protobuf) {
+    BOOST_TEST_MESSAGE("json:     " << from_json.dump());
+    BOOST_TEST_MESSAGE("protobuf: " << from_protobuf.dump());
+  }
+  BOOST_TEST((from_json == from_protobuf));
+  BOOST_TEST(proto_body.size() < json_body.size());
+}
+
+BOOST_AUTO_TEST_CASE(protobuf_partial_success_is_counted_and_reported_once) {
+  // ExportTraceServiceResponse{partial_success{rejected_spans: 2, error_message: "too old"}}
+  const std::string answer("\x0a\x0b\x08\x02\x12\x07too old", 13);
+  BOOST_REQUIRE(prela::testing::decode_otlp_protobuf(answer, "ExportTraceServiceResponse") ==
+                json::parse(R"({"partialSuccess":{"rejectedSpans":"2","errorMessage":"too old"}})"));
+  otlp_receiver receiver([&](std::size_t) { return otlp_receiver::answer{.body = answer}; });
+  auto otlp = std::make_shared<otlp_http_exporter>(fast_options(receiver));
+  prela::testing::captured_warnings captured;
+  const auto before = get_tracer().stats();
+  {
+    traced t({.exporters = {otlp}});
+    for (int batch = 0; batch < 2; ++batch) {
+      for (int i = 0; i < 5; ++i) auto s = get_tracer().span("s");
+      BOOST_TEST(force_flush(5s));
+    }
+  }
+  const auto after = get_tracer().stats();
+  BOOST_TEST(otlp->stats().rejected_spans == 4U);
+  BOOST_TEST(otlp->stats().exported_spans == 6U);
+  BOOST_TEST(after.export_failures - before.export_failures == 4U);  // in tracer_stats too
+  BOOST_TEST(after.exported - before.exported == 6U + 10U);  // and 10 to traced's memory exporter
+  const auto warnings = captured.lines();
+  BOOST_REQUIRE(warnings.size() == 1U);
+  BOOST_TEST(warnings[0].find("rejected 2 spans") != std::string::npos);
+  BOOST_TEST(warnings[0].find("too old") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(gzip_bodies_are_retried_unchanged) {
+  otlp_receiver receiver([](std::size_t n) { return otlp_receiver::answer{.status = n < 1 ? 503U : 200U}; });
+  auto options = fast_options(receiver);
+  options.compression = otlp_compression::gzip;
+  otlp_http_exporter e(options);
+  BOOST_TEST((e.export_spans(sample_spans(40)) == export_result::success));
+  const auto r = receiver.requests();
+  BOOST_REQUIRE(r.size() == 2U);
+  BOOST_TEST(r[0].raw_body == r[1].raw_body);
+  BOOST_TEST(static_cast<unsigned char>(r[1].raw_body.at(0)) == 0x1fU);  // gzip magic
+  BOOST_TEST(receiver.accepted_spans().size() == 40U);
+  BOOST_TEST(e.stats().bytes_sent == 2 * r[0].raw_body.size());
 }
 
 BOOST_AUTO_TEST_CASE(keep_alive_reuses_one_connection) {
@@ -279,7 +419,9 @@ BOOST_AUTO_TEST_CASE(partial_success_counts_rejected_spans) {
   otlp_receiver receiver([](std::size_t) {
     return otlp_receiver::answer{.body = R"({"partialSuccess":{"rejectedSpans":"2","errorMessage":"too old"}})"};
   });
-  otlp_http_exporter e(fast_options(receiver));
+  auto options = fast_options(receiver);
+  options.protocol = otlp_protocol::http_json;
+  otlp_http_exporter e(options);
   BOOST_TEST((e.export_spans(sample_spans(5)) == export_result::success));
   BOOST_TEST(e.stats().rejected_spans == 2U);
   BOOST_TEST(e.stats().exported_spans == 3U);

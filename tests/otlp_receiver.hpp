@@ -1,22 +1,50 @@
 // A loopback OTLP/HTTP receiver for the tests: a Beast server on 127.0.0.1 (port 0) on
 // its own thread, answering each request as a script says and keeping what arrived.
+// gzip bodies are inflated; protobuf bodies are decoded with protoc when a test asks
+// for the spans (otlp_protobuf_decode.hpp).
 #pragma once
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "otlp_protobuf_decode.hpp"
+
 namespace prela::testing {
+
+/// Inflates a gzip body; throws if it is not one.
+inline std::string gunzip(const std::string& in) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  char buf[65536];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) throw std::runtime_error("not a complete gzip body");
+  return out;
+}
 
 class otlp_receiver {
  public:
@@ -25,13 +53,16 @@ class otlp_receiver {
     std::string retry_after;            // Retry-After header, if not empty
     bool never = false;                 // accept the request, never answer
     std::chrono::milliseconds delay{0}; // answer after this long
-    std::string body = "{}";
+    /// The answer's body: by default an empty ExportTraceServiceResponse in the
+    /// request's encoding ("{}" for JSON, no bytes for protobuf).
+    std::optional<std::string> body;
   };
   struct request {
     std::string target;
     std::string content_type;
     std::map<std::string, std::string> headers;  // lower-case names
-    std::string body;
+    std::string body;      // inflated when it came gzip-compressed
+    std::string raw_body;  // as it came
     std::chrono::steady_clock::time_point at;
     unsigned answered = 0;  // the status sent (0: none)
   };
@@ -62,12 +93,26 @@ class otlp_receiver {
   }
   int connections() const { return connections_.load(); }
 
-  /// Every span of every request answered with 2xx, as parsed JSON.
+  /// A request's ExportTraceServiceRequest in the OTLP JSON mapping, whichever encoding
+  /// it came in.
+  nlohmann::json document(std::size_t n) const {
+    const request r = requests().at(n);
+    if (r.content_type == "application/json") return nlohmann::json::parse(r.body);
+    if (r.content_type != "application/x-protobuf") throw std::runtime_error("content type " + r.content_type);
+    std::lock_guard lock(decoded_mu_);
+    auto it = decoded_.find(n);
+    if (it == decoded_.end()) it = decoded_.emplace(n, decode_otlp_protobuf(r.body)).first;
+    return it->second;
+  }
+
+  /// Every span of every request answered with 2xx, in the OTLP JSON mapping.
   std::vector<nlohmann::json> accepted_spans() const {
     std::vector<nlohmann::json> out;
-    for (const auto& r : requests()) {
+    const auto all = requests();
+    for (std::size_t n = 0; n < all.size(); ++n) {
+      const auto& r = all[n];
       if (r.answered < 200 || r.answered >= 300) continue;
-      const auto doc = nlohmann::json::parse(r.body);
+      const auto doc = document(n);
       for (const auto& rs : doc.at("resourceSpans")) {
         for (const auto& ss : rs.at("scopeSpans")) {
           for (const auto& s : ss.at("spans")) out.push_back(s);
@@ -111,7 +156,10 @@ class otlp_receiver {
           for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
           r.headers[name] = std::string(f.value());
         }
-        r.body = req.body();
+        r.raw_body = req.body();
+        r.body = r.headers.count("content-encoding") != 0 && r.headers["content-encoding"] == "gzip"
+                     ? gunzip(r.raw_body)
+                     : r.raw_body;
         r.at = std::chrono::steady_clock::now();
         std::size_t n = 0;
         {
@@ -130,9 +178,10 @@ class otlp_receiver {
           co_await t.async_wait(boost::asio::use_awaitable);
         }
         http::response<http::string_body> res{static_cast<http::status>(a.status), 11};
-        res.set(http::field::content_type, "application/json");
+        const bool json = r.content_type == "application/json";
+        res.set(http::field::content_type, json ? "application/json" : "application/x-protobuf");
         if (!a.retry_after.empty()) res.set(http::field::retry_after, a.retry_after);
-        res.body() = a.body;
+        res.body() = a.body.value_or(json ? "{}" : "");
         res.keep_alive(req.keep_alive());
         res.prepare_payload();
         {
@@ -154,6 +203,8 @@ class otlp_receiver {
   std::thread thread_;
   mutable std::mutex mu_;
   std::vector<request> requests_;
+  mutable std::mutex decoded_mu_;
+  mutable std::map<std::size_t, nlohmann::json> decoded_;
   std::atomic<int> connections_{0};
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <span>
 
 #include "prela/span.hpp"
@@ -22,6 +23,12 @@ class exporter {
   virtual bool force_flush(std::chrono::milliseconds /*timeout*/) { return true; }
   /// Last call the exporter receives.
   virtual bool shutdown(std::chrono::milliseconds /*timeout*/) { return true; }
+
+ protected:
+  /// Called from export_spans() when the receiver took the batch but rejected `spans`
+  /// of it (OTLP partial success): with export_result::success, those are counted in
+  /// tracer_stats::export_failures and the rest in exported.
+  static void report_rejected(std::size_t spans) noexcept;
 };
 
 }  // namespace prela

@@ -8,6 +8,10 @@
 
 namespace prela::detail {
 
+// Spans the exporter running on this lane thread said its receiver rejected although
+// the batch was accepted (exporter::report_rejected).
+thread_local std::size_t rejected_in_export = 0;
+
 constexpr std::size_t initial_queue_capacity = 4096;
 
 // Where lanes report progress; shared with the lanes so that a lane detached at
@@ -89,13 +93,20 @@ struct batch_processor::lane {
       }
       if (it.batch) {
         export_result result = export_result::failure;
+        rejected_in_export = 0;
         try {
           result = target->export_spans(std::span<const span_data>(*it.batch));
         } catch (...) {  // an exporter's exception must not end the lane
           result = export_result::failure;
         }
-        count(result == export_result::success ? counter::exported : counter::export_failures,
-              it.batch->size());
+        const std::size_t n = it.batch->size();
+        if (result == export_result::success) {
+          const std::size_t rejected = std::min(rejected_in_export, n);
+          count(counter::exported, n - rejected);
+          if (rejected != 0) count(counter::export_failures, rejected);
+        } else {
+          count(counter::export_failures, n);
+        }
       }
       if (it.flush_ticket != 0) {
         bool ok = false;
@@ -279,3 +290,5 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
 }
 
 }  // namespace prela::detail
+
+void prela::exporter::report_rejected(std::size_t spans) noexcept { detail::rejected_in_export += spans; }

@@ -3,12 +3,8 @@
 #include <ctime>
 #include <variant>
 
-namespace prela::detail::json {
-namespace {
+namespace prela::detail {
 
-constexpr char hex[] = "0123456789abcdef";
-
-/// Length of the valid UTF-8 sequence starting at s[i], or 0.
 std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
   const auto c = static_cast<unsigned char>(s[i]);
   std::size_t len = 0;
@@ -32,6 +28,13 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
   if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
   return len;
 }
+
+}  // namespace prela::detail
+
+namespace prela::detail::json {
+namespace {
+
+constexpr char hex[] = "0123456789abcdef";
 
 }  // namespace
 

@@ -12,6 +12,13 @@
 
 #include "prela/attributes.hpp"
 
+namespace prela::detail {
+
+/// Length of the valid UTF-8 sequence starting at s[i] (i < s.size()), or 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept;
+
+}  // namespace prela::detail
+
 namespace prela::detail::json {
 
 /// Appends `s` as a JSON string. Control characters are escaped; byte sequences that are

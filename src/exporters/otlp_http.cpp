@@ -22,6 +22,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include <zlib.h>
+
 #include "prela/ids.hpp"
 #include "prela/tracer.hpp"
 #include "prela/version.hpp"
@@ -29,6 +31,7 @@
 #include "detail/printable.hpp"
 #include "detail/http_token.hpp"
 #include "exporters/http_header.hpp"
+#include "exporters/protobuf_writer.hpp"
 
 namespace prela {
 namespace {
@@ -96,13 +99,20 @@ parsed_url parse_endpoint(const std::string& url) {
   return out;
 }
 
+// ExportTraceServiceResponse.partial_success: how many spans the receiver rejected and
+// why, from either encoding. A malformed answer reads as nothing rejected.
+struct partial_success {
+  std::uint64_t rejected = 0;
+  std::string message;
+};
+
 enum class outcome { delivered, retryable, fatal };
 
 struct attempt_result {
   outcome kind = outcome::fatal;
   std::string reason;
   std::optional<std::chrono::milliseconds> retry_after;
-  std::uint64_t rejected = 0;
+  partial_success partial;
   bool on_reused_connection = false;
   bool got_response = false;
 };
@@ -117,19 +127,120 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::min<unsigned long long>(secs, 86400)) * 1000);
 }
 
-// ExportTraceServiceResponse.partialSuccess.rejectedSpans, read without a JSON library:
-// the only field prela needs from the answer.
-std::uint64_t rejected_spans(std::string_view body) {
-  const std::size_t key = body.find("\"rejectedSpans\"");
-  if (key == std::string_view::npos) return 0;
-  std::size_t i = body.find(':', key);
-  if (i == std::string_view::npos) return 0;
-  ++i;
-  while (i < body.size() && (body[i] == ' ' || body[i] == '"')) ++i;
-  std::uint64_t n = 0;
-  std::from_chars(body.data() + i, body.data() + body.size(), n);
-  return n;
+// The JSON answer, read without a JSON library: two fields of one small object.
+partial_success parse_json_response(std::string_view body) {
+  partial_success out;
+  if (const std::size_t key = body.find("\"rejectedSpans\""); key != std::string_view::npos) {
+    std::size_t i = body.find(':', key);
+    if (i != std::string_view::npos) {
+      ++i;
+      while (i < body.size() && (body[i] == ' ' || body[i] == '"')) ++i;
+      std::from_chars(body.data() + i, body.data() + body.size(), out.rejected);
+    }
+  }
+  if (const std::size_t key = body.find("\"errorMessage\""); key != std::string_view::npos) {
+    std::size_t i = body.find(':', key);
+    if (i != std::string_view::npos) i = body.find('"', i);
+    if (i != std::string_view::npos) {
+      std::size_t end = i + 1;
+      while (end < body.size() && body[end] != '"') end += body[end] == '\\' ? 2 : 1;
+      out.message = std::string(body.substr(i + 1, std::min(end, body.size()) - i - 1));
+    }
+  }
+  return out;
 }
+
+// Reads one varint at p; false past the end or over ten bytes.
+bool read_varint(std::string_view& in, std::uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 70 && !in.empty(); shift += 7) {
+    const auto b = static_cast<std::uint8_t>(in.front());
+    in.remove_prefix(1);
+    v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// Calls on_field(number, wire type, varint value, length-delimited bytes) for each field;
+// false on malformed input.
+template <class F>
+bool for_each_field(std::string_view in, F&& on_field) {
+  while (!in.empty()) {
+    std::uint64_t tag = 0;
+    if (!read_varint(in, tag)) return false;
+    std::uint64_t value = 0;
+    std::string_view bytes;
+    switch (tag & 7) {
+      case 0:
+        if (!read_varint(in, value)) return false;
+        break;
+      case 1:
+      case 5: {
+        const std::size_t n = (tag & 7) == 1 ? 8 : 4;
+        if (in.size() < n) return false;
+        in.remove_prefix(n);
+        break;
+      }
+      case 2:
+        if (!read_varint(in, value) || value > in.size()) return false;
+        bytes = in.substr(0, value);
+        in.remove_prefix(value);
+        break;
+      default:
+        return false;
+    }
+    on_field(tag >> 3, tag & 7, value, bytes);
+  }
+  return true;
+}
+
+partial_success parse_protobuf_response(std::string_view body) {
+  partial_success out;
+  for_each_field(body, [&](std::uint64_t field, std::uint64_t type, std::uint64_t, std::string_view bytes) {
+    if (field != 1 || type != 2) return;
+    for_each_field(bytes, [&](std::uint64_t f, std::uint64_t t, std::uint64_t v, std::string_view b) {
+      if (f == 1 && t == 0) out.rejected = v;
+      if (f == 2 && t == 2) out.message = std::string(b);
+    });
+  });
+  if (static_cast<std::int64_t>(out.rejected) < 0) out.rejected = 0;  // int64 on the wire
+  return out;
+}
+
+// gzip (RFC 1952) of a whole body, with one zlib stream reused across exports.
+class gzip_compressor {
+ public:
+  gzip_compressor() = default;
+  gzip_compressor(const gzip_compressor&) = delete;
+  gzip_compressor& operator=(const gzip_compressor&) = delete;
+  ~gzip_compressor() {
+    if (ready_) deflateEnd(&z_);
+  }
+
+  /// Compresses `in` into `out`; false if zlib failed (out of memory).
+  bool compress(const std::string& in, std::string& out) {
+    if (!ready_) {
+      // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+      if (deflateInit2(&z_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
+      ready_ = true;
+    } else if (deflateReset(&z_) != Z_OK) {
+      return false;
+    }
+    out.resize(deflateBound(&z_, static_cast<uLong>(in.size())));
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z_.avail_in = static_cast<uInt>(in.size());
+    z_.next_out = reinterpret_cast<Bytef*>(out.data());
+    z_.avail_out = static_cast<uInt>(out.size());
+    if (deflate(&z_, Z_FINISH) != Z_STREAM_END) return false;
+    out.resize(out.size() - z_.avail_out);
+    return true;
+  }
+
+ private:
+  z_stream z_{};
+  bool ready_ = false;
+};
 
 }  // namespace
 
@@ -137,7 +248,10 @@ struct otlp_http_exporter::connection {
   parsed_url url;
   net::io_context io;
   std::optional<boost::beast::tcp_stream> stream;
-  std::string body;
+  std::string body;        // the encoded request
+  std::string compressed;  // the body as sent, when compressing
+  gzip_compressor gzip;
+  bool reported_rejection = false;  // the first partial success is reported, later ones counted
 
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> retries{0};
@@ -145,6 +259,7 @@ struct otlp_http_exporter::connection {
   std::atomic<std::uint64_t> failed_batches{0};
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> bytes_sent{0};
 
   std::mutex mu;
   std::condition_variable wake;
@@ -179,14 +294,19 @@ struct otlp_http_exporter::connection {
     http::request<http::string_body> req{http::verb::post, url.target, 11};
     req.set(http::field::host, url.host_header);
     req.set(http::field::user_agent, std::string("prela/") + prela::version);
-    req.set(http::field::content_type, "application/json");
+    const bool json = options.protocol == otlp_protocol::http_json;
+    req.set(http::field::content_type, json ? "application/json" : "application/x-protobuf");
+    const bool gzipped = options.compression == otlp_compression::gzip;
+    if (gzipped) req.set(http::field::content_encoding, "gzip");
     req.keep_alive(true);
     for (const auto& [name, value] : options.headers) req.set(name, value);
-    req.body() = std::move(body);
+    std::string& payload = gzipped ? compressed : body;
+    req.body() = std::move(payload);
     req.prepare_payload();
     stream->expires_at(deadline);
     co_await http::async_write(*stream, req, net::redirect_error(net::use_awaitable, ec));
-    body = std::move(req.body());  // keep the buffer for a retry
+    payload = std::move(req.body());  // keep the buffer for a retry
+    bytes_sent.fetch_add(payload.size(), std::memory_order_relaxed);
     if (ec) co_return fail("send");
 
     boost::beast::flat_buffer buffer;
@@ -200,7 +320,10 @@ struct otlp_http_exporter::connection {
     const unsigned status = res.result_int();
     if (status >= 200 && status < 300) {
       r.kind = outcome::delivered;
-      r.rejected = rejected_spans(res.body());
+      const auto type = res[http::field::content_type];
+      const bool json_answer = type.find("json") != boost::beast::string_view::npos ||
+                               (type.empty() && options.protocol == otlp_protocol::http_json);
+      r.partial = json_answer ? parse_json_response(res.body()) : parse_protobuf_response(res.body());
       co_return r;
     }
     r.reason = "HTTP " + std::to_string(status);
@@ -229,13 +352,22 @@ struct otlp_http_exporter::connection {
     });
     io.restart();
     io.run();
-    return result.value_or(attempt_result{outcome::fatal, "not run", {}, 0, false, false});
+    return result.value_or(attempt_result{outcome::fatal, "not run", {}, {}, false, false});
   }
 
   /// Waits `d` unless shutdown starts; false if it did.
   bool sleep_for(std::chrono::milliseconds d) {
     std::unique_lock lock(mu);
     return !wake.wait_for(lock, d, [&] { return stopping; });
+  }
+
+  void report_rejection(const std::string& endpoint, std::uint64_t n, const std::string& message) {
+    if (reported_rejection) return;
+    reported_rejection = true;
+    prela::detail::diagnose("prela: OTLP receiver " + prela::detail::printable(endpoint, 200) + " rejected " +
+                            std::to_string(n) + " spans of a batch (" +
+                            (message.empty() ? std::string("no reason given") : prela::detail::printable(message, 200)) +
+                            "); further rejections are counted in export_failures, not reported");
   }
 
   void report(bool now_failing, const std::string& endpoint, const std::string& reason) {
@@ -285,7 +417,17 @@ export_result otlp_http_exporter::export_spans(std::span<const span_data> spans)
     if (c.stopping) return export_result::failure;
   }
   c.body.clear();
-  otlp::encode_json(spans, c.body);
+  if (options_.protocol == otlp_protocol::http_json) {
+    otlp::encode_json(spans, c.body);
+  } else {
+    otlp::encode_protobuf(spans, c.body);
+  }
+  if (options_.compression == otlp_compression::gzip && !c.gzip.compress(c.body, c.compressed)) {
+    c.failed_batches.fetch_add(1, std::memory_order_relaxed);
+    c.dropped.fetch_add(spans.size(), std::memory_order_relaxed);
+    c.report(true, options_.endpoint, "gzip compression failed (out of memory)");
+    return export_result::failure;
+  }
 
   const auto deadline = clock::now() + options_.timeout;
   auto backoff = options_.initial_backoff;
@@ -295,9 +437,14 @@ export_result otlp_http_exporter::export_spans(std::span<const span_data> spans)
     c.requests.fetch_add(1, std::memory_order_relaxed);
     attempt_result r = c.run_attempt(options_, deadline);
     if (r.kind == outcome::delivered) {
-      c.exported.fetch_add(spans.size() - std::min<std::uint64_t>(r.rejected, spans.size()), std::memory_order_relaxed);
-      c.rejected.fetch_add(r.rejected, std::memory_order_relaxed);
+      const std::uint64_t rejected = std::min<std::uint64_t>(r.partial.rejected, spans.size());
+      c.exported.fetch_add(spans.size() - rejected, std::memory_order_relaxed);
+      c.rejected.fetch_add(rejected, std::memory_order_relaxed);
       c.report(false, options_.endpoint, {});
+      if (rejected != 0) {
+        report_rejected(rejected);
+        c.report_rejection(options_.endpoint, rejected, r.partial.message);
+      }
       return export_result::success;
     }
     reason = std::move(r.reason);
@@ -347,7 +494,8 @@ otlp_http_stats otlp_http_exporter::stats() const noexcept {
   const connection& c = *conn_;
   return {c.requests.load(std::memory_order_relaxed),       c.retries.load(std::memory_order_relaxed),
           c.exported.load(std::memory_order_relaxed),       c.failed_batches.load(std::memory_order_relaxed),
-          c.dropped.load(std::memory_order_relaxed),        c.rejected.load(std::memory_order_relaxed)};
+          c.dropped.load(std::memory_order_relaxed),        c.rejected.load(std::memory_order_relaxed),
+          c.bytes_sent.load(std::memory_order_relaxed)};
 }
 
 }  // namespace prela

@@ -1,5 +1,5 @@
-// OTLP/HTTP with the JSON encoding: spans to an OpenTelemetry Collector (and from there
-// to Jaeger, Tempo or any vendor). See docs/exporters.md.
+// OTLP/HTTP, protobuf or JSON: spans to an OpenTelemetry Collector (and from there to
+// Jaeger, Tempo or any vendor). See docs/exporters.md.
 #pragma once
 
 #include <atomic>
@@ -13,6 +13,15 @@
 #include "prela/exporter.hpp"
 
 namespace prela {
+
+/// The body's encoding (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+enum class otlp_protocol {
+  http_protobuf,  ///< `application/x-protobuf`, the OpenTelemetry default
+  http_json,      ///< `application/json`, the OTLP JSON encoding
+};
+
+/// The body's compression (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+enum class otlp_compression { none, gzip };
 
 struct otlp_http_options {
   /// Where to POST, used as is. `https` is refused (no TLS in this version): send to a
@@ -28,6 +37,9 @@ struct otlp_http_options {
   /// wait randomized to between half and all of it; a `Retry-After` answer is honoured.
   std::chrono::milliseconds initial_backoff{1000};
   std::chrono::milliseconds max_backoff{5000};
+  otlp_protocol protocol = otlp_protocol::http_protobuf;
+  /// gzip: `Content-Encoding: gzip`, level 6 (about 5x smaller for typical spans).
+  otlp_compression compression = otlp_compression::none;
 };
 
 /// What one OTLP exporter did since it was created.
@@ -38,9 +50,11 @@ struct otlp_http_stats {
   std::uint64_t failed_batches = 0;   ///< batches given up on (timeout, non-retryable answer)
   std::uint64_t dropped_spans = 0;    ///< spans in those batches
   std::uint64_t rejected_spans = 0;   ///< spans a 2xx partial-success answer said it rejected
+  std::uint64_t bytes_sent = 0;       ///< request bodies as sent (compressed), retries included
 };
 
-/// POSTs each batch as an ExportTraceServiceRequest in OTLP JSON, on a keep-alive
+/// POSTs each batch as an ExportTraceServiceRequest (protobuf or JSON, optionally
+/// gzip-compressed), on a keep-alive
 /// connection. Retries on 429, 502, 503, 504 and connection failures with exponential
 /// backoff and jitter within `timeout`; other answers fail the batch at once. Failures
 /// are reported through the diagnostic handler (prela/diagnostics.hpp; stderr by
@@ -81,6 +95,10 @@ std::string_view gen_ai_operation(span_type type) noexcept;
 /// Appends the ExportTraceServiceRequest for `spans` in the OTLP JSON encoding
 /// (resourceSpans grouped by resource, scope "prela" with the library version).
 void encode_json(std::span<const span_data> spans, std::string& out);
+
+/// Appends the same ExportTraceServiceRequest in the protobuf wire format (what
+/// `otlp_protocol::http_protobuf` sends): the same resources, scope, spans and fields.
+void encode_protobuf(std::span<const span_data> spans, std::string& out);
 
 }  // namespace otlp
 
