@@ -327,6 +327,23 @@ BOOST_AUTO_TEST_CASE(protobuf_partial_success_is_counted_and_reported_once) {
   BOOST_TEST(warnings[0].find("too old") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(malformed_protobuf_answers_read_as_nothing_rejected) {
+  const std::vector<std::string> answers = {
+      std::string("\x0a\xff\xff\xff\xff\x0f", 6),           // a length far past the end
+      std::string("\x0a\x03\x08\xff", 4),                     // a varint cut short
+      std::string("\x0a\x0b\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 13),  // rejected_spans -1
+      std::string("\x0f\x00\x01\x02", 4),                     // wire type 7
+      std::string(1000, '\xff'),                                // an endless varint
+      "<html>Bad gateway</html>"};
+  otlp_receiver receiver([&](std::size_t n) { return otlp_receiver::answer{.body = answers.at(n)}; });
+  otlp_http_exporter e(fast_options(receiver));
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    BOOST_TEST_CONTEXT(i) { BOOST_TEST((e.export_spans(sample_spans(3)) == export_result::success)); }
+  }
+  BOOST_TEST(e.stats().rejected_spans == 0U);
+  BOOST_TEST(e.stats().exported_spans == 3U * answers.size());
+}
+
 BOOST_AUTO_TEST_CASE(gzip_bodies_are_retried_unchanged) {
   otlp_receiver receiver([](std::size_t n) { return otlp_receiver::answer{.status = n < 1 ? 503U : 200U}; });
   auto options = fast_options(receiver);
