@@ -1,9 +1,11 @@
 #include "prela/tracer.hpp"
 
-#include <linux/membarrier.h>
 #include <pthread.h>
+#if defined(__linux__)
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -81,10 +83,10 @@ namespace {
 // when it frees a replaced configuration. Without membarrier (old kernels, seccomp
 // filters, and under ThreadSanitizer, which does not model it) pins use a full fence.
 bool register_membarrier() noexcept {
-#if defined(__SANITIZE_THREAD__)
-  return false;
-#else
+#if defined(__linux__) && !defined(__SANITIZE_THREAD__)
   return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+  return false;
 #endif
 }
 
@@ -95,7 +97,11 @@ bool heavy_fence() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return true;
   }
+#if defined(__linux__)
   return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+  return false;
+#endif
 }
 
 }  // namespace
@@ -151,11 +157,6 @@ void tracer_impl::reclaim() noexcept {
   if (retired_.empty() || !heavy_fence()) return;
   if (unlisted_pins.load(std::memory_order_seq_cst) != 0) return;  // next time
   std::erase_if(retired_, [](const std::unique_ptr<tracer_config>& c) { return !config_pinned(c.get()); });
-}
-
-std::size_t tracer_impl::retired_configurations() const {
-  std::lock_guard lock(lifecycle_);
-  return retired_.size();
 }
 
 void tracer_impl::init(tracer_options options) {

@@ -94,15 +94,12 @@ class tracer_impl {
   void after_fork_in_parent() noexcept;
   void after_fork_in_child() noexcept;
 
-  /// Replaced configurations not yet freed (tests).
-  [[nodiscard]] std::size_t retired_configurations() const;
-
  private:
   void publish(std::unique_ptr<tracer_config> next);  // caller holds lifecycle_
   void reclaim() noexcept;                             // caller holds lifecycle_
 
   std::atomic<const tracer_config*> config_{nullptr};
-  mutable std::mutex lifecycle_;                    // serialises init/shutdown/flush
+  std::mutex lifecycle_;                            // serialises init/shutdown/flush
   std::unique_ptr<tracer_config> current_;          // what config_ points to
   std::vector<std::unique_ptr<tracer_config>> retired_;  // replaced, maybe still pinned
   std::uint32_t generation_ = 0;

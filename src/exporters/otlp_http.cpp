@@ -31,7 +31,6 @@
 #include "detail/printable.hpp"
 #include "detail/http_token.hpp"
 #include "exporters/http_header.hpp"
-#include "exporters/protobuf_writer.hpp"
 
 namespace prela {
 namespace {
@@ -150,7 +149,7 @@ partial_success parse_json_response(std::string_view body) {
   return out;
 }
 
-// Reads one varint at p; false past the end or over ten bytes.
+// Reads one varint from the front of `in`; false past the end or over ten bytes.
 bool read_varint(std::string_view& in, std::uint64_t& v) {
   v = 0;
   for (int shift = 0; shift < 70 && !in.empty(); shift += 7) {
@@ -197,14 +196,17 @@ bool for_each_field(std::string_view in, F&& on_field) {
 
 partial_success parse_protobuf_response(std::string_view body) {
   partial_success out;
-  for_each_field(body, [&](std::uint64_t field, std::uint64_t type, std::uint64_t, std::string_view bytes) {
+  bool well_formed = true;
+  well_formed = for_each_field(body, [&](std::uint64_t field, std::uint64_t type, std::uint64_t, std::string_view bytes) {
     if (field != 1 || type != 2) return;
-    for_each_field(bytes, [&](std::uint64_t f, std::uint64_t t, std::uint64_t v, std::string_view b) {
+    well_formed = well_formed && for_each_field(bytes, [&](std::uint64_t f, std::uint64_t t, std::uint64_t v,
+                                                           std::string_view b) {
       if (f == 1 && t == 0) out.rejected = v;
       if (f == 2 && t == 2) out.message = std::string(b);
     });
-  });
-  if (static_cast<std::int64_t>(out.rejected) < 0) out.rejected = 0;  // int64 on the wire
+  }) && well_formed;
+  // rejected_spans is an int64: a negative count is malformed too.
+  if (!well_formed || static_cast<std::int64_t>(out.rejected) < 0) return {};
   return out;
 }
 
