@@ -234,9 +234,26 @@ std::shared_ptr<exporter> otlp_from_env() {
       warn(compression_var, *c, "none (the values are gzip and none)");
     }
   }
+  const char* file_var = nullptr;
+  if (auto f = env_pair("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE", &file_var)) {
+    o.certificate_file = trim(*f);
+  }
+  if (auto f = env_pair("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                        &file_var)) {
+    o.client_certificate_file = trim(*f);
+  }
+  if (auto f = env_pair("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY", &file_var)) {
+    o.client_key_file = trim(*f);
+  }
   try {
     return std::make_shared<otlp_http_exporter>(o);
   } catch (const std::invalid_argument& e) {
+    if (o.endpoint.rfind("https://", 0) == 0 || !o.certificate_file.empty() || !o.client_certificate_file.empty() ||
+        !o.client_key_file.empty()) {
+      // TLS was asked for: never fall back to another trust store or to plain text.
+      detail::diagnose(std::string(e.what()) + "; OTLP export is off");
+      return nullptr;
+    }
     const std::string fallback = otlp_http_options{}.endpoint;
     detail::diagnose(e.what());
     warn(var != nullptr ? var : "OTEL_EXPORTER_OTLP_ENDPOINT", o.endpoint, "the default " + fallback);

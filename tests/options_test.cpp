@@ -31,7 +31,10 @@ struct env_vars {
                           "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
                           "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_PROTOCOL",
                           "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_COMPRESSION",
-                          "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "PRELA_JSONL_PATH", "PRELA_PERFETTO_PATH"}) {
+                          "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                          "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                          "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                          "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "PRELA_JSONL_PATH", "PRELA_PERFETTO_PATH"}) {
       unsetenv(n);
     }
     for (auto [k, v] : vars) {
@@ -226,6 +229,31 @@ BOOST_AUTO_TEST_CASE(otlp_variables_are_read) {
   BOOST_TEST((otlp->options().compression == otlp_compression::gzip));
 }
 
+BOOST_AUTO_TEST_CASE(tls_variables_and_a_tls_file_that_cannot_be_used) {
+  {
+    env_vars env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"},
+                  {"OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ssl/certs/ca-certificates.crt"}});
+    const auto o = tracer_options::from_env();
+    auto* otlp = find_exporter<otlp_http_exporter>(o);
+    BOOST_REQUIRE(otlp != nullptr);
+    BOOST_TEST(otlp->options().endpoint == "https://collector:4318/v1/traces");
+    BOOST_TEST(otlp->options().certificate_file == "/etc/ssl/certs/ca-certificates.crt");
+  }
+  {
+    // A CA file that cannot be read: OTLP export is off, never sent unverified or in plain text.
+    env_vars env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"},
+                  {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/nonexistent/ca.pem"},
+                  {"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/nonexistent/client.pem"},
+                  {"OTEL_EXPORTER_OTLP_CLIENT_KEY", "/nonexistent/client.key"}});
+    stderr_capture err;
+    const auto o = tracer_options::from_env();
+    const std::string text = err.text();
+    BOOST_TEST(find_exporter<otlp_http_exporter>(o) == nullptr);
+    BOOST_TEST(text.find("/nonexistent/ca.pem") != std::string::npos);
+    BOOST_TEST(text.find("OTLP export is off") != std::string::npos);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(protocol_and_compression_variables) {
   {
     env_vars env({{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"},
@@ -268,7 +296,7 @@ BOOST_AUTO_TEST_CASE(signal_specific_otlp_variables_win_and_are_used_as_is) {
 }
 
 BOOST_AUTO_TEST_CASE(invalid_otlp_values_warn_and_use_the_default) {
-  env_vars env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"},
+  env_vars env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:4318"},
                 {"OTEL_EXPORTER_OTLP_TIMEOUT", "soon"},
                 {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
                 {"OTEL_EXPORTER_OTLP_HEADERS", "novalue,ok=1"}});
@@ -284,7 +312,7 @@ BOOST_AUTO_TEST_CASE(invalid_otlp_values_warn_and_use_the_default) {
                           "OTEL_EXPORTER_OTLP_HEADERS"}) {
     BOOST_TEST_CONTEXT(var) { BOOST_TEST(text.find(var) != std::string::npos); }
   }
-  BOOST_TEST(text.find("TLS") != std::string::npos);  // says why https was refused
+  BOOST_TEST(text.find("expected an http:// or https:// URL") != std::string::npos);  // says why
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_header_entry_is_skipped_with_a_warning_naming_it) {

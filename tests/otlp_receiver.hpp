@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
@@ -69,10 +70,27 @@ class otlp_receiver {
   /// Decides the answer to the n-th request (0-based).
   using script = std::function<answer(std::size_t n)>;
   static answer always_ok(std::size_t /*n*/) { return {}; }
+  /// Serve https with this certificate and key (PEM files); with `client_ca`, require
+  /// a client certificate issued by it.
+  struct tls_setup {
+    std::string certificate;
+    std::string key;
+    std::string client_ca;
+  };
 
   otlp_receiver() : otlp_receiver(always_ok) {}
-  explicit otlp_receiver(script s)
+  explicit otlp_receiver(script s, std::optional<tls_setup> tls = std::nullopt)
       : script_(std::move(s)), acceptor_(io_, {boost::asio::ip::address_v4::loopback(), 0}) {
+    if (tls) {
+      namespace ssl = boost::asio::ssl;
+      tls_.emplace(ssl::context::tls_server);
+      tls_->use_certificate_chain_file(tls->certificate);
+      tls_->use_private_key_file(tls->key, ssl::context::pem);
+      if (!tls->client_ca.empty()) {
+        tls_->load_verify_file(tls->client_ca);
+        tls_->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+      }
+    }
     port_ = acceptor_.local_endpoint().port();
     boost::asio::co_spawn(io_, accept_loop(), boost::asio::detached);
     thread_ = std::thread([this] { io_.run(); });
@@ -85,7 +103,11 @@ class otlp_receiver {
   }
 
   unsigned short port() const { return port_; }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/traces"; }
+  std::string endpoint() const {
+    return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_) + "/v1/traces";
+  }
+  /// TLS handshakes that failed on the receiver's side (e.g. no client certificate).
+  int failed_handshakes() const { return failed_handshakes_.load(); }
 
   std::vector<request> requests() const {
     std::lock_guard lock(mu_);
@@ -137,11 +159,30 @@ class otlp_receiver {
     for (;;) {
       auto socket = co_await acceptor_.async_accept(boost::asio::use_awaitable);
       ++connections_;
-      boost::asio::co_spawn(io_, session(std::move(socket)), boost::asio::detached);
+      if (tls_) {
+        boost::asio::co_spawn(io_, tls_session(std::move(socket)), boost::asio::detached);
+      } else {
+        boost::asio::co_spawn(io_, session(std::move(socket)), boost::asio::detached);
+      }
     }
   }
 
-  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket) {
+  boost::asio::awaitable<void> tls_session(boost::asio::ip::tcp::socket socket) {
+    boost::beast::ssl_stream<boost::asio::ip::tcp::socket> stream(std::move(socket), *tls_);
+    boost::system::error_code ec;
+    co_await stream.async_handshake(boost::asio::ssl::stream_base::server,
+                                    boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    if (ec) {
+      ++failed_handshakes_;
+      co_return;
+    }
+    co_await serve(stream);
+  }
+
+  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket) { co_await serve(socket); }
+
+  template <class Stream>
+  boost::asio::awaitable<void> serve(Stream& socket) {
     namespace http = boost::beast::http;
     boost::beast::flat_buffer buffer;
     try {
@@ -206,6 +247,8 @@ class otlp_receiver {
   mutable std::mutex decoded_mu_;
   mutable std::map<std::size_t, nlohmann::json> decoded_;
   std::atomic<int> connections_{0};
+  std::atomic<int> failed_handshakes_{0};
+  std::optional<boost::asio::ssl::context> tls_;
 };
 
 }  // namespace prela::testing

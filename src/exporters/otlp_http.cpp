@@ -8,11 +8,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <charconv>
@@ -37,10 +42,12 @@ namespace {
 
 namespace net = boost::asio;
 namespace http = boost::beast::http;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using clock = std::chrono::steady_clock;
 
 struct parsed_url {
+  bool tls = false;  // https
   std::string host;  // without brackets for IPv6
   std::string port;
   std::string target;
@@ -59,15 +66,17 @@ parsed_url parse_endpoint(const std::string& url) {
     return std::invalid_argument("prela: OTLP endpoint \"" + url + "\": " + why);
   };
   std::string_view rest = url;
+  parsed_url out;
   if (rest.substr(0, 8) == "https://") {
-    throw bad("https is not supported in this version (no TLS); send to a local OpenTelemetry Collector over "
-              "http and let it forward with TLS");
+    out.tls = true;
+    rest.remove_prefix(8);
+  } else if (rest.substr(0, 7) == "http://") {
+    rest.remove_prefix(7);
+  } else {
+    throw bad("expected an http:// or https:// URL");
   }
-  if (rest.substr(0, 7) != "http://") throw bad("expected an http:// URL");
-  rest.remove_prefix(7);
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  parsed_url out;
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (authority.find('@') != std::string_view::npos) throw bad("user information in the URL is not supported");
   std::string_view host;
@@ -87,7 +96,7 @@ parsed_url parse_endpoint(const std::string& url) {
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
   if (host.empty()) throw bad("no host");
-  if (port.empty()) port = "80";
+  if (port.empty()) port = out.tls ? "443" : "80";
   unsigned p = 0;
   const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
   if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) throw bad("invalid port");
@@ -249,7 +258,9 @@ class gzip_compressor {
 struct otlp_http_exporter::connection {
   parsed_url url;
   net::io_context io;
-  std::optional<boost::beast::tcp_stream> stream;
+  std::optional<ssl::context> tls;  // for an https endpoint
+  std::optional<boost::beast::tcp_stream> stream;                                  // http
+  std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_stream;  // https
   std::string body;        // the encoded request
   std::string compressed;  // the body as sent, when compressing
   gzip_compressor gzip;
@@ -268,17 +279,23 @@ struct otlp_http_exporter::connection {
   bool stopping = false;  // guarded by mu
   bool failing = false;   // reported through diagnose(); only the lane thread touches it
 
+  bool connected() const { return stream.has_value() || tls_stream.has_value(); }
+  void disconnect() {
+    stream.reset();
+    tls_stream.reset();
+  }
+
   net::awaitable<attempt_result> attempt(const otlp_http_options& options, clock::time_point deadline) {
     attempt_result r;
     boost::system::error_code ec;
     auto fail = [&](std::string_view what) {
       r.kind = outcome::retryable;  // connection-level failures are retried
       r.reason = std::string(what) + ": " + ec.message();
-      stream.reset();
+      disconnect();
       return r;
     };
-    r.on_reused_connection = stream.has_value();
-    if (!stream) {
+    r.on_reused_connection = connected();
+    if (!connected()) {
       tcp::resolver resolver(io);
       net::steady_timer guard(io);
       guard.expires_at(deadline);
@@ -288,11 +305,58 @@ struct otlp_http_exporter::connection {
       auto endpoints = co_await resolver.async_resolve(url.host, url.port, net::redirect_error(net::use_awaitable, ec));
       guard.cancel();
       if (ec) co_return fail("resolve " + url.host);
-      stream.emplace(io);
-      stream->expires_at(deadline);
-      co_await stream->async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
+      boost::beast::tcp_stream tcp_stream(io);
+      tcp_stream.expires_at(deadline);
+      co_await tcp_stream.async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
       if (ec) co_return fail("connect to " + url.host_header);
+      if (!tls) {
+        stream.emplace(std::move(tcp_stream));
+      } else {
+        tls_stream.emplace(std::move(tcp_stream), *tls);
+        SSL* handle = tls_stream->native_handle();
+        // The certificate must name the host we asked for: an IP address as an IP
+        // SAN, a name through SNI and a DNS name match.
+        boost::system::error_code not_ip;
+        (void)net::ip::make_address(url.host, not_ip);
+        const bool named = not_ip ? SSL_set_tlsext_host_name(handle, url.host.c_str()) == 1 &&
+                                        SSL_set1_host(handle, url.host.c_str()) == 1
+                                  : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), url.host.c_str()) == 1;
+        if (!named) {
+          disconnect();
+          r.kind = outcome::fatal;
+          r.reason = "TLS to " + url.host_header + ": cannot set the name to verify";
+          co_return r;
+        }
+        co_await tls_stream->async_handshake(ssl::stream_base::client, net::redirect_error(net::use_awaitable, ec));
+        if (ec) {
+          const long verdict = SSL_get_verify_result(handle);
+          if (verdict != X509_V_OK) {
+            // A certificate that does not verify will not verify on retry either.
+            disconnect();
+            r.kind = outcome::fatal;
+            r.reason = "TLS handshake with " + url.host_header + ": server certificate rejected (" +
+                       X509_verify_cert_error_string(verdict) + ")";
+            co_return r;
+          }
+          co_return fail("TLS handshake with " + url.host_header);
+        }
+      }
     }
+    if (tls_stream) co_return co_await exchange(*tls_stream, options, deadline, std::move(r));
+    co_return co_await exchange(*stream, options, deadline, std::move(r));
+  }
+
+  // Sends the request and reads the answer on a connected stream.
+  template <class Stream>
+  net::awaitable<attempt_result> exchange(Stream& s, const otlp_http_options& options, clock::time_point deadline,
+                                          attempt_result r) {
+    boost::system::error_code ec;
+    auto fail = [&](std::string_view what) {
+      r.kind = outcome::retryable;
+      r.reason = std::string(what) + ": " + ec.message();
+      disconnect();
+      return r;
+    };
     http::request<http::string_body> req{http::verb::post, url.target, 11};
     req.set(http::field::host, url.host_header);
     req.set(http::field::user_agent, std::string("prela/") + prela::version);
@@ -305,8 +369,8 @@ struct otlp_http_exporter::connection {
     std::string& payload = gzipped ? compressed : body;
     req.body() = std::move(payload);
     req.prepare_payload();
-    stream->expires_at(deadline);
-    co_await http::async_write(*stream, req, net::redirect_error(net::use_awaitable, ec));
+    boost::beast::get_lowest_layer(s).expires_at(deadline);
+    co_await http::async_write(s, req, net::redirect_error(net::use_awaitable, ec));
     payload = std::move(req.body());  // keep the buffer for a retry
     bytes_sent.fetch_add(payload.size(), std::memory_order_relaxed);
     if (ec) co_return fail("send");
@@ -314,11 +378,11 @@ struct otlp_http_exporter::connection {
     boost::beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(1 << 20);
-    co_await http::async_read(*stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+    co_await http::async_read(s, buffer, parser, net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return fail("read the answer");
     r.got_response = true;
     const auto& res = parser.get();
-    if (!res.keep_alive()) stream.reset();
+    if (!res.keep_alive()) disconnect();
     const unsigned status = res.result_int();
     if (status >= 200 && status < 300) {
       r.kind = outcome::delivered;
@@ -348,7 +412,7 @@ struct otlp_http_exporter::connection {
       if (e) {
         r.kind = outcome::retryable;
         r.reason = "unexpected error";
-        stream.reset();
+        disconnect();
       }
       result = std::move(r);
     });
@@ -401,6 +465,33 @@ otlp_http_exporter::otlp_http_exporter(otlp_http_options options)
   for (const auto& [name, value] : options_.headers) {
     if (!detail::valid_http_header(name, value)) {
       throw std::invalid_argument("prela: OTLP header \"" + name + "\" is not a valid HTTP header");
+    }
+  }
+  if (options_.client_certificate_file.empty() != options_.client_key_file.empty()) {
+    throw std::invalid_argument("prela: OTLP client_certificate_file and client_key_file go together (mTLS)");
+  }
+  if (conn_->url.tls) {
+    auto& ctx = conn_->tls.emplace(ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+    ctx.set_verify_mode(ssl::verify_peer);
+    const auto load = [](const char* what, const std::filesystem::path& file, const auto& step) {
+      try {
+        step();
+      } catch (const boost::system::system_error& e) {
+        throw std::invalid_argument(std::string("prela: OTLP ") + what + " \"" +
+                                    detail::printable(file.string(), 200) + "\" cannot be used: " + e.what());
+      }
+    };
+    if (options_.certificate_file.empty()) {
+      load("system trust store", {}, [&] { ctx.set_default_verify_paths(); });
+    } else {
+      load("certificate_file", options_.certificate_file, [&] { ctx.load_verify_file(options_.certificate_file.string()); });
+    }
+    if (!options_.client_certificate_file.empty()) {
+      load("client_certificate_file", options_.client_certificate_file,
+           [&] { ctx.use_certificate_chain_file(options_.client_certificate_file.string()); });
+      load("client_key_file", options_.client_key_file,
+           [&] { ctx.use_private_key_file(options_.client_key_file.string(), ssl::context::pem); });
     }
   }
 }
@@ -488,7 +579,7 @@ bool otlp_http_exporter::shutdown(std::chrono::milliseconds /*timeout*/) {
   }
   conn_->wake.notify_all();
   // Called on the lane thread after its last export: nothing is running on io.
-  conn_->stream.reset();
+  conn_->disconnect();
   return true;
 }
 

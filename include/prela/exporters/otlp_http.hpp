@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <span>
@@ -24,8 +25,9 @@ enum class otlp_protocol {
 enum class otlp_compression { none, gzip };
 
 struct otlp_http_options {
-  /// Where to POST, used as is. `https` is refused (no TLS in this version): send to a
-  /// local Collector over http and let it forward with TLS.
+  /// Where to POST, used as is: `http://` or `https://` (TLS 1.2 or later, the server's
+  /// certificate verified against `certificate_file` or the system trust store, and
+  /// its name against the endpoint's host).
   std::string endpoint = "http://localhost:4318/v1/traces";
   /// Sent with every request (e.g. an API key). Names must be HTTP tokens, values free
   /// of control characters.
@@ -40,6 +42,13 @@ struct otlp_http_options {
   otlp_protocol protocol = otlp_protocol::http_protobuf;
   /// gzip: `Content-Encoding: gzip`, level 6 (about 5x smaller for typical spans).
   otlp_compression compression = otlp_compression::none;
+  /// For https: PEM CA certificates to verify the server with; the system trust store
+  /// when empty.
+  std::filesystem::path certificate_file;
+  /// For https with client authentication (mTLS): PEM certificate chain and private key,
+  /// both or neither.
+  std::filesystem::path client_certificate_file;
+  std::filesystem::path client_key_file;
 };
 
 /// What one OTLP exporter did since it was created.
@@ -62,9 +71,10 @@ struct otlp_http_stats {
 /// receiver's answer is quoted escaped. Thread: the processor's lane for this exporter; nothing else blocks.
 class otlp_http_exporter final : public exporter {
  public:
-  /// Throws std::invalid_argument for an endpoint that is not an `http://` URL (https
-  /// included), a timeout outside 1 ms to a day, a max_backoff over a day, or an
-  /// invalid header.
+  /// Throws std::invalid_argument for an endpoint that is not an `http://` or
+  /// `https://` URL, a timeout outside 1 ms to a day, a max_backoff over a day, an
+  /// invalid header, or (https) a CA, client certificate or key file that cannot be
+  /// loaded, or only one of the client certificate and key.
   explicit otlp_http_exporter(otlp_http_options options = {});
   ~otlp_http_exporter() override;
 
