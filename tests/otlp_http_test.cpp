@@ -622,6 +622,49 @@ BOOST_AUTO_TEST_CASE(mtls_receiver_accepts_our_client_certificate_and_refuses_no
   }
 }
 
+// Retries, Retry-After and timeouts work over TLS as over plain http.
+BOOST_AUTO_TEST_CASE(tls_failures_are_retried_and_timed_out_like_plain_ones) {
+  {
+    otlp_receiver receiver([](std::size_t n) { return otlp_receiver::answer{.status = n < 2 ? 503U : 200U}; },
+                           serving("server"));
+    auto o = tls_options(receiver);
+    o.compression = otlp_compression::gzip;
+    otlp_http_exporter e(o);
+    BOOST_TEST((e.export_spans(sample_spans(20)) == export_result::success));
+    BOOST_TEST(e.stats().retries == 2U);
+    BOOST_TEST(receiver.accepted_spans().size() == 20U);
+    BOOST_TEST(receiver.connections() == 1);  // the retries reuse the TLS connection
+  }
+  {
+    otlp_receiver receiver([](std::size_t) { return otlp_receiver::answer{.never = true}; }, serving("server"));
+    auto o = tls_options(receiver);
+    o.timeout = 500ms;
+    otlp_http_exporter e(o);
+    const auto start = std::chrono::steady_clock::now();
+    BOOST_TEST((e.export_spans(sample_spans(5)) == export_result::failure));
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));
+    BOOST_TEST(e.stats().dropped_spans == 5U);
+  }
+  {
+    unsigned short closed_port = 0;
+    {
+      boost::asio::io_context io;
+      boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
+      closed_port = a.local_endpoint().port();
+    }
+    otlp_http_options o;
+    o.endpoint = "https://127.0.0.1:" + std::to_string(closed_port) + "/v1/traces";
+    o.certificate_file = certificates().path("ca.crt");
+    o.timeout = 300ms;
+    o.initial_backoff = 20ms;
+    o.max_backoff = 50ms;
+    otlp_http_exporter e(o);
+    BOOST_TEST((e.export_spans(sample_spans(2)) == export_result::failure));
+    BOOST_TEST(e.stats().retries >= 1U);
+    BOOST_TEST(e.stats().dropped_spans == 2U);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(tls_files_that_cannot_be_used_are_refused_at_construction) {
   const std::string https = "https://127.0.0.1:4318/v1/traces";
   BOOST_CHECK_THROW(otlp_http_exporter({.endpoint = https, .certificate_file = "/nonexistent/ca.pem"}),
