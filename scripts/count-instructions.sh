@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 probe=build/default/benchmarks/instruction_probe
-[[ -x $probe ]] || { echo "$probe is missing: build the default preset first (scripts/test.sh)" >&2; exit 1; }
+[[ -x $probe ]] || { echo "$probe is missing: build it first (cmake --preset default -DPRELA_BUILD_BENCHMARKS=ON && cmake --build build/default --target instruction_probe)" >&2; exit 1; }
 count() {  # instructions of one run
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$probe" "$1" "$2" 2>&1 |
     awk '/Collected/ {print $NF}'

@@ -1,5 +1,6 @@
 # Builds and runs tests/cmake_consumer twice: through add_subdirectory, and through
-# find_package against an installed copy of prela.
+# find_package against a copy of prela installed from the build running this test
+# (PRELA_BINARY_DIR; built already, so the library is not compiled a third time).
 set(src ${CMAKE_CURRENT_LIST_DIR})
 file(REMOVE_RECURSE ${WORK_DIR})
 
@@ -18,10 +19,7 @@ run(${CMAKE_COMMAND} --build ${WORK_DIR}/sub -j2)
 run(${WORK_DIR}/sub/consumer)
 
 # 2. install, then find_package
-run(${CMAKE_COMMAND} -S ${PRELA_SOURCE_DIR} -B ${WORK_DIR}/prela ${common}
-    -DPRELA_BUILD_TESTS=OFF -DPRELA_BUILD_BENCHMARKS=OFF -DPRELA_BUILD_EXAMPLES=OFF)
-run(${CMAKE_COMMAND} --build ${WORK_DIR}/prela -j2)
-run(${CMAKE_COMMAND} --install ${WORK_DIR}/prela --prefix ${WORK_DIR}/install)
+run(${CMAKE_COMMAND} --install ${PRELA_BINARY_DIR} --prefix ${WORK_DIR}/install)
 run(${CMAKE_COMMAND} -S ${src} -B ${WORK_DIR}/pkg ${common} -DMODE=package -DCMAKE_PREFIX_PATH=${WORK_DIR}/install)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/pkg -j2)
 run(${WORK_DIR}/pkg/consumer)
