@@ -42,6 +42,13 @@ std::vector<span_data> sample_spans(std::size_t n) {
   return out;
 }
 
+// A loopback port nothing listens on (it was bound, then released).
+unsigned short unused_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
+  return a.local_endpoint().port();
+}
+
 const json* json_attribute(const json& list, std::string_view key) {
   for (const auto& kv : list) {
     if (kv.at("key") == key) return &kv.at("value");
@@ -444,12 +451,7 @@ BOOST_AUTO_TEST_CASE(partial_success_counts_rejected_spans) {
 }
 
 BOOST_AUTO_TEST_CASE(connection_refused_finishes_within_the_timeout) {
-  unsigned short closed_port = 0;
-  {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
-    closed_port = a.local_endpoint().port();
-  }  // nothing listens there now
+  const unsigned short closed_port = unused_port();
   otlp_http_options o;
   o.endpoint = "http://127.0.0.1:" + std::to_string(closed_port) + "/v1/traces";
   o.timeout = 600ms;
@@ -646,12 +648,7 @@ BOOST_AUTO_TEST_CASE(tls_failures_are_retried_and_timed_out_like_plain_ones) {
     BOOST_TEST(e.stats().dropped_spans == 5U);
   }
   {
-    unsigned short closed_port = 0;
-    {
-      boost::asio::io_context io;
-      boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
-      closed_port = a.local_endpoint().port();
-    }
+    const unsigned short closed_port = unused_port();
     otlp_http_options o;
     o.endpoint = "https://127.0.0.1:" + std::to_string(closed_port) + "/v1/traces";
     o.certificate_file = certificates().path("ca.crt");

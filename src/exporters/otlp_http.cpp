@@ -280,6 +280,14 @@ struct otlp_http_exporter::connection {
   bool failing = false;   // reported through diagnose(); only the lane thread touches it
 
   bool connected() const { return stream.has_value() || tls_stream.has_value(); }
+
+  // A connection-level failure: retried, on a fresh connection.
+  attempt_result failed(attempt_result r, std::string_view what, const boost::system::error_code& ec) {
+    r.kind = outcome::retryable;
+    r.reason = std::string(what) + ": " + ec.message();
+    disconnect();
+    return r;
+  }
   void disconnect() {
     stream.reset();
     tls_stream.reset();
@@ -288,12 +296,7 @@ struct otlp_http_exporter::connection {
   net::awaitable<attempt_result> attempt(const otlp_http_options& options, clock::time_point deadline) {
     attempt_result r;
     boost::system::error_code ec;
-    auto fail = [&](std::string_view what) {
-      r.kind = outcome::retryable;  // connection-level failures are retried
-      r.reason = std::string(what) + ": " + ec.message();
-      disconnect();
-      return r;
-    };
+    auto fail = [&](std::string_view what) { return failed(std::move(r), what, ec); };
     r.on_reused_connection = connected();
     if (!connected()) {
       tcp::resolver resolver(io);
@@ -351,12 +354,7 @@ struct otlp_http_exporter::connection {
   net::awaitable<attempt_result> exchange(Stream& s, const otlp_http_options& options, clock::time_point deadline,
                                           attempt_result r) {
     boost::system::error_code ec;
-    auto fail = [&](std::string_view what) {
-      r.kind = outcome::retryable;
-      r.reason = std::string(what) + ": " + ec.message();
-      disconnect();
-      return r;
-    };
+    auto fail = [&](std::string_view what) { return failed(std::move(r), what, ec); };
     http::request<http::string_body> req{http::verb::post, url.target, 11};
     req.set(http::field::host, url.host_header);
     req.set(http::field::user_agent, std::string("prela/") + prela::version);
