@@ -235,6 +235,37 @@ BOOST_AUTO_TEST_CASE(healthy_collector_receives_every_field_gzip_compressed) {
 
 // One model, two encodings: protoc's decoding of the protobuf body, mapped to OTLP JSON,
 // equals the JSON encoder's document for the same spans, field for field.
+void check_encodings_agree(const std::vector<span_data>& spans) {
+  std::string json_body;
+  otlp::encode_json(spans, json_body);
+  std::string proto_body;
+  otlp::encode_protobuf(spans, proto_body);
+  json from_json = json::parse(json_body);
+  // proto3 does not tell an empty string from an absent one (but for a oneof member).
+  const auto drop_empty_strings = [](json& doc, const auto& self) -> void {
+    if (doc.is_array()) {
+      for (auto& e : doc) self(e, self);
+    } else if (doc.is_object()) {
+      for (auto it = doc.begin(); it != doc.end();) {
+        if (it.value() == "" && it.key() != "stringValue") {
+          it = doc.erase(it);
+        } else {
+          self(it.value(), self);
+          ++it;
+        }
+      }
+    }
+  };
+  drop_empty_strings(from_json, drop_empty_strings);
+  const json from_protobuf = prela::testing::decode_otlp_protobuf(proto_body);
+  if (from_json != from_protobuf) {
+    BOOST_TEST_MESSAGE("json:     " << from_json.dump().substr(0, 4000));
+    BOOST_TEST_MESSAGE("protobuf: " << from_protobuf.dump().substr(0, 4000));
+  }
+  BOOST_TEST((from_json == from_protobuf));
+  BOOST_TEST(proto_body.size() < json_body.size());
+}
+
 BOOST_AUTO_TEST_CASE(protobuf_and_json_encodings_say_the_same) {
   auto spans = sample_spans(3);
   auto res_a = std::make_shared<resource>();
@@ -275,35 +306,40 @@ BOOST_AUTO_TEST_CASE(protobuf_and_json_encodings_say_the_same) {
   spans[0].status_message = "backend down";
   spans[1].status = span_status::ok;
   spans[2].name = "";
+  BOOST_TEST(spans[0].attributes.size() > 3U);
+  check_encodings_agree(spans);
+  // Two resources: two ResourceSpans.
   std::string json_body;
   otlp::encode_json(spans, json_body);
-  std::string proto_body;
-  otlp::encode_protobuf(spans, proto_body);
-  json from_json = json::parse(json_body);
-  // proto3 does not tell an empty string from an absent one (but for a oneof member).
-  const auto drop_empty_strings = [](json& doc, const auto& self) -> void {
-    if (doc.is_array()) {
-      for (auto& e : doc) self(e, self);
-    } else if (doc.is_object()) {
-      for (auto it = doc.begin(); it != doc.end();) {
-        if (it.value() == "" && it.key() != "stringValue") {
-          it = doc.erase(it);
-        } else {
-          self(it.value(), self);
-          ++it;
-        }
-      }
-    }
+  BOOST_TEST(json::parse(json_body).at("resourceSpans").size() == 2U);
+}
+
+// The writer copies short strings without a library call (one branch per length class)
+// and leaves two bytes for a span's length: every string length up to 40, and span
+// lengths on both sides of 128 and 16384 bytes, decode the same as the JSON encoding.
+BOOST_AUTO_TEST_CASE(protobuf_strings_and_spans_of_every_length_class_decode) {
+  std::vector<span_data> spans;
+  auto res = std::make_shared<resource>();
+  res->attributes = {{"service.name", "lengths"}};
+  const auto add = [&](std::size_t name_length, std::string value) {
+    span_data s = sample_spans(1)[0];
+    s.resource = res;
+    s.attributes.clear();
+    s.events.clear();
+    s.status = span_status::unset;
+    s.parent_span_id = span_id();
+    s.name = std::string(name_length, static_cast<char>('a' + name_length % 26));
+    if (!value.empty()) s.attributes = {{"v", std::move(value)}};
+    spans.push_back(std::move(s));
   };
-  drop_empty_strings(from_json, drop_empty_strings);
-  const json from_protobuf = prela::testing::decode_otlp_protobuf(proto_body);
-  BOOST_TEST(from_json.at("resourceSpans").size() == 2U);
-  if (from_json != from_protobuf) {
-    BOOST_TEST_MESSAGE("json:     " << from_json.dump());
-    BOOST_TEST_MESSAGE("protobuf: " << from_protobuf.dump());
-  }
-  BOOST_TEST((from_json == from_protobuf));
-  BOOST_TEST(proto_body.size() < json_body.size());
+  for (std::size_t n = 0; n <= 40; ++n) add(n, std::string(n, 'x'));
+  add(0, "caf\xc3\xa9");  // short non-ASCII strings go another way
+  add(0, "\xff");
+  // A bare span is about 90 bytes; these cross 128 and 16384 for its length.
+  for (std::size_t n = 0; n <= 60; ++n) add(n, "");
+  for (std::size_t n = 16240; n <= 16330; ++n) add(n, "");
+  add(70000, "");  // three length bytes
+  check_encodings_agree(spans);
 }
 
 BOOST_AUTO_TEST_CASE(protobuf_partial_success_is_counted_and_reported_once) {

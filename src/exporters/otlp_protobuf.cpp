@@ -37,17 +37,32 @@ void writer::put_unicode(std::uint32_t field, std::string_view v) {
     const std::size_t n = static_cast<unsigned char>(v[i]) < 0x80 ? 1 : utf8_sequence(v, i);
     reserve(4);
     if (n == 0) {
-      std::memcpy(at(), "\xEF\xBF\xBD", 3);
-      end_ += 3;
+      std::memcpy(cur_, "\xEF\xBF\xBD", 3);
+      cur_ += 3;
       ++i;
     } else {
-      reserve(n);
-      std::memcpy(at(), v.data() + i, n);
-      end_ += n;
+      std::memcpy(cur_, v.data() + i, n);
+      cur_ += n;
       i += n;
     }
   }
   end(body);
+}
+
+void writer::long_length(std::size_t body, std::size_t length, std::size_t room) {
+  char buf[10];
+  const std::size_t n = static_cast<std::size_t>(varint_to(buf, length) - buf);
+  if (n > room) reserve(n - room);
+  const std::size_t start = body - room;  // where the length goes
+  std::memmove(base_ + start + n, base_ + body, length);
+  std::memcpy(base_ + start, buf, n);
+  cur_ = base_ + start + n + length;
+}
+
+void writer::grow(std::size_t n) {
+  const std::size_t in_use = used();
+  out_.resize(std::max(out_.size() * 2, in_use + n + 4096));
+  rebase(in_use);
 }
 
 }  // namespace prela::detail::pb
@@ -121,7 +136,7 @@ void big_endian(std::uint64_t v, char* out) noexcept {
 std::uint64_t unix_nanos(std::chrono::nanoseconds t) { return static_cast<std::uint64_t>(t.count()); }
 
 void put_span(pb::writer& out, const span_data& s) {
-  const std::size_t span = out.begin(2);
+  const std::size_t span = out.begin_wide(2);
   char raw[16];
   big_endian(s.trace_id.high(), raw);
   big_endian(s.trace_id.low(), raw + 8);
@@ -159,7 +174,7 @@ void put_span(pb::writer& out, const span_data& s) {
   // The W3C trace flags in bits 0-7; bit 8 says bit 9 is known, bit 9 that the parent
   // is remote (as in the JSON encoding).
   out.put_fixed32(16, static_cast<std::uint32_t>(s.trace_flags) | 0x100U | (s.parent_is_remote ? 0x200U : 0U));
-  out.end(span);
+  out.end_wide(span);
 }
 
 }  // namespace
