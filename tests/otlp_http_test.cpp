@@ -653,11 +653,57 @@ BOOST_AUTO_TEST_CASE(mtls_receiver_accepts_our_client_certificate_and_refuses_no
     otlp_http_exporter e(o);
     BOOST_TEST((e.export_spans(sample_spans(3)) == export_result::failure));
     BOOST_TEST(receiver.requests().empty());
-    BOOST_TEST(receiver.failed_handshakes() >= 1);
+    BOOST_TEST(receiver.failed_handshakes() == 1);
+    BOOST_TEST(e.stats().requests == 1U);  // not retried: it would be refused again
     BOOST_TEST(e.stats().dropped_spans == 3U);
     BOOST_REQUIRE(captured.lines().size() == 1U);
     BOOST_TEST_MESSAGE(captured.lines()[0]);
+    BOOST_TEST(captured.lines()[0].find("the server requires a client certificate") != std::string::npos);
   }
+}
+
+// An https endpoint whose server speaks plain HTTP (it answers the TLS hello with a
+// 400, as web servers do): one clear failure, not retried, nothing sent in plain text.
+BOOST_AUTO_TEST_CASE(https_to_a_plain_http_server_fails_once_and_says_why) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(), 0});
+  std::atomic<int> connections{0};
+  std::string first_bytes;
+  const auto serve = [&]() -> boost::asio::awaitable<void> {
+    for (;;) {
+      auto socket = co_await acceptor.async_accept(boost::asio::use_awaitable);
+      boost::system::error_code ec;
+      if (connections.fetch_add(1) == 0) {
+        char buf[5] = {};
+        co_await boost::asio::async_read(socket, boost::asio::buffer(buf),
+                                         boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        first_bytes.assign(buf, sizeof buf);
+      }
+      static const std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      co_await boost::asio::async_write(socket, boost::asio::buffer(answer),
+                                        boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    }
+  };
+  boost::asio::co_spawn(io, serve(), boost::asio::detached);
+  std::thread server([&] { io.run(); });
+  prela::testing::captured_warnings captured;
+  otlp_http_options o;
+  o.endpoint = "https://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1/traces";
+  o.certificate_file = certificates().path("ca.crt");
+  o.timeout = 2s;
+  {
+    otlp_http_exporter e(o);
+    BOOST_TEST((e.export_spans(sample_spans(2)) == export_result::failure));
+    BOOST_TEST(e.stats().requests == 1U);
+    BOOST_TEST(e.stats().dropped_spans == 2U);
+  }
+  io.stop();
+  server.join();
+  BOOST_TEST(connections.load() == 1);
+  BOOST_TEST(first_bytes[0] == '\x16');  // a TLS handshake record, not "POST "
+  BOOST_REQUIRE(captured.lines().size() == 1U);
+  BOOST_TEST_MESSAGE(captured.lines()[0]);
+  BOOST_TEST(captured.lines()[0].find("does not speak TLS") != std::string::npos);
 }
 
 // Retries, Retry-After and timeouts work over TLS as over plain http.

@@ -16,6 +16,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -113,6 +114,35 @@ struct partial_success {
   std::uint64_t rejected = 0;
   std::string message;
 };
+
+// What a TLS error says when a retry cannot help: the server refused our certificate
+// or our protocol versions, or does not speak TLS on that port. Empty otherwise. In TLS
+// 1.3 a server that refuses the client certificate says so after the client's side of
+// the handshake is done, so this is read on every error, not only the handshake's.
+std::string_view tls_refusal(const boost::system::error_code& ec) noexcept {
+  if (ec.category() != net::error::get_ssl_category()) return {};
+  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+      return "the server requires a client certificate: set client_certificate_file and client_key_file";
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+      return "the server rejected our client certificate";
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+      return "the server accepts no TLS version or cipher we offer (TLS 1.2 or later)";
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_PACKET_LENGTH_TOO_LONG:
+    case SSL_R_HTTP_REQUEST:
+      return "the server does not speak TLS on this port: is the endpoint http://?";
+    default:
+      return {};
+  }
+}
 
 enum class outcome { delivered, retryable, fatal };
 
@@ -281,10 +311,13 @@ struct otlp_http_exporter::connection {
 
   bool connected() const { return stream.has_value() || tls_stream.has_value(); }
 
-  // A connection-level failure: retried, on a fresh connection.
+  // A connection-level failure: retried, on a fresh connection, unless the server has
+  // refused our TLS (that would fail the same way again).
   attempt_result failed(attempt_result r, std::string_view what, const boost::system::error_code& ec) {
-    r.kind = outcome::retryable;
+    const std::string_view refusal = tls_refusal(ec);
+    r.kind = refusal.empty() ? outcome::retryable : outcome::fatal;
     r.reason = std::string(what) + ": " + ec.message();
+    if (!refusal.empty()) r.reason += "; " + std::string(refusal);
     disconnect();
     return r;
   }
