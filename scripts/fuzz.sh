@@ -3,14 +3,14 @@
 # for a bounded time from the seed corpus in tests/fuzz/corpus, one target per core at
 # a time. New inputs the fuzzer finds go to build/fuzz/corpus (the seeds stay as
 # committed); a crash leaves its input in build/fuzz/artifacts and fails the script.
-#   PRELA_FUZZ_SECONDS   time per target (default 30)
+#   PRELA_FUZZ_SECONDS   time per target (default 20)
 #   PRELA_FUZZ_RUNS      stop each target after this many executions instead
 #   PRELA_FUZZ_TARGETS   which targets (default: all five)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PRELA_WITH_FUZZING=1 scripts/install-deps.sh
 cmake --preset fuzz >/dev/null
-seconds=${PRELA_FUZZ_SECONDS:-30}
+seconds=${PRELA_FUZZ_SECONDS:-20}
 targets=${PRELA_FUZZ_TARGETS:-traceparent tracestate baggage extract_inject otlp_encode}
 cmake --build build/fuzz -j"$(nproc)" --target $(printf 'fuzz_%s ' $targets)
 mkdir -p build/fuzz/artifacts

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite (RelWithDebInfo), then each libFuzzer target for
-# a bounded time (scripts/fuzz.sh; PRELA_FUZZ_SECONDS, default 30). Sanitizer runs of
+# a bounded time (scripts/fuzz.sh; PRELA_FUZZ_SECONDS, default 20). Sanitizer runs of
 # the suite: .ci/run. The benchmarks are not built here (see docs/performance.md); the
 # asan preset of .ci/run compiles them.
 set -euo pipefail
