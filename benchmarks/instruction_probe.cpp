@@ -8,6 +8,8 @@
 //   unsampled-nested <n>  the same with a child span in each
 //   sampled <n>       n recorded root spans, through the batch processor to an exporter
 //                     that discards them (the export thread's share included)
+//   sampled-attributes <n>  the same with 3 attributes each: two given at the start
+//                     (a short string and an integer), a double set after
 //   resume-plain <n>  n resumptions of co_await post(use_awaitable), plain Asio
 //   resume-prela <n>  the same coroutine spawned with prela::asio::co_spawn
 //   spawn-plain <n>   n co_spawns (detached) of a trivial coroutine, run, plain Asio
@@ -56,14 +58,19 @@ class discard_exporter final : public prela::exporter {
   }
 };
 
-void sampled(long n) {
+void sampled(long n, bool with_attributes) {
   prela::tracer_options options;
   options.exporters.push_back(std::make_shared<discard_exporter>());
   options.max_queue_size = 1 << 20;  // nothing is dropped
   prela::init(std::move(options));
   auto& tracer = prela::get_tracer();
   for (long i = 0; i < n; ++i) {
-    auto s = tracer.span("work");
+    if (with_attributes) {
+      auto s = tracer.span("llm_call", prela::span_type::llm, {{"model", "m"}, {"tokens", 42}});
+      s->set_attribute("latency_ms", 3.5);
+    } else {
+      auto s = tracer.span("work");
+    }
   }
   prela::shutdown();
   if (prela::get_tracer().stats().dropped != 0) std::abort();
@@ -140,7 +147,7 @@ int main(int argc, char** argv) {
   const long n = argc > 2 ? std::atol(argv[2]) : 0;
   if (n <= 0) {
     std::fprintf(stderr,
-                 "usage: instruction_probe unsampled|unsampled-nested|sampled|resume-plain|resume-prela|spawn-plain|"
+                 "usage: instruction_probe unsampled|unsampled-nested|sampled|sampled-attributes|resume-plain|resume-prela|spawn-plain|"
                  "spawn-prela|gather|extract|inject|continue <n>\n");
     return 2;
   }
@@ -149,7 +156,9 @@ int main(int argc, char** argv) {
   } else if (loop == "unsampled-nested") {
     unsampled(n, true);
   } else if (loop == "sampled") {
-    sampled(n);
+    sampled(n, false);
+  } else if (loop == "sampled-attributes") {
+    sampled(n, true);
   } else if (loop == "resume-plain") {
     resume(n, false);
   } else if (loop == "resume-prela") {

@@ -10,7 +10,7 @@ count() {  # instructions of one run
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$probe" "$1" "$2" 2>&1 |
     awk '/Collected/ {print $NF}'
 }
-for loop in "${@:-unsampled unsampled-nested sampled resume-plain resume-prela spawn-plain spawn-prela gather extract inject continue}"; do
+for loop in "${@:-unsampled unsampled-nested sampled sampled-attributes resume-plain resume-prela spawn-plain spawn-prela gather extract inject continue}"; do
   for l in $loop; do
     short=$(count "$l" 20000)
     long=$(count "$l" 40000)

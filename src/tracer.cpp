@@ -433,7 +433,17 @@ void span_factory::drain_thread_cache() noexcept {
 }
 
 void span_factory::take_data(span& s, span_data& d) noexcept {
-  d.name = s.name_;
+  // `d` is a record the queue reuses (batch_processor::enqueue): every field is set,
+  // the strings assigned into its buffers and the vectors swapped, so that the span
+  // keeps the record's emptied ones (and their capacity) for its next use. The name and
+  // trace state stay readable on the span after it ended, so they are copied.
+  try {
+    d.name = s.name_;
+    d.trace_state = s.trace_state_;
+  } catch (...) {  // out of memory: the span is exported without them
+    d.name.clear();
+    d.trace_state.clear();
+  }
   d.type = s.type_;
   d.trace_id = s.trace_id_;
   d.span_id = s.span_id_;
@@ -442,11 +452,10 @@ void span_factory::take_data(span& s, span_data& d) noexcept {
   d.start_time = s.start_time_;
   d.end_time = s.end_time_;
   d.trace_flags = s.trace_flags_;
-  d.trace_state = s.trace_state_;
   d.status = s.status_;
-  d.status_message = std::move(s.status_message_);
-  d.attributes = std::move(s.attributes_);
-  d.events = std::move(s.events_);
+  d.status_message.swap(s.status_message_);
+  d.attributes.swap(s.attributes_);
+  d.events.swap(s.events_);
   d.dropped_attributes = s.dropped_attributes_;
   d.dropped_events = s.dropped_events_;
 }

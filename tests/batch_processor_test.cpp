@@ -200,3 +200,82 @@ BOOST_AUTO_TEST_CASE(batches_respect_the_batch_size_and_the_schedule_delay) {
   }
   BOOST_TEST(total == 53U);
 }
+
+// The queue's records are reused, span after span (their buffers kept): a span must
+// arrive with exactly its own fields, never another's attributes, events, status or
+// trace state, whether its record last held a rich span or none, in a burst that grew
+// the queue or in a flush of a few spans; and two exporters see the same records.
+BOOST_AUTO_TEST_CASE(reused_records_carry_nothing_from_earlier_spans) {
+  auto first = std::make_shared<memory_exporter>();
+  auto second = std::make_shared<memory_exporter>();
+  init({.exporters = {first, second}, .max_queue_size = 4096, .max_export_batch_size = 100});
+  const std::string long_value(300, 'v');  // longer than a record keeps
+  remote_context remote;
+  remote.trace_id = trace_id::generate();
+  remote.span_id = span_id::generate();
+  remote.sampled = true;
+  remote.trace_state = "vendor=opaque";
+  const auto rich = [&](int i) {
+    auto s = get_tracer().span("rich " + std::to_string(i), span_type::llm, remote,
+                               {{"model", long_value}, {"i", i}, {"ok", true}});
+    for (int a = 0; a < 20; ++a) s->set_attribute("extra." + std::to_string(a), a);
+    s->add_event("first", {{"n", 1}});
+    s->add_event("second");
+    s->set_status(span_status::error, "failed " + std::to_string(i));
+  };
+  const auto bare = [](int i) { auto s = get_tracer().span("bare " + std::to_string(i)); };
+  const auto one = [&](bool is_rich, int i) { is_rich ? rich(i) : bare(i); };
+  int next = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 700; ++i) one(i % 3 == 0, next++);  // a burst: the queue grows
+    BOOST_TEST(force_flush(std::chrono::seconds(10)));
+    for (int i = 0; i < 3; ++i) bare(next++);  // a few: mostly spare records
+    BOOST_TEST(force_flush(std::chrono::seconds(10)));
+    for (int i = 0; i < 50; ++i) one(i % 2 != 0, next++);
+    BOOST_TEST(force_flush(std::chrono::seconds(10)));
+  }
+  BOOST_TEST(shutdown());
+  const auto spans = first->spans();
+  BOOST_TEST(spans.size() == static_cast<std::size_t>(next));
+  const auto seen_by_second = second->spans();
+  BOOST_REQUIRE(seen_by_second.size() == spans.size());
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    BOOST_TEST(spans[i].name == seen_by_second[i].name);
+    BOOST_TEST((spans[i].attributes == seen_by_second[i].attributes));
+    BOOST_TEST(spans[i].status_message == seen_by_second[i].status_message);
+  }
+  std::size_t rich_seen = 0;
+  for (const auto& s : spans) {
+    BOOST_TEST_CONTEXT(s.name) {
+      BOOST_REQUIRE(s.resource != nullptr);
+      if (s.name.rfind("bare ", 0) == 0) {
+        BOOST_TEST(s.attributes.empty());
+        BOOST_TEST(s.events.empty());
+        BOOST_TEST((s.status == span_status::unset));
+        BOOST_TEST(s.status_message.empty());
+        BOOST_TEST(s.trace_state.empty());
+        BOOST_TEST(!s.parent_is_remote);
+        BOOST_TEST((s.type == span_type::custom));
+      } else {
+        ++rich_seen;
+        const std::string i = s.name.substr(5);
+        BOOST_REQUIRE(s.attributes.size() == 23U);
+        BOOST_TEST(prela::testing::str(s.attribute("model")) == long_value);
+        BOOST_REQUIRE(s.attribute("i") != nullptr);
+        BOOST_TEST(to_string(*s.attribute("i")) == i);
+        BOOST_REQUIRE(s.attribute("extra.19") != nullptr);
+        BOOST_TEST(to_string(*s.attribute("extra.19")) == "19");
+        BOOST_REQUIRE(s.events.size() == 2U);
+        BOOST_TEST(s.events[0].name == "first");
+        BOOST_TEST(s.events[0].attributes.size() == 1U);
+        BOOST_TEST(s.events[1].attributes.empty());
+        BOOST_TEST((s.status == span_status::error));
+        BOOST_TEST(s.status_message == "failed " + i);
+        BOOST_TEST(s.trace_state == "vendor=opaque");
+        BOOST_TEST(s.parent_is_remote);
+        BOOST_TEST((s.trace_id == remote.trace_id));
+      }
+    }
+  }
+  BOOST_TEST(rich_seen > 700U);
+}

@@ -12,7 +12,67 @@ namespace prela::detail {
 // the batch was accepted (exporter::report_rejected).
 thread_local std::size_t rejected_in_export = 0;
 
-constexpr std::size_t initial_queue_capacity = 4096;
+constexpr std::size_t initial_queue_records = 256;
+
+// What the collector took from the queue in one go, handed to the lanes in slices of
+// max_export_batch_size. Its records outlive the export: when the last lane is done
+// with them, the pool empties them (keeping their buffers) and the collector swaps
+// them in as the queue's next records.
+struct batch_processor::batch {
+  std::vector<span_data> records;
+  std::size_t size = 0;  // records in use; the rest are spare
+};
+
+struct batch_processor::batch_pool {
+  // Idle batches kept at most; buffers kept per record at most (larger ones are freed,
+  // so one huge span does not stay resident).
+  static constexpr std::size_t max_idle = 4;
+  static constexpr std::size_t max_kept_attributes = 16;
+  static constexpr std::size_t max_kept_events = 4;
+  static constexpr std::size_t max_kept_chars = 128;
+
+  std::mutex mu;
+  std::vector<std::unique_ptr<batch>> idle;
+
+  std::unique_ptr<batch> take() {
+    {
+      std::lock_guard lock(mu);
+      if (!idle.empty()) {
+        auto b = std::move(idle.back());
+        idle.pop_back();
+        return b;
+      }
+    }
+    return std::make_unique<batch>();
+  }
+
+  void give_back(batch* b) noexcept {
+    std::unique_ptr<batch> owned(b);  // declared first: destroyed after the lock below
+    for (std::size_t i = 0; i < b->size; ++i) empty(b->records[i]);
+    b->size = 0;
+    std::lock_guard lock(mu);
+    if (idle.size() < max_idle) {
+      try {
+        idle.push_back(std::move(owned));
+      } catch (...) {  // out of memory: the batch is freed instead
+      }
+    }
+  }  // a batch not kept is freed here, after the lock
+
+  static void empty(span_data& r) noexcept {
+    r.resource.reset();
+    r.name.clear();
+    r.trace_state.clear();
+    r.attributes.clear();
+    if (r.attributes.capacity() > max_kept_attributes) prela::attributes().swap(r.attributes);
+    r.events.clear();
+    if (r.events.capacity() > max_kept_events) std::vector<span_event>().swap(r.events);
+    r.status_message.clear();
+    for (std::string* s : {&r.name, &r.status_message, &r.trace_state}) {
+      if (s->capacity() > max_kept_chars) std::string().swap(*s);
+    }
+  }
+};
 
 // Where lanes report progress; shared with the lanes so that a lane detached at
 // shutdown can still report safely after the processor is gone.
@@ -23,8 +83,10 @@ struct batch_processor::completion {
 
 struct batch_processor::lane {
   struct item {
-    std::shared_ptr<const std::vector<span_data>> batch;  // null for a flush or stop marker
-    std::uint64_t flush_ticket = 0;                       // non-zero: flush the exporter
+    std::shared_ptr<const batch_processor::batch> batch;  // null for a flush or stop marker
+    std::size_t first = 0;                                // the slice of batch->records
+    std::size_t size = 0;
+    std::uint64_t flush_ticket = 0;  // non-zero: flush the exporter
     bool stop = false;
     clock::time_point deadline{};
   };
@@ -50,11 +112,11 @@ struct batch_processor::lane {
     {
       std::lock_guard lock(mu);
       if (it.batch) {
-        if (queued_spans + it.batch->size() > capacity) {
-          count(counter::dropped, it.batch->size());
+        if (queued_spans + it.size > capacity) {
+          count(counter::dropped, it.size);
           return;
         }
-        queued_spans += it.batch->size();
+        queued_spans += it.size;
       }
       items.push_back(std::move(it));
     }
@@ -71,7 +133,7 @@ struct batch_processor::lane {
       count(counter::dropped, queued_spans);
       queued_spans = 0;
       items.clear();
-      items.push_back({nullptr, 0, true, clock::now()});
+      items.push_back({nullptr, 0, 0, 0, true, clock::now()});
     }
     has_work.notify_one();
   }
@@ -89,17 +151,18 @@ struct batch_processor::lane {
         has_work.wait(lock, [&] { return !items.empty(); });
         it = std::move(items.front());
         items.pop_front();
-        if (it.batch) queued_spans -= it.batch->size();
+        if (it.batch) queued_spans -= it.size;
       }
       if (it.batch) {
         export_result result = export_result::failure;
         rejected_in_export = 0;
         try {
-          result = target->export_spans(std::span<const span_data>(*it.batch));
+          result =
+              target->export_spans(std::span<const span_data>(it.batch->records.data() + it.first, it.size));
         } catch (...) {  // an exporter's exception must not end the lane
           result = export_result::failure;
         }
-        const std::size_t n = it.batch->size();
+        const std::size_t n = it.size;
         if (result == export_result::success) {
           const std::size_t rejected = std::min(rejected_in_export, n);
           count(counter::exported, n - rejected);
@@ -137,10 +200,13 @@ struct batch_processor::lane {
 
 batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters,
                                  std::shared_ptr<const resource> resource)
-    : limits_(limits), resource_(std::move(resource)), completion_(std::make_shared<completion>()) {
-  // The queue grows as spans arrive, up to max_queue_size (at most 2^24): reserving the
-  // whole of a large limit up front would allocate gigabytes no load may ever use.
-  queue_.reserve(std::min<std::size_t>(limits_.max_queue_size, initial_queue_capacity));
+    : limits_(limits),
+      resource_(std::move(resource)),
+      completion_(std::make_shared<completion>()),
+      pool_(std::make_shared<batch_pool>()) {
+  // The queue grows as spans arrive, up to max_queue_size (at most 2^24): records for
+  // the whole of a large limit up front would take gigabytes no load may ever use.
+  queue_.resize(std::min<std::size_t>(limits_.max_queue_size, initial_queue_records));
   for (auto& e : exporters) {
     if (!e) continue;
     auto l = std::make_shared<lane>();
@@ -167,8 +233,6 @@ void batch_processor::wake_if_batch_full(std::size_t size) noexcept {
 }
 
 void batch_processor::collect() {
-  std::vector<span_data> taken;
-  taken.reserve(std::min<std::size_t>(limits_.max_queue_size, initial_queue_capacity));
   std::uint64_t flushed = 0;
   std::unique_lock lock(mu_);
   for (;;) {
@@ -180,17 +244,11 @@ void batch_processor::collect() {
     const std::uint64_t ticket = flush_requested_;
     const bool stop = stopping_;
     lock.unlock();
-    {
-      std::lock_guard queue_lock(queue_lock_);
-      taken.swap(queue_);
-      queued_.store(0, std::memory_order_relaxed);
-    }
-
-    deliver(taken);
+    deliver();
     if (ticket > flushed) {
       // Lanes are FIFO: the marker follows every batch handed out above.
       const auto flush_deadline = clock::now() + limits_.export_timeout;
-      for (auto& l : lanes_) l->push({nullptr, ticket, false, flush_deadline});
+      for (auto& l : lanes_) l->push({nullptr, 0, 0, ticket, false, flush_deadline});
       if (lanes_.empty()) {
         std::lock_guard done(completion_->mu);
         completion_->changed.notify_all();
@@ -202,21 +260,45 @@ void batch_processor::collect() {
   }
 }
 
-void batch_processor::deliver(std::vector<span_data>& spans) {
-  const std::size_t batch_size = std::max<std::size_t>(1, limits_.max_export_batch_size);
-  for (std::size_t first = 0; first < spans.size(); first += batch_size) {
-    const std::size_t last = std::min(spans.size(), first + batch_size);
-    if (lanes_.empty()) continue;
-    auto batch = std::make_shared<std::vector<span_data>>();
-    batch->reserve(last - first);
-    for (std::size_t i = first; i < last; ++i) {
-      batch->push_back(std::move(spans[i]));
-      batch->back().resource = resource_;
+void batch_processor::deliver() {
+  // The queue's records go to the lanes as they are; an emptied batch from the pool
+  // (records exported earlier, buffers kept) becomes the queue.
+  std::unique_ptr<batch> taken = pool_->take();
+  {
+    std::lock_guard queue_lock(queue_lock_);
+    if (queue_size_ == 0) {
+      pool_->give_back(taken.release());
+      return;
     }
-    std::shared_ptr<const std::vector<span_data>> shared = std::move(batch);
-    for (auto& l : lanes_) l->push({shared, 0, false, {}});
+    taken->records.swap(queue_);
+    taken->size = std::exchange(queue_size_, 0);
+    queued_.store(0, std::memory_order_relaxed);
   }
-  spans.clear();
+  if (lanes_.empty()) {
+    pool_->give_back(taken.release());
+    return;
+  }
+  if (taken->records.size() > 64 && taken->size * 4 < taken->records.size()) {
+    // Mostly spare records (a flush, or quiet traffic after a burst): a batch the size
+    // of its spans goes to the lanes instead, so that a slow exporter's backlog holds
+    // its spans, not the queue's spare records.
+    auto exact = std::make_unique<batch>();
+    exact->records.resize(taken->size);
+    for (std::size_t i = 0; i < taken->size; ++i) std::swap(exact->records[i], taken->records[i]);
+    exact->size = taken->size;
+    pool_->give_back(taken.release());
+    taken = std::move(exact);
+  }
+  for (std::size_t i = 0; i < taken->size; ++i) taken->records[i].resource = resource_;
+  const std::size_t batch_size = std::max<std::size_t>(1, limits_.max_export_batch_size);
+  const std::size_t total = taken->size;
+  std::shared_ptr<const batch> shared(taken.release(), [pool = pool_](const batch* done) {
+    pool->give_back(const_cast<batch*>(done));  // NOLINT(cppcoreguidelines-pro-type-const-cast): ours
+  });
+  for (std::size_t first = 0; first < total; first += batch_size) {
+    const std::size_t n = std::min(total - first, batch_size);
+    for (auto& l : lanes_) l->push({shared, first, n, 0, false, {}});
+  }
 }
 
 bool batch_processor::wait_for_lanes(std::uint64_t ticket, clock::time_point deadline) {
@@ -257,7 +339,7 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
   wake_.notify_one();
   collector_.join();  // quick: the collector never waits for an exporter
   bool ok = wait_for_lanes(ticket, deadline);
-  for (auto& l : lanes_) l->push({nullptr, 0, true, deadline});
+  for (auto& l : lanes_) l->push({nullptr, 0, 0, 0, true, deadline});
   {
     std::unique_lock lock(completion_->mu);
     const bool all_exited = completion_->changed.wait_until(lock, deadline, [&] {
@@ -283,6 +365,7 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
   {
     std::lock_guard queue_lock(queue_lock_);
     std::vector<span_data>().swap(queue_);
+    queue_size_ = 0;
   }
   shutdown_result_.store(ok);
   shut_down_ = true;

@@ -35,29 +35,32 @@ class batch_processor {
   batch_processor(const batch_processor&) = delete;
   batch_processor& operator=(const batch_processor&) = delete;
 
-  /// Queues an ended span's record, built in place in the queue by `fill(span_data&)`
-  /// (an ending span writes its record once, instead of building and moving it). Never
-  /// blocks on export; returns false, counting a drop, when the queue is full or the
-  /// processor is shut down. `fill` runs under the queue's lock and must not throw.
+  /// Queues an ended span's record, written by `fill(span_data&)` into a record the
+  /// queue reuses: the strings and vectors of spans exported earlier keep their
+  /// buffers, so a span whose strings fit in them costs no allocation (and its buffers
+  /// are not freed on the export thread). `fill` sets every field but `resource`,
+  /// assigning strings and swapping vectors in, runs under the queue's lock and must
+  /// not throw. Never blocks on export; returns false, counting a drop, when the queue
+  /// is full or the processor is shut down.
   template <class Fill>
   bool enqueue(Fill&& fill) noexcept {
     std::size_t size = 0;
     {
       std::lock_guard lock(queue_lock_);
-      if (!accepting_ || queue_.size() >= limits_.max_queue_size) {
+      if (!accepting_ || queue_size_ >= limits_.max_queue_size) {
         count(counter::dropped);
         return false;
       }
-      if (queue_.size() == queue_.capacity()) {  // the queue grows up to its limit
+      if (queue_size_ == queue_.size()) {  // the queue grows up to its limit
         try {
-          queue_.reserve(std::min(queue_.capacity() * 2, limits_.max_queue_size));
+          queue_.resize(std::min(std::max<std::size_t>(queue_.size() * 2, 64), limits_.max_queue_size));
         } catch (...) {  // out of memory: this span is dropped, counted
           count(counter::dropped);
           return false;
         }
       }
-      fill(queue_.emplace_back());
-      size = queue_.size();
+      fill(queue_[queue_size_]);
+      size = ++queue_size_;
       queued_.store(size, std::memory_order_relaxed);
     }
     wake_if_batch_full(size);
@@ -73,23 +76,28 @@ class batch_processor {
  private:
   struct lane;
   struct completion;
+  struct batch;
+  struct batch_pool;
   using clock = std::chrono::steady_clock;
 
   void wake_if_batch_full(std::size_t size) noexcept;
   void collect();
-  void deliver(std::vector<span_data>& spans);
+  void deliver();
   bool wait_for_lanes(std::uint64_t ticket, clock::time_point deadline);
 
   const batch_limits limits_;
   const std::shared_ptr<const resource> resource_;
   std::shared_ptr<completion> completion_;
+  std::shared_ptr<batch_pool> pool_;  // exported batches, their records kept for reuse
   std::vector<std::shared_ptr<lane>> lanes_;
 
-  // The queue: pushed by the threads ending spans, swapped out by the collector.
+  // The queue: filled by the threads ending spans, swapped out by the collector. Its
+  // records past queue_size_ are spare ones, waiting to be written over.
   spin_lock queue_lock_;
-  std::vector<span_data> queue_;       // capacity reserved: pushing never allocates
-  bool accepting_ = true;              // guarded by queue_lock_
-  std::atomic<std::size_t> queued_{0};  // queue_.size(), for the collector's wake-up test
+  std::vector<span_data> queue_;        // guarded by queue_lock_
+  std::size_t queue_size_ = 0;          // guarded by queue_lock_
+  bool accepting_ = true;               // guarded by queue_lock_
+  std::atomic<std::size_t> queued_{0};  // queue_size_, for the collector's wake-up test
 
   // The collector's sleep, and the requests that end it.
   std::mutex mu_;
