@@ -7,6 +7,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace prela::detail {
 
 /// Between an 8-byte load or store and a value whose highest byte is the first character.
@@ -31,8 +35,23 @@ inline void write_hex32(std::uint32_t v, char* out) noexcept {
 
 /// Writes the 16 hex digits (lower case) of v, most significant first.
 inline void write_hex64(std::uint64_t v, char* out) noexcept {
+#if defined(__SSE2__)  // x86-64: little-endian, SSE2 always there
+  // The bytes most significant first, each split into its high and low nibble, then
+  // 0-9 and 10-15 mapped to '0'-'9' and 'a'-'f' sixteen at a time: one 16-byte store
+  // instead of two 8-byte ones built a nibble at a time.
+  const __m128i bytes = _mm_cvtsi64_si128(static_cast<long long>(__builtin_bswap64(v)));
+  const __m128i nibble = _mm_set1_epi8(0x0F);
+  const __m128i high = _mm_and_si128(_mm_srli_epi16(bytes, 4), nibble);
+  const __m128i low = _mm_and_si128(bytes, nibble);
+  const __m128i values = _mm_unpacklo_epi8(high, low);
+  const __m128i letters = _mm_cmpgt_epi8(values, _mm_set1_epi8(9));
+  const __m128i digits = _mm_add_epi8(_mm_add_epi8(values, _mm_set1_epi8('0')),
+                                      _mm_and_si128(letters, _mm_set1_epi8('a' - '0' - 10)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), digits);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+#else
   write_hex32(static_cast<std::uint32_t>(v >> 32), out);
   write_hex32(static_cast<std::uint32_t>(v), out + 8);
+#endif
 }
 
 /// Reads 8 lower-case hex digits; false if any character is not one ('0'-'9', 'a'-'f').
