@@ -84,6 +84,16 @@ void current_span(benchmark::State& state) {
 }
 BENCHMARK(current_span);
 
+// What a log line pays for its trace and span ids (<prela/log.hpp>). Target: <= 20 ns.
+void current_log_fields(benchmark::State& state) {
+  auto s = prela::get_tracer().span("operation");
+  for (auto _ : state) {
+    auto f = prela::current_log_fields();
+    benchmark::DoNotOptimize(f);
+  }
+}
+BENCHMARK(current_log_fields);
+
 void get_baggage(benchmark::State& state) {
   prela::set_baggage("tenant", "acme");
   prela::set_baggage("user_id", "u-12345");

@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(g++ cmake make libboost1.81-all-dev nlohmann-json3-dev libbenchmark-dev zlib1g-dev libssl-dev
-          protobuf-compiler openssl)
+          libspdlog-dev protobuf-compiler openssl)
 if [[ "${PRELA_WITH_FUZZING:-0}" == 1 ]]; then
   packages+=(clang libclang-rt-14-dev)
 fi

@@ -11,6 +11,7 @@
 #include "prela/diagnostics.hpp"
 #include "prela/exporter.hpp"
 #include "prela/ids.hpp"
+#include "prela/log.hpp"
 #include "prela/propagation.hpp"
 #include "prela/remote_context.hpp"
 #include "prela/sampler.hpp"
