@@ -131,10 +131,12 @@ std::string_view tls_refusal(const boost::system::error_code& ec) noexcept {
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
     case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
       return "the server rejected our client certificate";
-    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:  // TLS 1.2 servers also send it for a missing client certificate
+      return "the server refused the handshake: no TLS version or cipher in common (TLS 1.2 or later), or it "
+             "requires a client certificate";
     case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
     case SSL_R_UNSUPPORTED_PROTOCOL:
-      return "the server accepts no TLS version or cipher we offer (TLS 1.2 or later)";
+      return "the server accepts no TLS version we offer (TLS 1.2 or later)";
     case SSL_R_WRONG_VERSION_NUMBER:
     case SSL_R_PACKET_LENGTH_TOO_LONG:
     case SSL_R_HTTP_REQUEST:
