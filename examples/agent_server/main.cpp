@@ -395,7 +395,11 @@ void cost_of_tracing(const options& o, server& srv) {
     std::sort(v.begin(), v.end());
     return v;
   };
-  auto median = [](const std::vector<double>& v) { return v.empty() ? 0.0 : v[v.size() / 2]; };
+  auto median = [](const std::vector<double>& v) {  // of a sorted vector
+    if (v.empty()) return 0.0;
+    const std::size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+  };
   auto pct = [](std::vector<double>& v, double p) {
     demo::load_result r;
     r.latencies_ms = v;
