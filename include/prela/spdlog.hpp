@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "prela/context.hpp"
 #include "prela/log.hpp"
@@ -24,31 +25,29 @@
 
 namespace prela {
 
-/// Pattern flag: the logging flow's trace id (32 hex digits); nothing outside a span.
-class spdlog_trace_id_flag final : public ::spdlog::custom_flag_formatter {
+namespace detail {
+
+/// A pattern flag printing one of the logging flow's ids; nothing outside a span.
+template <bool TraceId>
+class spdlog_id_flag final : public ::spdlog::custom_flag_formatter {
  public:
   void format(const ::spdlog::details::log_msg& /*msg*/, const std::tm& /*time*/,
               ::spdlog::memory_buf_t& dest) override {
     const log_fields f = current_log_fields();
-    dest.append(f.trace_id.data(), f.trace_id.data() + f.trace_id.size());
+    const std::string_view id = TraceId ? f.trace_id.view() : f.span_id.view();
+    dest.append(id.data(), id.data() + id.size());
   }
   [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<spdlog_trace_id_flag>();
+    return std::make_unique<spdlog_id_flag>();
   }
 };
 
-/// Pattern flag: the logging flow's current span id (16 hex digits); nothing outside a span.
-class spdlog_span_id_flag final : public ::spdlog::custom_flag_formatter {
- public:
-  void format(const ::spdlog::details::log_msg& /*msg*/, const std::tm& /*time*/,
-              ::spdlog::memory_buf_t& dest) override {
-    const log_fields f = current_log_fields();
-    dest.append(f.span_id.data(), f.span_id.data() + f.span_id.size());
-  }
-  [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<spdlog_span_id_flag>();
-  }
-};
+}  // namespace detail
+
+/// Pattern flag: the logging flow's trace id (32 hex digits).
+using spdlog_trace_id_flag = detail::spdlog_id_flag<true>;
+/// Pattern flag: the logging flow's current span id (16 hex digits).
+using spdlog_span_id_flag = detail::spdlog_id_flag<false>;
 
 /// A pattern formatter for `pattern` (spdlog's syntax) in which `%*` is the trace id and
 /// `%~` the span id of the flow that logs. For a formatter of your own, add the flags
