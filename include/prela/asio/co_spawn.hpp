@@ -35,13 +35,13 @@ boost::asio::awaitable<T, Executor> owned_by_frame(prela::context_ref ctx, boost
 /// executor taken from another task, a fork) is unwrapped first, so the task's work
 /// passes one adapter, not two. Over an io_context executor the adapter (24 bytes) fits
 /// any_io_executor's inline storage.
-inline boost::asio::any_io_executor task_executor_over(const boost::asio::any_io_executor& ex,
-                                                       prela::detail::weak_context weak) {
-  const boost::asio::any_io_executor inner = beneath_adapter(ex);
+template <class AnyIoExecutor = boost::asio::any_io_executor>
+AnyIoExecutor task_executor_over(const std::type_identity_t<AnyIoExecutor>& ex, prela::detail::weak_context weak) {
+  const AnyIoExecutor inner = beneath_adapter<AnyIoExecutor>(ex);
   if (const auto* e = inner.template target<io_executor>()) return task_executor<io_executor>(*e, weak);
   if (const auto* e = inner.template target<pool_executor>()) return task_executor<pool_executor>(*e, weak);
   if (const auto* e = inner.template target<io_strand>()) return task_executor<io_strand>(*e, weak);
-  return task_executor<boost::asio::any_io_executor>(inner, weak);
+  return task_executor<AnyIoExecutor>(inner, weak);
 }
 
 template <class Executor>

@@ -516,9 +516,15 @@ prela::detail::weak_context task_context_in(const Executor& ex) noexcept {
   }
 }
 
+// The helpers over any_io_executor below are templates with the executor type as a
+// defaulted, non-deduced parameter: their bodies (which instantiate any_io_executor's
+// target<> for every adapter type) are then compiled only in translation units that
+// call them, not in every one that includes <prela/asio.hpp>.
+
 /// The executor beneath the adapter that `ex` holds, or `ex` itself when it holds none.
-inline boost::asio::any_io_executor beneath_adapter(const boost::asio::any_io_executor& ex) {
-  boost::asio::any_io_executor inner = ex;
+template <class AnyIoExecutor = boost::asio::any_io_executor>
+AnyIoExecutor beneath_adapter(const std::type_identity_t<AnyIoExecutor>& ex) {
+  AnyIoExecutor inner = ex;
   visit_context_executor(ex, [&](const auto& adapter) { inner = adapter.get_inner_executor(); });
   return inner;
 }

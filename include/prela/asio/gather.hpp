@@ -38,7 +38,8 @@ struct child_flow {
   prela::context_ref context;
 };
 
-inline child_flow make_child(const boost::asio::any_io_executor& ex) {
+template <class AnyIoExecutor = boost::asio::any_io_executor>
+child_flow make_child(const std::type_identity_t<AnyIoExecutor>& ex) {
   prela::context_ref ctx = prela::detail::fork_current();
   auto executor = make_task_executor(ex, ctx);
   return {std::move(executor), std::move(ctx)};
@@ -47,8 +48,9 @@ inline child_flow make_child(const boost::asio::any_io_executor& ex) {
 /// A strand over the executor beneath `ex`'s context adapter: the operands of && and ||
 /// share it, because Asio's parallel_group emits cancellation signals from the thread of
 /// the operand that completes and cancellation slots are not thread-safe.
-inline boost::asio::any_io_executor serialized(const boost::asio::any_io_executor& ex) {
-  return boost::asio::make_strand(beneath_adapter(ex));
+template <class AnyIoExecutor = boost::asio::any_io_executor>
+AnyIoExecutor serialized(const std::type_identity_t<AnyIoExecutor>& ex) {
+  return boost::asio::make_strand(beneath_adapter<AnyIoExecutor>(ex));
 }
 
 template <class T>
