@@ -516,10 +516,11 @@ prela::detail::weak_context task_context_in(const Executor& ex) noexcept {
   }
 }
 
-// The helpers over any_io_executor below are templates with the executor type as a
-// defaulted, non-deduced parameter: their bodies (which instantiate any_io_executor's
-// target<> for every adapter type) are then compiled only in translation units that
-// call them, not in every one that includes <prela/asio.hpp>.
+// beneath_adapter and the other helpers over any_io_executor (task_executor_over in
+// co_spawn.hpp, make_child and serialized in gather.hpp) are templates with the
+// executor type as a defaulted, non-deduced parameter: their bodies, which instantiate
+// any_io_executor's target<> for every adapter type, are then compiled only in
+// translation units that call them, not in every one that includes <prela/asio.hpp>.
 
 /// The executor beneath the adapter that `ex` holds, or `ex` itself when it holds none.
 template <class AnyIoExecutor = boost::asio::any_io_executor>
