@@ -61,14 +61,12 @@ struct batch_processor::batch_pool {
 
   static void empty(span_data& r) noexcept {
     r.resource.reset();
-    r.name.clear();
-    r.trace_state.clear();
     r.attributes.clear();
     if (r.attributes.capacity() > max_kept_attributes) prela::attributes().swap(r.attributes);
     r.events.clear();
     if (r.events.capacity() > max_kept_events) std::vector<span_event>().swap(r.events);
-    r.status_message.clear();
     for (std::string* s : {&r.name, &r.status_message, &r.trace_state}) {
+      s->clear();
       if (s->capacity() > max_kept_chars) std::string().swap(*s);
     }
   }
