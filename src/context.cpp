@@ -7,9 +7,14 @@
 #include <type_traits>
 #include <mutex>
 #include <utility>
+#include <vector>
+
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "detail/counters.hpp"
 #include "detail/fork.hpp"
+#include "detail/inflight.hpp"
 #include "detail/tracer_impl.hpp"
 
 namespace prela {
@@ -65,7 +70,8 @@ struct thread_cleanup {
     retire_thread_counts();
     span_factory::drain_thread_cache();
     drain_context_cache();
-    if (tls.current == tls.own) tls.current = nullptr;
+    inflight_release_thread();
+    if (tls.current == tls.own) set_current(nullptr);
     if (tls.own != nullptr) std::exchange(tls.own, nullptr)->release();
   }
 };
@@ -75,6 +81,7 @@ void register_thread() {
   if (tls.registered) return;
   static thread_local thread_cleanup cleanup;
   (void)cleanup;  // odr-use: constructs it, so its destructor runs at thread exit
+  tls.thread_id = static_cast<std::uint32_t>(::syscall(SYS_gettid));
   {
     std::lock_guard lock(registry_mu);
     tls.next = live_threads;
@@ -82,6 +89,15 @@ void register_thread() {
     tls.pinned_config.store(nullptr, std::memory_order_relaxed);
   }
   tls.registered = true;
+}
+
+std::vector<installed_flow> installed_flows() {
+  std::vector<installed_flow> out;
+  std::lock_guard lock(registry_mu);
+  for (const thread_state* t = live_threads; t != nullptr; t = t->next) {
+    if (const void* c = t->installed.load(std::memory_order_relaxed)) out.push_back({c, t->thread_id});
+  }
+  return out;
 }
 
 bool config_pinned(const void* config) noexcept {
@@ -94,7 +110,10 @@ bool config_pinned(const void* config) noexcept {
 
 void forget_other_threads_pins() noexcept {
   for (thread_state* t = live_threads; t != nullptr; t = t->next) {
-    if (t != &tls) t->pinned_config.store(nullptr, std::memory_order_relaxed);
+    if (t != &tls) {
+      t->pinned_config.store(nullptr, std::memory_order_relaxed);
+      t->installed.store(nullptr, std::memory_order_relaxed);  // runs nothing in this process
+    }
   }
   unlisted_pins.store(0, std::memory_order_relaxed);
 }
@@ -143,7 +162,7 @@ trace_context& create_own_context() {
     tls.own = trace_context::create().detach();
     tls.own->thread_own_ = true;
   }
-  tls.current = tls.own;
+  set_current(tls.own);
   return *tls.own;
 }
 

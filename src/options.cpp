@@ -330,6 +330,7 @@ tracer_options tracer_options::from_env() {
   }
   o.schedule_delay = env_millis("OTEL_BSP_SCHEDULE_DELAY", std::chrono::milliseconds(5000), 0);
   o.export_timeout = env_millis("OTEL_BSP_EXPORT_TIMEOUT", std::chrono::milliseconds(30000), 0);
+  o.slow_span_threshold = env_millis("PRELA_SLOW_SPAN_THRESHOLD", std::chrono::milliseconds(0), 0);
 
   // Comma-separated list; "none" alone means no exporter.
   const std::string list = lower(env("OTEL_TRACES_EXPORTER").value_or("otlp"));

@@ -126,6 +126,7 @@ void span::end() noexcept {
       end_time_ = std::max(now_since_epoch(), start_time_);
       ended_.store(true, std::memory_order_release);
     }
+    detail::span_factory::close_inflight(*this);
     // Ended under mu_: every mutator now sees ended_ and leaves the span alone. The
     // record is built here, on the ending thread, straight into the queue; the export
     // thread never touches span objects.
@@ -138,6 +139,7 @@ void span::end() noexcept {
     if (ended_.load(std::memory_order_acquire)) return;
     ended_.store(true, std::memory_order_release);
   }
+  detail::span_factory::close_inflight(*this);
   detail::span_factory::on_end(*this);
 }
 

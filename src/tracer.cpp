@@ -20,6 +20,7 @@
 #include "detail/exception_info.hpp"
 #include "detail/fork.hpp"
 #include "detail/diagnostics.hpp"
+#include "detail/inflight.hpp"
 #include "detail/printable.hpp"
 #include "detail/tracer_impl.hpp"
 #include "prela/clock.hpp"
@@ -138,6 +139,7 @@ tracer_impl::tracer_impl() {
 
 tracer_impl::~tracer_impl() {
   std::lock_guard lock(lifecycle_);
+  current_->slow_spans.reset();
   if (current_->processor) current_->processor->shutdown(std::chrono::seconds(5));
   for (auto& c : retired_) {
     if (c->processor) c->processor->shutdown(std::chrono::seconds(5));
@@ -170,8 +172,12 @@ void tracer_impl::init(tracer_options options) {
   if (!in_range(options.schedule_delay) || !in_range(options.export_timeout)) {
     throw std::invalid_argument("prela::init: schedule_delay and export_timeout must be 0 to 86400000 ms (a day)");
   }
+  if (!in_range(options.slow_span_threshold)) {
+    throw std::invalid_argument("prela::init: slow_span_threshold must be 0 (off) to 86400000 ms (a day)");
+  }
   std::lock_guard lock(lifecycle_);
   if (current_->processor) current_->processor->shutdown(options.export_timeout);
+  current_->slow_spans.reset();
 
   auto c = std::make_unique<tracer_config>();
   c->sampler = options.sampler ? options.sampler : parent_based(always_on());
@@ -183,12 +189,14 @@ void tracer_impl::init(tracer_options options) {
   limits.schedule_delay = options.schedule_delay;
   limits.export_timeout = options.export_timeout;
   c->processor = std::make_unique<batch_processor>(limits, std::move(options.exporters), c->resource);
+  c->slow_spans = start_slow_span_watch(options.slow_span_threshold);
   publish(std::move(c));
 }
 
 bool tracer_impl::shutdown(std::chrono::milliseconds timeout) {
   std::lock_guard lock(lifecycle_);
   if (current_->after_shutdown) return true;
+  current_->slow_spans.reset();
   bool ok = true;
   if (current_->processor) ok = current_->processor->shutdown(timeout);
   auto c = std::make_unique<tracer_config>();
@@ -220,9 +228,11 @@ void tracer_impl::before_fork() noexcept {
   lifecycle_.lock();
   lock_threads_for_fork();
   lock_diagnostics_for_fork();
+  inflight_lock_for_fork();
 }
 
 void tracer_impl::after_fork_in_parent() noexcept {
+  inflight_unlock_after_fork_in_parent();
   unlock_diagnostics_after_fork();
   unlock_threads_after_fork();
   lifecycle_.unlock();
@@ -236,6 +246,8 @@ void tracer_impl::after_fork_in_child() noexcept {
   // The processors' threads are gone: let go of them (NOLINT: the release is the point).
   for (auto& c : retired_) (void)c->processor.release();  // NOLINT(bugprone-unused-return-value)
   (void)current_->processor.release();                    // NOLINT(bugprone-unused-return-value)
+  abandon_slow_span_watch(current_->slow_spans);
+  inflight_after_fork_in_child();
   try {
     auto fresh = std::make_unique<tracer_config>();
     fresh->sampler = current_->sampler;
@@ -336,6 +348,12 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
   } else if (sampled && cfg->after_shutdown) {
     count(counter::dropped);
   }
+  // Spans that do not record read no clock: the live view dates them when it first sees
+  // them (start time 0 here).
+  const inflight_ticket ticket = inflight_open(*s, s->name_, ctx, generation_of(&ctx), ctx.thread_own_,
+                                               s->recording_ ? s->start_time_ : std::chrono::nanoseconds(0));
+  s->inflight_slot_ = ticket.slot;
+  s->inflight_state_ = ticket.state;
   count(counter::started);
   ctx.push(s);
   return {span_ref::adopt(s), context_ref(&ctx)};
@@ -640,6 +658,7 @@ tracer_stats tracer::stats() const {
   s.export_failures = total(counter::export_failures);
   s.mutations_after_end = total(counter::mutations_after_end);
   s.context_mismatches = total(counter::context_mismatches);
+  s.slow_spans = total(counter::slow_spans);
   return s;
 }
 

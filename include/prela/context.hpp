@@ -261,16 +261,23 @@ struct weak_context {
   friend bool operator==(const weak_context&, const weak_context&) noexcept = default;
 };
 
+/// Installs `ctx` on this thread, and says so to prela::inflight() (a relaxed store:
+/// whether a flow is running is read without stopping it).
+[[gnu::always_inline]] inline void set_current(trace_context* ctx) noexcept {
+  tls.current = ctx;
+  tls.installed.store(ctx, std::memory_order_relaxed);
+}
+
 /// Installs a context on this thread for the guard's lifetime, then puts back whatever
 /// was installed before, without claiming it: only for a context no other thread can
 /// reach (a fork made for this one call). Shared contexts go through flow_guard. The
 /// caller keeps the context alive.
 class context_guard {
  public:
-  explicit context_guard(trace_context* ctx) noexcept : previous_(tls.current) { tls.current = ctx; }
+  explicit context_guard(trace_context* ctx) noexcept : previous_(tls.current) { set_current(ctx); }
   context_guard(const context_guard&) = delete;
   context_guard& operator=(const context_guard&) = delete;
-  ~context_guard() { tls.current = previous_; }
+  ~context_guard() { set_current(previous_); }
 
  private:
   trace_context* previous_;
@@ -298,13 +305,13 @@ class flow_guard {
     if (ctx != nullptr && generation_of(ctx) == generation) [[likely]] {
       install(ctx, generation);
     } else {
-      tls.current = tls.own;  // nullptr until first needed: get_trace_context() creates it
+      set_current(tls.own);  // nullptr until first needed: get_trace_context() creates it
     }
   }
   flow_guard(const flow_guard&) = delete;
   flow_guard& operator=(const flow_guard&) = delete;
   [[gnu::always_inline]] ~flow_guard() {
-    tls.current = previous_;
+    set_current(previous_);
     // Release: the next thread to claim the context sees every change made under it. A
     // task's last resumption destroys its context while it runs (the coroutine frame
     // owns it): then the block may already hold another context, which is not ours.
@@ -318,7 +325,7 @@ class flow_guard {
   /// After busy(): runs under this thread's own context instead, counted and reported.
   void fall_back() noexcept {
     busy_ = false;
-    tls.current = tls.own;
+    set_current(tls.own);
     report_misuse(misuse::installed_elsewhere);
   }
 
@@ -332,9 +339,9 @@ class flow_guard {
                                             std::memory_order_relaxed)) [[likely]] {
       claimed_ = ctx;
       generation_ = generation;
-      tls.current = ctx;
+      set_current(ctx);
     } else if (expected == &tls) {
-      tls.current = ctx;
+      set_current(ctx);
     } else {
       busy_ = true;
     }

@@ -10,6 +10,7 @@
 #include "prela/coro.hpp"
 #include "prela/diagnostics.hpp"
 #include "prela/exporter.hpp"
+#include "prela/inflight.hpp"
 #include "prela/ids.hpp"
 #include "prela/log.hpp"
 #include "prela/propagation.hpp"

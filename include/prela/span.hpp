@@ -148,6 +148,9 @@ class span {
   bool handle_ = false;     // owned by a span_handle (not a lexical span_scope)
   std::uint32_t config_generation_ = 0;  // the tracer configuration it started under
   span* next_free_ = nullptr;  // per-thread recycling list
+  // Its entry in prela::inflight()'s record while open (detail::inflight_ticket).
+  void* inflight_slot_ = nullptr;
+  std::uint64_t inflight_state_ = 0;
   const detail::tracer_impl* tracer_ = nullptr;
   prela::trace_id trace_id_;
   prela::span_id span_id_;

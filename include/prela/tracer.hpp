@@ -40,6 +40,11 @@ struct tracer_options {
   std::chrono::milliseconds export_timeout{30000};
   /// Extra resource attributes (service.name is added from service_name).
   prela::attributes resource_attributes;
+  /// Stuck-span reporting, off at 0: a span still open this long after it started is
+  /// reported once through the diagnostic handler, with its open ancestors (root → …
+  /// → span), within a second of crossing it, and counted in tracer_stats::slow_spans.
+  /// 0 to 86400000 ms (a day); PRELA_SLOW_SPAN_THRESHOLD in from_env().
+  std::chrono::milliseconds slow_span_threshold{0};
 
   /// Options from the OpenTelemetry environment variables (see docs/configuration.md).
   /// An invalid or out-of-range value gives one warning naming the variable, the valid
@@ -63,6 +68,8 @@ struct tracer_stats {
   /// its flow was installed on another thread past the retry budget (see
   /// troubleshooting.md).
   std::uint64_t context_mismatches = 0;
+  /// Spans reported as open past tracer_options::slow_span_threshold.
+  std::uint64_t slow_spans = 0;
 };
 
 namespace detail {

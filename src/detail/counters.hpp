@@ -18,6 +18,7 @@ enum class counter : std::uint8_t {
   export_failures,
   mutations_after_end,
   context_mismatches,
+  slow_spans,
 };
 
 /// Adds n to this thread's slot (or, while the thread is exiting, to the shared total).

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "detail/counters.hpp"
+#include "detail/inflight.hpp"
 #include "prela/detail/thread_state.hpp"
 #include "prela/tracer.hpp"
 
@@ -23,6 +24,7 @@ struct tracer_config {
   std::shared_ptr<prela::sampler> sampler;
   std::shared_ptr<const prela::resource> resource;
   std::unique_ptr<batch_processor> processor;  // null before init and after shutdown
+  slow_span_watch_ptr slow_spans;               // null unless slow_span_threshold is set
   bool after_shutdown = false;                  // spans started now are dropped and counted
 };
 
@@ -126,6 +128,10 @@ class span_factory {
   /// span is ended (no mutation can reach it any more) and still referenced.
   static void on_end_recording(span& s) noexcept;
   static void count_mutation_after_end(const span& s) noexcept;
+  /// Takes an ended span out of prela::inflight()'s record.
+  static void close_inflight(span& s) noexcept {
+    inflight_close({static_cast<inflight_slot*>(s.inflight_slot_), s.inflight_state_});
+  }
   static void recycle(span* s) noexcept;
   /// Frees this thread's cache of span objects (thread exit).
   static void drain_thread_cache() noexcept;

@@ -34,6 +34,10 @@ struct thread_state {
   // is freed only when no thread has it here (tracer_impl::pin).
   std::atomic<const void*> pinned_config{&unlisted_thread};
   std::uint32_t sampling = 0;  // depth of sampler calls (tracer_impl::sampling_scope)
+  std::uint32_t thread_id = 0;  // the kernel's id of the thread (set on registration)
+  void* inflight = nullptr;     // this thread's table of open spans (inflight.hpp)
+  // `current` as other threads may read it: what prela::inflight() calls running.
+  std::atomic<const trace_context*> installed{nullptr};
   // Event counters written only by this thread, read by tracer::stats() (see counters.hpp).
   std::atomic<std::uint64_t> counts[8] = {};
 };
