@@ -38,8 +38,10 @@ struct server {
     io.stop();
     for (auto& t : threads) t.join();
   }
-  /// Waits (bounded) until every server thread has run out of work.
+  /// Waits until every server thread has run out of work (a hang aborts with the open
+  /// spans printed after 120 s).
   void join() {
+    const hang_watchdog watchdog("the server threads");
     for (auto& t : threads) t.join();
     threads.clear();
   }

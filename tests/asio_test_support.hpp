@@ -21,6 +21,7 @@ namespace prela::testing {
 
 /// Runs an io_context on n threads until it has no more work.
 inline void run_on_threads(net::io_context& io, int n) {
+  const hang_watchdog watchdog("run_on_threads");
   std::vector<std::thread> threads;
   for (int i = 1; i < n; ++i) threads.emplace_back([&io] { io.run(); });
   io.run();

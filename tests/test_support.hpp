@@ -3,8 +3,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +19,45 @@
 #include "prela/prela.hpp"
 
 namespace prela::testing {
+
+/// Fails a test that hangs, instead of letting it hold CI until its overall limit: if
+/// still alive after `limit`, prints what is stuck (every open span, with its flow
+/// running or suspended: prela::write_inflight) and the tracer's counters, then aborts.
+/// Arm it around waits that only end when the code under test finishes its work.
+class hang_watchdog {
+ public:
+  explicit hang_watchdog(std::string what, std::chrono::seconds limit = std::chrono::seconds(120))
+      : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
+  ~hang_watchdog() {
+    {
+      const std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  hang_watchdog(const hang_watchdog&) = delete;
+  hang_watchdog& operator=(const hang_watchdog&) = delete;
+
+ private:
+  void watch(std::chrono::seconds limit) {
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, limit, [this] { return done_; })) return;
+    const tracer_stats s = get_tracer().stats();
+    std::cerr << "HANG: " << what_ << " did not finish within " << limit.count() << " s. Counters: started "
+              << s.started << ", ended " << s.ended << ", exported " << s.exported << ", dropped " << s.dropped
+              << ", context_mismatches " << s.context_mismatches << ". Open spans:\n";
+    write_inflight(std::cerr);
+    std::cerr.flush();
+    std::abort();
+  }
+
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 /// Initialises the global tracer with a memory exporter for one test, shuts it down
 /// after. The schedule delay is long: tests read spans through force_flush(), which
