@@ -1,10 +1,15 @@
 #include "agent_service.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include <boost/asio/experimental/as_tuple.hpp>
 
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+
+#include "debug_pages.hpp"
 
 #include <prela/asio.hpp>
 #include <prela/prela.hpp>
@@ -17,9 +22,9 @@ using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 constexpr auto no_throw = net::experimental::as_tuple(net::use_awaitable);
 
-response make_response(http::status status, std::string body) {
+response make_response(http::status status, std::string body, const char* content_type = "text/plain") {
   response res{status, 11};
-  res.set(http::field::content_type, "text/plain");
+  res.set(http::field::content_type, content_type);
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
@@ -39,6 +44,16 @@ std::uint64_t burn(std::uint64_t h, int units) {
     }
   }
   return h;
+}
+
+std::chrono::milliseconds stall_of(const http::request<http::string_body>& req) {
+  const auto it = req.find("x-demo-stall-ms");
+  if (it == req.end()) return std::chrono::milliseconds(0);
+  const std::string v(it->value());
+  char* end = nullptr;
+  const long long ms = std::strtoll(v.c_str(), &end, 10);
+  if (end == v.c_str() || *end != '\0' || ms <= 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(std::min(ms, 60'000LL));
 }
 
 std::uint64_t hash(const std::string& s) {
@@ -96,8 +111,15 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
   }
 
   net::awaitable<response> handle(request req) {
+    // The live view of this process's open spans (docs/observability.md).
+    if (req.method() == http::verb::get && req.target() == "/debug/prela/inflight") {
+      co_return make_response(http::status::ok, inflight_json(prela::inflight()), "application/json");
+    }
+    if (req.method() == http::verb::get && req.target() == "/debug/prela") {
+      co_return make_response(http::status::ok, inflight_page(prela::inflight()), "text/html; charset=utf-8");
+    }
     if (req.method() != http::verb::post)
-      co_return make_response(http::status::method_not_allowed, "POST only\n");
+      co_return make_response(http::status::method_not_allowed, "POST only (GET /debug/prela for the open spans)\n");
     try {
       if (req.target() == "/agent") co_return co_await agent(std::move(req));
       if (req.target() == "/retrieve") co_return co_await retrieve_endpoint(std::move(req));
@@ -116,6 +138,13 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
                                          prela::extract(req.base()), {{"http.route", "/agent"}});
     span->set_attribute("user.id", prela::get_baggage("user.id").value_or("anonymous"));
     const std::string question = req.body();
+    // A request that hangs on purpose (X-Demo-Stall-Ms, at most a minute): what the
+    // live view at /debug/prela and slow_span_threshold are for.
+    if (const auto stall = stall_of(req); stall.count() > 0) {
+      auto stalled = prela::get_tracer().span("stalled_dependency", prela::span_type::tool,
+                                              {{"demo.stall_ms", static_cast<std::int64_t>(stall.count())}});
+      co_await sleep_for(stall);
+    }
 
     const std::string documents = co_await retrieve_documents(question);
 

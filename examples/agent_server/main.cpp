@@ -64,6 +64,10 @@ constexpr const char* usage = R"(prela agent server demo
                       --rounds) are refused with it. Try:
                         curl -d 'hello' -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
                              -H 'baggage: user.id=alice' http://127.0.0.1:P/agent
+                      A request with the header X-Demo-Stall-Ms: N (at most 60000) hangs N
+                      ms on purpose. The open spans: http://127.0.0.1:P/debug/prela (a page
+                      that refreshes itself) and /debug/prela/inflight (JSON). Spans open
+                      longer than PRELA_SLOW_SPAN_THRESHOLD ms are reported on stderr.
 Exit status: 0 when every check of the verification passed, 1 when one failed, 2 for bad
 arguments.
 )";
@@ -454,7 +458,8 @@ int main(int argc, char** argv) {
     }
     if (o.sampling_given) t.sampler = sampler_for(o.sampling);
     prela::init(std::move(t));
-    std::cout << "serving on http://127.0.0.1:" << srv.service.port() << "/agent (Ctrl-C stops)" << std::endl;
+    std::cout << "serving on http://127.0.0.1:" << srv.service.port() << "/agent, open spans on http://127.0.0.1:"
+              << srv.service.port() << "/debug/prela (Ctrl-C stops)" << std::endl;
     while (!interrupted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     prela::shutdown();
     return 0;
