@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <future>
 #include <latch>
 #include <optional>
 #include <set>
@@ -119,6 +120,11 @@ BOOST_AUTO_TEST_CASE(suspended_coroutines_show_as_suspended_trees) {
   }
   std::thread runner([&] { io.run(); });
   while (waiting.load() < tasks) std::this_thread::sleep_for(1ms);
+  // The last task may still be between its count and its co_await: a handler posted
+  // now runs when every task has suspended.
+  std::promise<void> idle;
+  net::post(io, [&] { idle.set_value(); });
+  idle.get_future().wait();
 
   const auto all = inflight();
   std::map<std::uint64_t, std::vector<const inflight_span*>> by_flow;
