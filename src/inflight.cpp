@@ -170,13 +170,16 @@ bool read_slot(inflight_slot& slot, std::uint64_t (&w)[word_count], std::chrono:
   std::atomic_thread_fence(std::memory_order_acquire);
   if (slot.state.load(std::memory_order_relaxed) != before) return false;
   if (w[start_word] == 0) {
-    // If the slot was reused meanwhile, this dates its new span: by a moment at most.
+    // If the slot was reused meanwhile, this dates its new span, by a moment at most.
     std::uint64_t expected = 0;
     const auto first_seen = static_cast<std::uint64_t>(now.count());
-    if (slot.words[start_word].compare_exchange_strong(expected, first_seen, std::memory_order_relaxed)) {
+    if (slot.words[start_word].compare_exchange_strong(expected, first_seen, std::memory_order_acq_rel)) {
       w[start_word] = first_seen;
     } else {
+      // Dated by another snapshot, or reused by a span with a start time: the entry is
+      // this one's only if the state is still the same.
       w[start_word] = expected;
+      if (slot.state.load(std::memory_order_acquire) != before) return false;
     }
   }
   return true;

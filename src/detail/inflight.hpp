@@ -8,11 +8,12 @@
 // touches the span object itself, which may be ended and recycled meanwhile.
 //
 // Costs on the span's path, with nobody reading: at start a pop from the thread's own
-// free list and sixteen plain stores; at end one store (and a push back to that list
-// when the span ends on the thread that started it). A slot ended on another thread is
-// marked closed and taken back by its owner when its free list runs out. Tables and
-// their slots are never freed, so a reader may read any slot at any time; a table whose
-// thread has exited is adopted by the next thread that needs one.
+// free list and up to fourteen plain stores; at end, on the thread that started the
+// span, one store and a push back to that list. A span ended on another thread marks
+// its slot closed with one compare-and-swap, and the owner takes it back when its free
+// list runs out. Tables and their slots are never freed, so a reader may read any slot
+// at any time; a table whose thread has exited is adopted by the next thread that needs
+// one.
 #pragma once
 
 #include <algorithm>
@@ -23,7 +24,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "prela/detail/thread_state.hpp"
