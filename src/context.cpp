@@ -32,10 +32,12 @@ std::atomic<std::uint64_t> retired_counts[8] = {};
 // stack and never freed, so a weak_context may read a block's generation at any time.
 struct context_block {
   std::atomic<std::uint32_t> generation{0};
+  std::atomic<const thread_state*> owner{nullptr};  // see owner_of()
   context_block* next_free = nullptr;
   alignas(trace_context) unsigned char storage[sizeof(trace_context)];
 };
 static_assert(std::is_standard_layout_v<context_block>);
+static_assert(offsetof(context_block, owner) == context_block_owner, "see owner_of()");
 static_assert(offsetof(context_block, storage) == context_block_header, "see generation_of()");
 
 constexpr std::uint32_t max_cached_contexts = 64;

@@ -203,10 +203,8 @@ class trace_context {
   friend void detail::mark_cancelled(trace_context& ctx) noexcept;
   // Non-zero: another thread may have ended spans of this stack (remove_foreign).
   std::atomic<std::uint32_t> foreign_ends_{0};
-  // The thread that has this context installed now (nullptr: none). A context other
-  // than a thread's own is installed only through detail::flow_guard, which claims it
-  // here: the span stack is single-threaded state, so two threads never share it.
-  std::atomic<const detail::thread_state*> owner_{nullptr};
+  // The thread that has this context installed now is in its block's header
+  // (detail::owner_of): see flow_guard.
   state st_;
 };
 
@@ -236,14 +234,28 @@ bool remove_baggage(std::string_view key);
 
 namespace detail {
 
-/// Contexts are placed in blocks whose first bytes hold a generation counter (see
-/// context.cpp); the object starts this many bytes into its block.
-inline constexpr std::size_t context_block_header = 16;
+/// Contexts are placed in blocks whose header holds a generation counter and the
+/// context's owner (see context.cpp); the object starts this many bytes into its block.
+/// The header outlives every context placed in the block: blocks are never freed.
+inline constexpr std::size_t context_block_header = 24;
+inline constexpr std::size_t context_block_owner = 8;
 
 /// Generation of the memory block holding a context: changes when the context dies.
 inline std::uint32_t generation_of(const trace_context* ctx) noexcept {
   const auto* header = reinterpret_cast<const unsigned char*>(ctx) - context_block_header;
   return reinterpret_cast<const std::atomic<std::uint32_t>*>(header)->load(std::memory_order_acquire);
+}
+
+/// The thread that has the context installed now (nullptr: none). A context other than
+/// a thread's own is installed only through flow_guard, which claims it here: the span
+/// stack is single-threaded state, so two threads never share it. It lives in the
+/// block's header, not in the context, so that a thread releasing its claim after
+/// another thread destroyed the context (and a third placed a new one in the block)
+/// touches an atomic that was never reconstructed, and, releasing by compare-and-swap,
+/// only a claim that is still its own.
+inline std::atomic<const thread_state*>& owner_of(const trace_context* ctx) noexcept {
+  auto* header = reinterpret_cast<unsigned char*>(const_cast<trace_context*>(ctx)) - context_block_header;
+  return *reinterpret_cast<std::atomic<const thread_state*>*>(header + context_block_owner);
 }
 
 /// A reference that does not keep a context alive but can tell whether it still is.
@@ -296,14 +308,14 @@ class flow_guard {
  public:
   /// For a context the caller keeps alive.
   [[gnu::always_inline]] explicit flow_guard(trace_context* ctx) noexcept : previous_(tls.current) {
-    if (ctx != nullptr) install(ctx, generation_of(ctx));
+    if (ctx != nullptr) install(ctx);
   }
   /// For a context known by a weak reference (ptr, generation): if it has died, this
   /// thread's own context is installed instead.
   [[gnu::always_inline]] flow_guard(trace_context* ctx, std::uint32_t generation) noexcept
       : previous_(tls.current) {
     if (ctx != nullptr && generation_of(ctx) == generation) [[likely]] {
-      install(ctx, generation);
+      install(ctx);
     } else {
       set_current(tls.own);  // nullptr until first needed: get_trace_context() creates it
     }
@@ -312,11 +324,15 @@ class flow_guard {
   flow_guard& operator=(const flow_guard&) = delete;
   [[gnu::always_inline]] ~flow_guard() {
     set_current(previous_);
-    // Release: the next thread to claim the context sees every change made under it. A
-    // task's last resumption destroys its context while it runs (the coroutine frame
-    // owns it): then the block may already hold another context, which is not ours.
-    if (claimed_ != nullptr && generation_of(claimed_) == generation_) {
-      claimed_->owner_.store(nullptr, std::memory_order_release);
+    // Release: the next thread to claim the context sees every change made under it.
+    // The context may have died meanwhile: its task's last resumption destroys it (the
+    // coroutine frame owns it), and another thread may destroy the frame while this one
+    // still holds the claim. Its block may then already hold another context, claimed
+    // by another thread: only a claim that is still this thread's is released.
+    if (claimed_ != nullptr) {
+      const thread_state* mine = &tls;
+      owner_of(claimed_).compare_exchange_strong(mine, nullptr, std::memory_order_release,
+                                                 std::memory_order_relaxed);
     }
   }
 
@@ -330,15 +346,14 @@ class flow_guard {
   }
 
  private:
-  [[gnu::always_inline]] void install(trace_context* ctx, std::uint32_t generation) noexcept {
+  [[gnu::always_inline]] void install(trace_context* ctx) noexcept {
     // Already current here (the second function of a resumption, dispatched inline from
     // the first): this thread holds it, nothing to claim.
     if (previous_ == ctx) return;
     const thread_state* expected = nullptr;
-    if (ctx->owner_.compare_exchange_strong(expected, &tls, std::memory_order_acquire,
-                                            std::memory_order_relaxed)) [[likely]] {
+    if (owner_of(ctx).compare_exchange_strong(expected, &tls, std::memory_order_acquire,
+                                              std::memory_order_relaxed)) [[likely]] {
       claimed_ = ctx;
-      generation_ = generation;
       set_current(ctx);
     } else if (expected == &tls) {
       set_current(ctx);
@@ -349,7 +364,6 @@ class flow_guard {
 
   trace_context* previous_;
   trace_context* claimed_ = nullptr;
-  std::uint32_t generation_ = 0;
   bool busy_ = false;
 };
 
