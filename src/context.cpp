@@ -217,6 +217,11 @@ void* trace_context::operator new(std::size_t size) {
 void trace_context::operator delete(void* p) noexcept {
   using detail::context_block;
   context_block* block = detail::block_of(p);
+  // A thread may still hold the dead context's claim (another thread destroyed the
+  // coroutine frame that owned it while that thread unwound its last resumption). The
+  // next context placed here starts unclaimed; that thread's release, a compare-and-
+  // swap of its own claim, then finds nothing to release (owner_of()).
+  block->owner.store(nullptr, std::memory_order_relaxed);
   block->generation.fetch_add(1, std::memory_order_release);
   detail::thread_state& t = detail::tls;
   if (t.registered && !t.exiting && t.free_context_count < detail::max_cached_contexts) {

@@ -250,9 +250,9 @@ inline std::uint32_t generation_of(const trace_context* ctx) noexcept {
 /// a thread's own is installed only through flow_guard, which claims it here: the span
 /// stack is single-threaded state, so two threads never share it. It lives in the
 /// block's header, not in the context, so that a thread releasing its claim after
-/// another thread destroyed the context (and a third placed a new one in the block)
-/// touches an atomic that was never reconstructed, and, releasing by compare-and-swap,
-/// only a claim that is still its own.
+/// another thread destroyed the context (which clears the claim) and a third placed a
+/// new one in the block touches an atomic that was never reconstructed, and, releasing
+/// by compare-and-swap, only a claim that is still its own.
 inline std::atomic<const thread_state*>& owner_of(const trace_context* ctx) noexcept {
   auto* header = reinterpret_cast<unsigned char*>(const_cast<trace_context*>(ctx)) - context_block_header;
   return *reinterpret_cast<std::atomic<const thread_state*>*>(header + context_block_owner);
