@@ -12,16 +12,8 @@ rm -rf "$work" && mkdir -p "$work"
 
 PRELA_WITH_CHROMIUM=1 "$(dirname "$0")/../../scripts/install-deps.sh"
 
-"$bin" --serve --exporters jsonl --out "$work/out" >"$work/server.txt" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's|.*serving on http://127.0.0.1:\([0-9]*\)/agent.*|\1|p' "$work/server.txt")
-  [[ -n $port ]] && break
-  sleep 0.1
-done
-[[ -n $port ]] || { echo "FAIL: the server did not start"; cat "$work/server.txt"; exit 1; }
+source "$(dirname "$0")/serve_helpers.sh"
+serve_in_background "$work" "$bin" --serve --exporters jsonl --out "$work/out"
 
 # The stuck request: 30 s in stalled_dependency, under handle_request.
 exec 3<>"/dev/tcp/127.0.0.1/$port"

@@ -14,16 +14,8 @@ if "$bin" --serve --requests 5 >"$work/refused.txt" 2>&1; then
 fi
 grep -q -- "--requests does not apply to --serve" "$work/refused.txt" || { cat "$work/refused.txt"; exit 1; }
 
-PRELA_SLOW_SPAN_THRESHOLD=300 "$bin" --serve --exporters jsonl --out "$work/out" >"$work/server.txt" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's|.*serving on http://127.0.0.1:\([0-9]*\)/agent.*|\1|p' "$work/server.txt")
-  [[ -n $port ]] && break
-  sleep 0.1
-done
-[[ -n $port ]] || { echo "FAIL: the server did not start"; cat "$work/server.txt"; exit 1; }
+source "$(dirname "$0")/serve_helpers.sh"
+serve_in_background "$work" env PRELA_SLOW_SPAN_THRESHOLD=300 "$bin" --serve --exporters jsonl --out "$work/out"
 
 # One request, by bash's /dev/tcp (no curl needed).
 exec 3<>"/dev/tcp/127.0.0.1/$port"
