@@ -15,7 +15,7 @@ set(common -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DCMAKE_BUILD_TYPE=Release
 
 # 1. add_subdirectory
 run(${CMAKE_COMMAND} -S ${src} -B ${WORK_DIR}/sub ${common} -DMODE=subdirectory -DPRELA_SOURCE_DIR=${PRELA_SOURCE_DIR})
-run(${CMAKE_COMMAND} --build ${WORK_DIR}/sub -j2)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/sub --target consumer -j2)
 run(${WORK_DIR}/sub/consumer)
 
 # 2. install, then find_package
