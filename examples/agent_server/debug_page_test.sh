@@ -21,7 +21,7 @@ printf 'POST /agent HTTP/1.1\r\nHost: localhost\r\nX-Demo-Stall-Ms: 30000\r\nCon
 sleep 0.5
 
 # --virtual-time-budget lets the page's timer fire, so the DOM is the script's redraw.
-chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --virtual-time-budget=5000 \
+timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --virtual-time-budget=5000 \
   --dump-dom "http://127.0.0.1:$port/debug/prela" >"$work/dom.html" 2>"$work/chromium.txt" ||
   { echo "FAIL: chromium"; cat "$work/chromium.txt"; exit 1; }
 exec 3<&-
