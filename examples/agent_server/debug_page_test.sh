@@ -18,16 +18,9 @@ serve_in_background "$work" "$bin" --serve --exporters jsonl --out "$work/out"
 # The stuck request: 30 s in stalled_dependency, under handle_request.
 exec 3<>"/dev/tcp/127.0.0.1/$port"
 printf 'POST /agent HTTP/1.1\r\nHost: localhost\r\nX-Demo-Stall-Ms: 30000\r\nContent-Length: 5\r\nConnection: close\r\n\r\nstuck' >&3
-stalled=""
-for _ in $(seq 1 100); do  # until the server is inside the stall
-  exec 4<>"/dev/tcp/127.0.0.1/$port"
-  printf 'GET /debug/prela/inflight HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&4
-  stalled=$(timeout 20 cat <&4)
-  exec 4<&-
-  [[ $stalled == *'"name":"stalled_dependency"'* ]] && break
-  sleep 0.1
-done
-[[ $stalled == *'"name":"stalled_dependency"'* ]] || { echo "FAIL: the request did not stall: $stalled"; exit 1; }
+wait_until_stalled 100 0.1
+[[ $inflight_json == *'"name":"stalled_dependency"'* ]] ||
+  { echo "FAIL: the request did not stall: $inflight_json"; exit 1; }
 
 # --virtual-time-budget lets the page's timer fire, so the DOM is the script's redraw.
 timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --virtual-time-budget=5000 \

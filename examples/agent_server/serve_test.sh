@@ -27,18 +27,8 @@ exec 3<&-
 # A request that hangs for 1.5 s, seen from the live view while it hangs.
 exec 4<>"/dev/tcp/127.0.0.1/$port"
 printf 'POST /agent HTTP/1.1\r\nHost: localhost\r\nX-Demo-Stall-Ms: 1500\r\nContent-Length: 5\r\nConnection: close\r\n\r\nstall' >&4
-get() {  # GET path: the response, headers and body
-  exec 5<>"/dev/tcp/127.0.0.1/$port"
-  printf 'GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' "$1" >&5
-  timeout 20 cat <&5
-  exec 5<&-
-}
-json=""
-for _ in $(seq 1 50); do
-  json=$(get /debug/prela/inflight)
-  [[ $json == *'"name":"stalled_dependency"'* ]] && break
-  sleep 0.05
-done
+wait_until_stalled 50 0.05
+json=$inflight_json
 [[ $json == "HTTP/1.1 200"*"application/json"* ]] || { echo "FAIL: inflight: ${json:0:300}"; exit 1; }
 [[ $json == *'"name":"stalled_dependency","type":"tool"'*'"running":false'* ]] ||
   { echo "FAIL: the stalled span is not listed as suspended: $json"; exit 1; }
