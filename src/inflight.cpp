@@ -288,15 +288,27 @@ std::string describe_chain(const std::vector<const inflight_span*>& chain) {
   return out;
 }
 
+using spans_by_id = std::unordered_map<std::uint64_t, const inflight_span*>;
+
+spans_by_id index(const std::vector<inflight_span>& spans) {
+  spans_by_id by_id;
+  for (const auto& s : spans) by_id.emplace(s.span_id.value(), &s);
+  return by_id;
+}
+
+/// The span's parent if it is in the snapshot (in the same trace); nullptr for a root,
+/// or a span whose parent is not open.
+const inflight_span* open_parent(const inflight_span& s, const spans_by_id& by_id) {
+  if (!s.parent_span_id.is_valid()) return nullptr;
+  const auto it = by_id.find(s.parent_span_id.value());
+  return it != by_id.end() && it->second != &s && it->second->trace_id == s.trace_id ? it->second : nullptr;
+}
+
 /// The span's open ancestors and itself, root first (at most 64 levels).
-std::vector<const inflight_span*> ancestors(const inflight_span& s,
-                                           const std::unordered_map<std::uint64_t, const inflight_span*>& by_id) {
+std::vector<const inflight_span*> ancestors(const inflight_span& s, const spans_by_id& by_id) {
   std::vector<const inflight_span*> chain{&s};
-  for (const inflight_span* at = &s; chain.size() < 64;) {
-    const auto it = by_id.find(at->parent_span_id.value());
-    if (!at->parent_span_id.is_valid() || it == by_id.end() || it->second->trace_id != s.trace_id) break;
-    at = it->second;
-    chain.push_back(at);
+  for (const inflight_span* p = open_parent(s, by_id); p != nullptr && chain.size() < 64; p = open_parent(*p, by_id)) {
+    chain.push_back(p);
   }
   std::reverse(chain.begin(), chain.end());
   return chain;
@@ -308,14 +320,12 @@ std::vector<const inflight_span*> ancestors(const inflight_span& s,
 void write_inflight(std::ostream& out, const std::vector<inflight_span>& spans) {
   using namespace detail;
   // Children by parent, within a trace; a span whose parent is not open is a root here.
-  std::unordered_map<std::uint64_t, const inflight_span*> by_id;
-  for (const auto& s : spans) by_id.emplace(s.span_id.value(), &s);
-  std::map<std::pair<trace_id, std::uint64_t>, std::vector<const inflight_span*>> children;
+  const spans_by_id by_id = index(spans);
+  std::map<const inflight_span*, std::vector<const inflight_span*>> children;
   std::vector<const inflight_span*> roots;  // oldest first: spans are sorted by start
   for (const auto& s : spans) {
-    const auto p = by_id.find(s.parent_span_id.value());
-    if (s.parent_span_id.is_valid() && p != by_id.end() && p->second->trace_id == s.trace_id && p->second != &s) {
-      children[{s.trace_id, s.parent_span_id.value()}].push_back(&s);
+    if (const inflight_span* p = open_parent(s, by_id)) {
+      children[p].push_back(&s);
     } else {
       roots.push_back(&s);
     }
@@ -353,7 +363,7 @@ void write_inflight(std::ostream& out, const std::vector<inflight_span>& spans) 
       if (depth == 1 && s->parent_span_id.is_valid()) text += "  parent " + s->parent_span_id.to_hex() + " not open";
       if (!s->sampled) text += "  unsampled";
       text += '\n';
-      const auto c = children.find({s->trace_id, s->span_id.value()});
+      const auto c = children.find(s);
       if (c == children.end()) continue;
       for (auto it = c->second.rbegin(); it != c->second.rend(); ++it) todo.emplace_back(*it, depth + 1);
     }
@@ -401,8 +411,7 @@ class slow_span_watch {
 
   void check() {
     const std::vector<inflight_span> spans = inflight();
-    std::unordered_map<std::uint64_t, const inflight_span*> by_id;
-    for (const auto& s : spans) by_id.emplace(s.span_id.value(), &s);
+    const spans_by_id by_id = index(spans);
     std::set<std::pair<std::uint64_t, std::int64_t>> still_open;
     for (const auto& s : spans) {
       if (s.age < threshold_) continue;
@@ -411,7 +420,7 @@ class slow_span_watch {
       if (reported_.contains(key)) continue;
       count(counter::slow_spans);
       std::string m = "slow span: '";
-      append_printable(m, s.name, 120);
+      append_printable(m, s.name, max_name_columns);
       m += "' (";
       m += to_string(s.type);
       m += ") open for ";
