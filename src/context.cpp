@@ -73,7 +73,7 @@ struct thread_cleanup {
     span_factory::drain_thread_cache();
     drain_context_cache();
     inflight_release_thread();
-    if (tls.current == tls.own) set_current(nullptr);
+    if (peek_context() == tls.own) set_current(nullptr);
     if (tls.own != nullptr) std::exchange(tls.own, nullptr)->release();
   }
 };
@@ -97,7 +97,7 @@ std::vector<installed_flow> installed_flows() {
   std::vector<installed_flow> out;
   std::lock_guard lock(registry_mu);
   for (const thread_state* t = live_threads; t != nullptr; t = t->next) {
-    if (const void* c = t->installed.load(std::memory_order_relaxed)) out.push_back({c, t->thread_id});
+    if (const void* c = t->current.load(std::memory_order_relaxed)) out.push_back({c, t->thread_id});
   }
   return out;
 }
@@ -114,7 +114,7 @@ void forget_other_threads_pins() noexcept {
   for (thread_state* t = live_threads; t != nullptr; t = t->next) {
     if (t != &tls) {
       t->pinned_config.store(nullptr, std::memory_order_relaxed);
-      t->installed.store(nullptr, std::memory_order_relaxed);  // runs nothing in this process
+      t->current.store(nullptr, std::memory_order_relaxed);  // runs nothing in this process
     }
   }
   unlisted_pins.store(0, std::memory_order_relaxed);
@@ -171,7 +171,7 @@ trace_context& create_own_context() {
 void mark_cancelled(trace_context& ctx) noexcept { ctx.cancelled_.store(true, std::memory_order_relaxed); }
 
 context_ref fork_current() {
-  trace_context* c = tls.current;
+  trace_context* c = peek_context();
   return c != nullptr ? c->fork() : trace_context::create();
 }
 
@@ -424,7 +424,7 @@ trace_context::removed trace_context::remove_after_foreign_ends(const span* s) n
 }
 
 std::optional<prela::trace_id> current_trace_id() noexcept {
-  const trace_context* c = detail::tls.current;
+  const trace_context* c = detail::peek_context();
   if (c == nullptr) return std::nullopt;
   const prela::trace_id id = c->trace_id();
   return id.is_valid() ? std::optional(id) : std::nullopt;
@@ -435,7 +435,7 @@ void set_baggage(std::string_view key, std::string_view value) {
 }
 
 bool remove_baggage(std::string_view key) {
-  trace_context* c = detail::tls.current;
+  trace_context* c = detail::peek_context();
   return c != nullptr && c->remove_baggage(key);
 }
 

@@ -534,7 +534,7 @@ remote_context decode(const incoming_headers& in, formats f) {
 }
 
 void encode_current(outgoing_headers& out, formats f) {
-  const trace_context* ctx = tls.current;
+  const trace_context* ctx = peek_context();
   if (ctx == nullptr) return;
   const span* s = ctx->current_span();
   if (s != nullptr && s->trace_id().is_valid()) {

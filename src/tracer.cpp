@@ -563,7 +563,7 @@ void activation::finish() noexcept {
   if (!ctx_) return;
   span* const s = span_.get();
   context_ref ctx = std::move(ctx_);
-  const bool foreign = ctx.get() != tls.current;
+  const bool foreign = ctx.get() != peek_context();
   // A task's scope ending while the task's non-resumption work runs or is destroyed on
   // this thread (unwinding_mark): its coroutine frame is being destroyed while suspended
   // (cancellation, io_context destroyed). Any other scope ending outside its flow is a

@@ -212,13 +212,13 @@ using context_ref = detail::ref_ptr<trace_context>;
 
 /// The context of this thread or coroutine right now, created empty on demand.
 inline trace_context& get_trace_context() {
-  trace_context* c = detail::tls.current;
+  trace_context* c = detail::peek_context();
   return c != nullptr ? *c : detail::create_own_context();
 }
 
 /// The innermost active span, or nullptr.
 inline span* current_span() noexcept {
-  trace_context* c = detail::tls.current;
+  trace_context* c = detail::peek_context();
   return c != nullptr ? c->current_span() : nullptr;
 }
 
@@ -227,7 +227,7 @@ std::optional<prela::trace_id> current_trace_id() noexcept;
 
 void set_baggage(std::string_view key, std::string_view value);
 inline std::optional<std::string> get_baggage(std::string_view key) {
-  const trace_context* c = detail::tls.current;
+  const trace_context* c = detail::peek_context();
   return c != nullptr ? c->get_baggage(key) : std::nullopt;
 }
 bool remove_baggage(std::string_view key);
@@ -273,20 +273,13 @@ struct weak_context {
   friend bool operator==(const weak_context&, const weak_context&) noexcept = default;
 };
 
-/// Installs `ctx` on this thread, and says so to prela::inflight() (a relaxed store:
-/// whether a flow is running is read without stopping it).
-[[gnu::always_inline]] inline void set_current(trace_context* ctx) noexcept {
-  tls.current = ctx;
-  tls.installed.store(ctx, std::memory_order_relaxed);
-}
-
 /// Installs a context on this thread for the guard's lifetime, then puts back whatever
 /// was installed before, without claiming it: only for a context no other thread can
 /// reach (a fork made for this one call). Shared contexts go through flow_guard. The
 /// caller keeps the context alive.
 class context_guard {
  public:
-  explicit context_guard(trace_context* ctx) noexcept : previous_(tls.current) { set_current(ctx); }
+  explicit context_guard(trace_context* ctx) noexcept : previous_(peek_context()) { set_current(ctx); }
   context_guard(const context_guard&) = delete;
   context_guard& operator=(const context_guard&) = delete;
   ~context_guard() { set_current(previous_); }
@@ -307,13 +300,13 @@ class context_guard {
 class flow_guard {
  public:
   /// For a context the caller keeps alive.
-  [[gnu::always_inline]] explicit flow_guard(trace_context* ctx) noexcept : previous_(tls.current) {
+  [[gnu::always_inline]] explicit flow_guard(trace_context* ctx) noexcept : previous_(peek_context()) {
     if (ctx != nullptr) install(ctx);
   }
   /// For a context known by a weak reference (ptr, generation): if it has died, this
   /// thread's own context is installed instead.
   [[gnu::always_inline]] flow_guard(trace_context* ctx, std::uint32_t generation) noexcept
-      : previous_(tls.current) {
+      : previous_(peek_context()) {
     if (ctx != nullptr && generation_of(ctx) == generation) [[likely]] {
       install(ctx);
     } else {
@@ -381,9 +374,6 @@ class unwinding_mark {
  private:
   trace_context* previous_;
 };
-
-/// The current context, or nullptr when this thread has none installed.
-inline trace_context* peek_context() noexcept { return tls.current; }
 
 /// A fork of the current context; a fresh empty context when this thread has none.
 context_ref fork_current();

@@ -44,7 +44,7 @@ class preserving_awaiter {
     // Resumed possibly on another thread, under whatever context was current there.
     // The coroutine's own context is installed for the rest of its run; whoever resumed
     // it inline restores its own context afterwards (see preserve's documentation).
-    if (context_) tls.current = context_.get();
+    if (context_) set_current(context_.get());
     return awaiter_.await_resume();
   }
 
@@ -63,10 +63,10 @@ class preserving_awaiter {
 ///     { prela::saved_context keep; handle.resume(); }
 class saved_context {
  public:
-  saved_context() noexcept : previous_(detail::tls.current) {}
+  saved_context() noexcept : previous_(detail::peek_context()) {}
   saved_context(const saved_context&) = delete;
   saved_context& operator=(const saved_context&) = delete;
-  ~saved_context() { detail::tls.current = previous_; }
+  ~saved_context() { detail::set_current(previous_); }
 
  private:
   trace_context* previous_;

@@ -329,10 +329,10 @@ class run_in_task_context {
 
 /// True if the context referred to is the one installed on this thread.
 inline bool installed_here(const context_ref& ctx) noexcept {
-  return ctx.get() != nullptr && ctx.get() == prela::detail::tls.current;
+  return ctx.get() != nullptr && ctx.get() == prela::detail::peek_context();
 }
 inline bool installed_here(const prela::detail::weak_context& ctx) noexcept {
-  return ctx.ptr != nullptr && ctx.ptr == prela::detail::tls.current &&
+  return ctx.ptr != nullptr && ctx.ptr == prela::detail::peek_context() &&
          prela::detail::generation_of(ctx.ptr) == ctx.generation;
 }
 

@@ -17,7 +17,10 @@ namespace prela::detail {
 inline constexpr char unlisted_thread = 0;
 
 struct thread_state {
-  trace_context* current = nullptr;  // installed context, not owned (the installer owns it)
+  // The installed context, not owned (the installer owns it). Written only by this
+  // thread (set_current); other threads read it relaxed: prela::inflight() reports the
+  // flow installed here as running.
+  std::atomic<trace_context*> current{nullptr};
   trace_context* own = nullptr;      // this thread's own context, created on demand
   span* free_spans = nullptr;        // recycled span objects (singly linked)
   std::uint32_t free_count = 0;
@@ -36,13 +39,21 @@ struct thread_state {
   std::uint32_t sampling = 0;  // depth of sampler calls (tracer_impl::sampling_scope)
   std::uint32_t thread_id = 0;  // the kernel's id of the thread (set on registration)
   void* inflight = nullptr;     // this thread's table of open spans (inflight.hpp)
-  // `current` as other threads may read it: what prela::inflight() calls running.
-  std::atomic<const trace_context*> installed{nullptr};
   // Event counters written only by this thread, read by tracer::stats() (see counters.hpp).
   std::atomic<std::uint64_t> counts[8] = {};
 };
 
 extern constinit thread_local thread_state tls;
+
+/// The context installed on this thread, or nullptr when it has none.
+[[gnu::always_inline]] inline trace_context* peek_context() noexcept {
+  return tls.current.load(std::memory_order_relaxed);
+}
+/// Installs `ctx` on this thread (a relaxed store: whether a flow is running is read
+/// without stopping it).
+[[gnu::always_inline]] inline void set_current(trace_context* ctx) noexcept {
+  tls.current.store(ctx, std::memory_order_relaxed);
+}
 
 /// Slow path of get_trace_context(): creates and installs the thread's own context.
 trace_context& create_own_context();
