@@ -13,6 +13,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associator.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/detail/executor_function.hpp>
 #include <boost/asio/execution.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/prefer.hpp>
@@ -250,6 +251,13 @@ class run_in_context {
   F f_;
 };
 
+/// True for function types that are empty once moved from or run, so that destroying
+/// one in that state does nothing: Asio's type-erased executor_function (what
+/// any_io_executor submits) clears its one pointer when moved from and before it runs.
+/// run_in_task_context skips destroying it then; every other type is destroyed as usual.
+template <class F>
+inline constexpr bool empty_once_moved_or_run_v = std::is_same_v<F, boost::asio::detail::executor_function>;
+
 /// The same for a task executor, which holds a weak reference: the task's coroutine
 /// frame owns the context. Work that runs after the task has ended finds the context
 /// gone and runs under the running thread's own context. A function destroyed without
@@ -268,33 +276,40 @@ class run_in_task_context {
     ::new (&f_) F(f);
   }
   run_in_task_context(run_in_task_context&& other) noexcept(std::is_nothrow_move_constructible_v<F>)
-      : ctx_(std::exchange(other.ctx_, nullptr)),
+      : ctx_(other.ctx_),
         generation_(other.generation_),
         reposts_(other.reposts_),
+        pending_(std::exchange(other.pending_, false)),
         repost_(other.repost_) {
     ::new (&f_) F(std::move(other.f_));
   }
   run_in_task_context(const run_in_task_context& other)
     requires std::is_copy_constructible_v<F>
-      : ctx_(other.ctx_), generation_(other.generation_), reposts_(other.reposts_), repost_(other.repost_) {
+      : ctx_(other.ctx_),
+        generation_(other.generation_),
+        reposts_(other.reposts_),
+        pending_(other.pending_),
+        repost_(other.repost_) {
     ::new (&f_) F(other.f_);
   }
   run_in_task_context& operator=(const run_in_task_context&) = delete;
   run_in_task_context& operator=(run_in_task_context&&) = delete;
+  // Asio destroys this wrapper three times per resumption (the temporary moved into the
+  // operation, the operation's copy moved out to run, the copy that ran), never pending:
+  // for an executor_function that is one test of pending_.
   [[gnu::always_inline]] ~run_in_task_context() {
-    if (ctx_ != nullptr) [[unlikely]] {
+    if (pending_) [[unlikely]] {
       destroy_unrun();
-    } else {
+    } else if constexpr (!empty_once_moved_or_run_v<F>) {
       f_.~F();
     }
   }
 
   void operator()() {
-    // Spent from here on (ctx_ cleared): destroying it later marks nothing.
-    trace_context* const ctx = std::exchange(ctx_, nullptr);
-    prela::detail::flow_guard guard(ctx, generation_);
+    pending_ = false;  // spent from here on: destroying it later marks nothing
+    prela::detail::flow_guard guard(ctx_, generation_);
     if (guard.busy()) [[unlikely]] {
-      if (retry(ctx)) return;
+      if (retry()) return;
       guard.fall_back();
     }
     std::move(f_)();
@@ -302,25 +317,31 @@ class run_in_task_context {
 
  private:
   [[gnu::noinline]] void destroy_unrun() noexcept {
+    if (ctx_ == nullptr) {
+      f_.~F();
+      return;
+    }
     prela::detail::unwinding_mark mark(prela::detail::weak_context{ctx_, generation_}.get());
     f_.~F();
   }
 
   /// Posts this function again (its flow is busy); false when it has to run now.
-  [[gnu::noinline]] bool retry(trace_context* ctx) {
+  [[gnu::noinline]] bool retry() {
     if (reposts_ >= max_reposts) return false;
-    ctx_ = ctx;
+    pending_ = true;
     const std::uint8_t attempt = ++reposts_;
     if (repost_.post(std::move(*this), attempt)) return true;
-    ctx_ = nullptr;
+    pending_ = false;
     return false;
   }
 
-  // The task's context by weak reference (ctx_, generation_), cleared once run or
-  // moved from; the attempt count shares the reference's padding.
+  // The task's context by weak reference (ctx_, generation_; ctx_ null when there was
+  // none); the attempt count and the state share the reference's padding. pending_:
+  // neither run nor moved from (f_ holds the work).
   trace_context* ctx_;
   std::uint32_t generation_;
   std::uint8_t reposts_ = 0;
+  bool pending_ = true;
   repost_target<Executor, false> repost_;
   union {
     F f_;  // destroyed explicitly, under the task's unwinding_mark if never run
