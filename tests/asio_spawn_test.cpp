@@ -254,6 +254,36 @@ BOOST_AUTO_TEST_CASE(frames_destroyed_while_suspended_end_their_spans_as_cancell
   BOOST_TEST(get_tracer().stats().context_mismatches == 0U);
 }
 
+// The same for resumptions still queued in the io_context (each task's next step is a
+// posted function when the io_context goes): the queued function is destroyed unrun,
+// and the frames it owns end their spans as cancelled.
+BOOST_AUTO_TEST_CASE(resumptions_queued_when_the_io_context_is_destroyed_end_their_spans_as_cancelled) {
+  traced t;
+  {
+    net::io_context io;
+    int started = 0;
+    for (int i = 0; i < 100; ++i) {
+      asio::co_spawn(io, [&started]() -> net::awaitable<void> {
+        auto s = get_tracer().span("posting_forever");
+        ++started;
+        for (;;) co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
+      }, net::detached);
+    }
+    for (int i = 0; i < 1000; ++i) io.run_one();
+    BOOST_REQUIRE(started == 100);
+    io.stop();
+  }  // io_context destroyed with one queued resumption per task
+  const auto spans = t.spans();
+  int cancelled = 0;
+  for (const auto& s : spans) {
+    if (s.name == "posting_forever") {
+      cancelled += s.status == span_status::error && s.status_message == "cancelled" ? 1 : 0;
+    }
+  }
+  BOOST_TEST(cancelled == 100);
+  BOOST_TEST(get_tracer().stats().context_mismatches == 0U);
+}
+
 BOOST_AUTO_TEST_CASE(a_cancelled_operation_ends_the_span_with_the_error) {
   traced t;
   net::io_context io;
