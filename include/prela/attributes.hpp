@@ -23,8 +23,12 @@ using attribute_variant =
 /// string, never a bool.
 class attribute_value : public attribute_variant {
  public:
-  attribute_value() : attribute_variant(false) {}
-  attribute_value(bool v) : attribute_variant(v) {}  // NOLINT(google-explicit-constructor)
+  // The constructors for a fixed type are defined in the library, not here: inline,
+  // each would instantiate its part of std::variant in every translation unit that
+  // includes prela (most of the header's compile cost). The templates (integers,
+  // floating point, vectors of integers) are compiled only where they are used.
+  attribute_value();
+  attribute_value(bool v);  // NOLINT(google-explicit-constructor)
   template <std::integral T>
     requires(!std::same_as<T, bool> && !std::same_as<T, char>)
   attribute_value(T v)  // NOLINT(google-explicit-constructor)
@@ -32,36 +36,23 @@ class attribute_value : public attribute_variant {
   template <std::floating_point T>
   attribute_value(T v)  // NOLINT(google-explicit-constructor)
       : attribute_variant(static_cast<double>(v)) {}
-  attribute_value(const char* v)  // NOLINT(google-explicit-constructor)
-      : attribute_variant(std::string(v != nullptr ? v : "")) {}
-  attribute_value(std::string_view v)  // NOLINT(google-explicit-constructor)
-      : attribute_variant(std::string(v)) {}
-  attribute_value(std::string v)  // NOLINT(google-explicit-constructor)
-      : attribute_variant(std::move(v)) {}
-  attribute_value(std::vector<bool> v)  // NOLINT(google-explicit-constructor)
-      : attribute_variant(std::move(v)) {}
-  attribute_value(std::vector<std::int64_t> v)  // NOLINT(google-explicit-constructor)
-      : attribute_variant(std::move(v)) {}
-  attribute_value(std::vector<double> v)  // NOLINT(google-explicit-constructor)
-      : attribute_variant(std::move(v)) {}
-  attribute_value(std::vector<std::string> v)  // NOLINT(google-explicit-constructor)
-      : attribute_variant(std::move(v)) {}
+  attribute_value(const char* v);                // NOLINT(google-explicit-constructor)
+  attribute_value(std::string_view v);           // NOLINT(google-explicit-constructor)
+  attribute_value(std::string v);                // NOLINT(google-explicit-constructor)
+  attribute_value(std::vector<bool> v);          // NOLINT(google-explicit-constructor)
+  attribute_value(std::vector<std::int64_t> v);  // NOLINT(google-explicit-constructor)
+  attribute_value(std::vector<double> v);        // NOLINT(google-explicit-constructor)
+  attribute_value(std::vector<std::string> v);   // NOLINT(google-explicit-constructor)
   template <std::integral T>
     requires(!std::same_as<T, bool> && !std::same_as<T, std::int64_t>)
   attribute_value(const std::vector<T>& v)  // NOLINT(google-explicit-constructor)
       : attribute_variant(std::vector<std::int64_t>(v.begin(), v.end())) {}
-  attribute_value(std::initializer_list<const char*> v)  // NOLINT
-      : attribute_variant(std::vector<std::string>(v.begin(), v.end())) {}
-  attribute_value(std::initializer_list<std::string> v)  // NOLINT
-      : attribute_variant(std::vector<std::string>(v)) {}
-  attribute_value(std::initializer_list<int> v)  // NOLINT
-      : attribute_variant(std::vector<std::int64_t>(v.begin(), v.end())) {}
-  attribute_value(std::initializer_list<std::int64_t> v)  // NOLINT
-      : attribute_variant(std::vector<std::int64_t>(v)) {}
-  attribute_value(std::initializer_list<double> v)  // NOLINT
-      : attribute_variant(std::vector<double>(v)) {}
-  attribute_value(std::initializer_list<bool> v)  // NOLINT
-      : attribute_variant(std::vector<bool>(v)) {}
+  attribute_value(std::initializer_list<const char*> v);   // NOLINT
+  attribute_value(std::initializer_list<std::string> v);   // NOLINT
+  attribute_value(std::initializer_list<int> v);           // NOLINT
+  attribute_value(std::initializer_list<std::int64_t> v);  // NOLINT
+  attribute_value(std::initializer_list<double> v);        // NOLINT
+  attribute_value(std::initializer_list<bool> v);          // NOLINT
 
   /// The variant itself, for std::visit and std::get.
   [[nodiscard]] const attribute_variant& variant() const noexcept { return *this; }
@@ -72,9 +63,7 @@ struct attribute {
   std::string key;
   attribute_value value;
 
-  friend bool operator==(const attribute& a, const attribute& b) {
-    return a.key == b.key && a.value.variant() == b.value.variant();
-  }
+  friend bool operator==(const attribute& a, const attribute& b);
 };
 
 /// What functions taking attributes accept: `{{"model", "gpt-4"}, {"tokens", 42}}`.
