@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE coro
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <coroutine>
 #include <deque>
 #include <exception>
@@ -8,6 +9,7 @@
 #include <thread>
 
 #include "prela/coro.hpp"
+#include "prela/inflight.hpp"
 #include "test_support.hpp"
 
 using namespace prela;
@@ -76,6 +78,13 @@ task worker(scheduler& sched, int id, std::atomic<int>& violations) {
   }
 }
 
+// Takes the live view from inside the coroutine, after a resumption through preserve.
+task snapshot_after_resume(scheduler& sched, std::vector<inflight_span>& seen) {
+  auto s = get_tracer().span("resumed_through_preserve");
+  co_await preserve(sched.schedule());
+  seen = inflight();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(preserve_restores_the_awaiting_coroutines_context_on_any_thread) {
@@ -138,4 +147,16 @@ BOOST_AUTO_TEST_CASE(without_preserve_the_resumers_context_leaks_in) {
     sched.run_all();
   }).join();
   BOOST_TEST(saw_foreign.load());
+}
+
+BOOST_AUTO_TEST_CASE(a_coroutine_resumed_through_preserve_shows_as_running_in_the_live_view) {
+  traced t;
+  scheduler sched;
+  std::vector<inflight_span> seen;
+  bind_context([&] { snapshot_after_resume(sched, seen); })();  // a flow of its own
+  std::thread([&] { sched.run_all(); }).join();                  // resumed on another thread
+  const auto it = std::find_if(seen.begin(), seen.end(),
+                               [](const inflight_span& s) { return s.name == "resumed_through_preserve"; });
+  BOOST_REQUIRE(it != seen.end());
+  BOOST_TEST(it->running);
 }

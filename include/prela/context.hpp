@@ -279,7 +279,7 @@ struct weak_context {
 /// caller keeps the context alive.
 class context_guard {
  public:
-  explicit context_guard(trace_context* ctx) noexcept : previous_(peek_context()) { set_current(ctx); }
+  explicit context_guard(trace_context* ctx) noexcept : previous_(peek_context()) { install_current(ctx); }
   context_guard(const context_guard&) = delete;
   context_guard& operator=(const context_guard&) = delete;
   ~context_guard() { set_current(previous_); }
@@ -347,7 +347,7 @@ class flow_guard {
     if (owner_of(ctx).compare_exchange_strong(expected, &tls, std::memory_order_acquire,
                                               std::memory_order_relaxed)) [[likely]] {
       claimed_ = ctx;
-      set_current(ctx);
+      install_current(ctx);
     } else if (expected == &tls) {
       set_current(ctx);
     } else {

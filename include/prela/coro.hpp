@@ -44,7 +44,7 @@ class preserving_awaiter {
     // Resumed possibly on another thread, under whatever context was current there.
     // The coroutine's own context is installed for the rest of its run; whoever resumed
     // it inline restores its own context afterwards (see preserve's documentation).
-    if (context_) set_current(context_.get());
+    if (context_) install_current(context_.get());
     return awaiter_.await_resume();
   }
 

@@ -57,7 +57,15 @@ extern constinit thread_local thread_state tls;
 
 /// Slow path of get_trace_context(): creates and installs the thread's own context.
 trace_context& create_own_context();
-/// Registers the thread-exit cleanup and assigns tls.index.
+/// Registers the thread-exit cleanup and lists the thread (counters, the live view).
 void register_thread();
+
+/// Installs a flow's context on this thread, listing the thread first if it is not yet
+/// (a thread that only resumes flows, never starting a span, would otherwise run them
+/// unseen by prela::inflight()). For restoring a previous context, set_current().
+[[gnu::always_inline]] inline void install_current(trace_context* ctx) noexcept {
+  if (!tls.registered) [[unlikely]] register_thread();
+  set_current(ctx);
+}
 
 }  // namespace prela::detail
