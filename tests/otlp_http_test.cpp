@@ -342,6 +342,38 @@ BOOST_AUTO_TEST_CASE(protobuf_strings_and_spans_of_every_length_class_decode) {
   check_encodings_agree(spans);
 }
 
+// The encoder makes room for a span from a bound on its size, then writes without
+// checks: spans that come closest to the bound (every string byte invalid UTF-8, so each
+// becomes three bytes; arrays and events everywhere; lengths just past each length
+// class) still encode, and decode to what the JSON encoder says.
+BOOST_AUTO_TEST_CASE(protobuf_spans_at_their_size_bound_encode_whole) {
+  const auto invalid = [](std::size_t n) { return std::string(n, '\xff'); };
+  auto res = std::make_shared<resource>();
+  res->attributes = {{invalid(200), invalid(300)}, {"list", std::vector<std::string>{invalid(130), invalid(1)}}};
+  std::vector<span_data> spans;
+  for (const std::size_t n : {0, 1, 42, 43, 127, 128, 5461, 5462, 20000}) {
+    span_data s = sample_spans(1)[0];
+    s.resource = res;
+    s.name = invalid(n);
+    s.trace_state = invalid(n / 2 + 1);
+    s.status = span_status::error;
+    s.status_message = invalid(n);
+    s.attributes = {{invalid(n), invalid(n)},
+                    {"strings", std::vector<std::string>(50, invalid(n % 200))},
+                    {"ints", std::vector<std::int64_t>(200, -1)},
+                    {"doubles", std::vector<double>(130, 0.5)},
+                    {"bools", std::vector<bool>(129, true)},
+                    {"min", std::numeric_limits<std::int64_t>::min()}};
+    for (int e = 0; e < 5; ++e) {
+      s.events.push_back({invalid(n), s.start_time, {{invalid(n % 300), invalid(n)}, {"i", -5}}});
+    }
+    s.dropped_attributes = std::numeric_limits<std::uint32_t>::max();
+    s.dropped_events = std::numeric_limits<std::uint32_t>::max();
+    spans.push_back(std::move(s));
+  }
+  check_encodings_agree(spans);
+}
+
 BOOST_AUTO_TEST_CASE(protobuf_partial_success_is_counted_and_reported_once) {
   // ExportTraceServiceResponse{partial_success{rejected_spans: 2, error_message: "too old"}}
   const std::string answer("\x0a\x0b\x08\x02\x12\x07too old", 13);
