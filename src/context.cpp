@@ -263,10 +263,14 @@ void trace_context::set_baggage(std::string_view key, std::string_view value) {
   st_.baggage = std::move(next);
 }
 
-void trace_context::set_baggage(const std::map<std::string, std::string>& entries) {
+void trace_context::set_baggage(const prela::baggage& entries) {
   if (entries.empty()) return;
-  // Both sides are sorted by key: one merge, the new value winning on equal keys.
   const auto& current = detail::entries_of(st_.baggage);
+  if (current.empty()) {
+    st_.baggage = detail::baggage_access::entries(entries);
+    return;
+  }
+  // Both sides are sorted by key: one merge, the new value winning on equal keys.
   auto next = std::make_shared<detail::baggage_entries>();
   next->reserve(current.size() + entries.size());
   auto a = current.begin();
@@ -276,8 +280,7 @@ void trace_context::set_baggage(const std::map<std::string, std::string>& entrie
       next->push_back(*a++);
     } else {
       if (a != current.end() && a->first == b->first) ++a;
-      next->emplace_back(b->first, b->second);
-      ++b;
+      next->push_back(*b++);
     }
   }
   st_.baggage = std::move(next);
@@ -291,11 +294,6 @@ bool trace_context::remove_baggage(std::string_view key) {
   next->erase(next->begin() + (it - e.begin()));
   st_.baggage = std::move(next);
   return true;
-}
-
-std::map<std::string, std::string> trace_context::baggage() const {
-  const auto& e = detail::entries_of(st_.baggage);
-  return {e.begin(), e.end()};
 }
 
 void trace_context::clear_baggage() { st_.baggage.reset(); }

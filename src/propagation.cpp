@@ -354,15 +354,25 @@ std::string parse_tracestate(const std::string_view* lines, std::size_t count) {
   return out;
 }
 
-std::map<std::string, std::string> parse_baggage(const std::string_view* lines, std::size_t count) {
-  std::map<std::string, std::string> out;
-  std::size_t entries = 0;
-  std::size_t bytes = 0;
+prela::baggage parse_baggage(const std::string_view* lines, std::size_t count) {
+  // First the members that parse, as views into the lines (escaped values decoded into
+  // one side buffer); then, in key order, the entries, built once each.
+  struct member {
+    std::string_view key;
+    std::string_view value;     // as sent, when not escaped
+    std::size_t decoded_at = 0;  // else where its decoded text is in `decoded_text`
+    std::size_t decoded_size = 0;
+    bool escaped = false;
+  };
+  thread_local std::vector<member> found;  // reused: no allocation per request
+  found.clear();
+  std::string decoded_text;
   std::string decoded;
+  std::size_t bytes = 0;
   count = std::min(count, detail::incoming_headers::max_lines);
   for (std::size_t line = 0; line < count; ++line) {
     const bool more = for_each_member(lines[line], [&](std::string_view m) {
-      if (entries == propagation_limits::baggage_entries) return false;
+      if (found.size() == propagation_limits::baggage_entries) return false;
       bytes += m.size() + (bytes == 0 ? 0 : 1);
       if (bytes > propagation_limits::baggage_bytes) return false;
       // list-member = key OWS "=" OWS value *( OWS ";" OWS property ), in one scan; a
@@ -390,22 +400,52 @@ std::map<std::string, std::string> parse_baggage(const std::string_view* lines, 
           props = semi == std::string_view::npos ? std::string_view{} : props.substr(semi + 1);
         }
       }
-      if (escaped && !decode_escaped_value(value, decoded)) return true;
-      auto [it, inserted] = out.try_emplace(std::string(key));
+      member& added = found.emplace_back();
+      added.key = key;
+      added.value = value;  // unencoded octets are ASCII: nothing to decode or check
       if (escaped) {
-        it->second.swap(decoded);
-      } else {
-        it->second.assign(value);  // unencoded octets are ASCII: nothing to decode or check
+        if (!decode_escaped_value(value, decoded)) {
+          found.pop_back();
+          return true;
+        }
+        added.escaped = true;
+        added.decoded_at = decoded_text.size();
+        added.decoded_size = decoded.size();
+        decoded_text += decoded;
       }
-      ++entries;
       return true;
     });
     if (!more) break;
   }
-  return out;
+  if (found.empty()) return {};
+  // Stable, so that of equal keys the later one comes last. Baggage is short and often
+  // sorted already: an insertion sort of these small records allocates nothing.
+  const auto less = [](const member& x, const member& y) { return x.key < y.key; };
+  if (found.size() <= 32) {
+    for (std::size_t i = 1; i < found.size(); ++i) {
+      const member m = found[i];
+      std::size_t hole = i;
+      for (; hole > 0 && less(m, found[hole - 1]); --hole) found[hole] = found[hole - 1];
+      found[hole] = m;
+    }
+  } else {
+    std::stable_sort(found.begin(), found.end(), less);
+  }
+  auto out = std::make_shared<detail::baggage_entries>();
+  out->reserve(found.size());
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    const member& m = found[i];
+    if (i + 1 < found.size() && found[i + 1].key == m.key) continue;  // a later value wins
+    if (m.escaped) {
+      out->emplace_back(m.key, std::string_view(decoded_text).substr(m.decoded_at, m.decoded_size));
+    } else {
+      out->emplace_back(m.key, m.value);
+    }
+  }
+  return detail::baggage_access::make(std::move(out));
 }
 
-std::string format_baggage(const std::map<std::string, std::string>& entries) {
+std::string format_baggage(const prela::baggage& entries) {
   std::string out;
   append_baggage(out, entries.begin(), entries.end());
   return out;

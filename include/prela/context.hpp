@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "prela/baggage.hpp"
 #include "prela/detail/ref_ptr.hpp"
 #include "prela/detail/thread_state.hpp"
 #include "prela/ids.hpp"
@@ -27,50 +28,6 @@
 namespace prela {
 
 namespace detail {
-/// Baggage entries sorted by key. Immutable once installed: shared between a context and
-/// its forks until one of them changes its baggage (which installs a new copy). It also
-/// keeps the entries' W3C baggage header once inject() has encoded it, so a service
-/// passing the same baggage to every downstream call encodes it once.
-class baggage_entries : public std::vector<std::pair<std::string, std::string>> {
- public:
-  using vector::vector;
-  baggage_entries() = default;
-  baggage_entries(const baggage_entries& other) : vector(other) {}  // without the header
-  baggage_entries& operator=(const baggage_entries&) = delete;
-  ~baggage_entries() = default;
-
-  /// The encoded header, or nullptr before the first inject() has kept one.
-  [[nodiscard]] const std::string* header() const noexcept {
-    return header_state_.load(std::memory_order_acquire) == header_ready ? &header_ : nullptr;
-  }
-  /// Runs encode(std::string&) to fill the header and keeps it, unless another thread is
-  /// doing so or has done so (forks on several threads may inject the same entries at
-  /// once); returns false then, and the caller encodes into a buffer of its own.
-  template <class Encode>
-  bool keep_header(Encode&& encode) const {
-    int expected = header_none;
-    if (!header_state_.compare_exchange_strong(expected, header_writing, std::memory_order_acquire)) {
-      return false;
-    }
-    try {
-      encode(header_);
-    } catch (...) {
-      header_.clear();
-      header_state_.store(header_none, std::memory_order_release);
-      throw;
-    }
-    header_state_.store(header_ready, std::memory_order_release);
-    return true;
-  }
-
- private:
-  static constexpr int header_none = 0;
-  static constexpr int header_writing = 1;
-  static constexpr int header_ready = 2;
-  mutable std::string header_;
-  mutable std::atomic<int> header_state_{header_none};
-};
-
 class span_factory;
 class activation;
 class context_guard;
@@ -126,11 +83,14 @@ class trace_context {
   }
   /// Removes the key; true if it was present.
   bool remove_baggage(std::string_view key);
-  [[nodiscard]] std::map<std::string, std::string> baggage() const;
+  /// Every entry, sharing this context's storage (no copy).
+  [[nodiscard]] prela::baggage baggage() const noexcept { return detail::baggage_access::make(st_.baggage); }
   /// Removes every baggage entry.
   void clear_baggage();
-  /// Sets every entry of `entries` at once (one copy of the baggage, not one per key).
-  void set_baggage(const std::map<std::string, std::string>& entries);
+  /// Sets every entry of `entries` at once, their values winning over the ones this
+  /// context has: one copy of the baggage, not one per key, and no copy at all when this
+  /// context has none yet (it then shares `entries`' storage).
+  void set_baggage(const prela::baggage& entries);
   /// The baggage entries sorted by key, without copying; nullptr when there are none.
   /// Valid until this context's baggage next changes.
   [[nodiscard]] const detail::baggage_entries* baggage_entries() const noexcept { return st_.baggage.get(); }

@@ -270,11 +270,11 @@ std::string parse_tracestate(const std::string_view* lines, std::size_t count);
 
 /// Baggage entries from the baggage lines, decoded; invalid entries are skipped one by
 /// one, entries past the limits dropped, properties dropped. Later duplicates win.
-std::map<std::string, std::string> parse_baggage(const std::string_view* lines, std::size_t count);
+prela::baggage parse_baggage(const std::string_view* lines, std::size_t count);
 
 /// Serializes entries (percent-encoding values), skipping keys that are not HTTP
 /// tokens, stopping at the limits.
-std::string format_baggage(const std::map<std::string, std::string>& entries);
+std::string format_baggage(const prela::baggage& entries);
 
 }  // namespace w3c
 

@@ -1,9 +1,9 @@
 // The context of a caller in another process, as extracted from request headers.
 #pragma once
 
-#include <map>
 #include <string>
 
+#include "prela/baggage.hpp"
 #include "prela/ids.hpp"
 
 namespace prela {
@@ -13,7 +13,8 @@ struct remote_context {
   prela::span_id span_id;  // the remote parent span
   bool sampled = false;
   std::string trace_state;
-  std::map<std::string, std::string> baggage;
+  /// Shared with the context of a span that continues this one (no copy).
+  prela::baggage baggage;
   /// Level 2 "random" trace flag, preserved when continuing the trace.
   bool random_trace_id = false;
 

@@ -2,6 +2,7 @@
 // them gives a safe header that parses back to the same entries, leaving out only
 // entries that do not fit.
 #include <cstdint>
+#include <iterator>
 #include <string>
 
 #include "fuzz_support.hpp"
@@ -13,6 +14,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                  prela::detail::incoming_headers::max_lines);
   const auto entries = prela::w3c::parse_baggage(lines, n);
   PRELA_FUZZ_CHECK(entries.size() <= prela::propagation_limits::baggage_entries);
+  // Sorted by key, one entry per key.
+  for (auto it = entries.begin(); it != entries.end() && std::next(it) != entries.end(); ++it) {
+    PRELA_FUZZ_CHECK(it->first < std::next(it)->first);
+  }
   const std::string header = prela::w3c::format_baggage(entries);
   PRELA_FUZZ_CHECK(header.size() <= prela::propagation_limits::baggage_bytes);
   PRELA_FUZZ_CHECK(prela::fuzz::header_safe(header));
@@ -22,14 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Re-encoding can only grow a value (U+FFFD replacements), so entries may be left
   // out for size; every entry that comes back is exact.
   for (const auto& [key, value] : reparsed) {
-    const auto it = entries.find(key);
-    PRELA_FUZZ_CHECK(it != entries.end() && it->second == value);
+    PRELA_FUZZ_CHECK(entries.get(key) == value);
   }
   // An entry is left out only when it does not fit: its own encoding (values with
   // replaced bytes grow up to 9 characters per input byte) would take the header past
   // the limit.
   for (const auto& [key, value] : entries) {
-    if (reparsed.count(key) != 0) continue;
+    if (reparsed.contains(key)) continue;
     const std::string alone = prela::w3c::format_baggage({{key, value}});
     PRELA_FUZZ_CHECK(alone.empty() ||
                      header.size() + (header.empty() ? 0 : 1) + alone.size() > prela::propagation_limits::baggage_bytes);

@@ -50,8 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   PRELA_FUZZ_CHECK(back.sampled == span->is_sampled());
   PRELA_FUZZ_CHECK(back.trace_state == remote.trace_state);
   for (const auto& [key, value] : back.baggage) {
-    const auto it = remote.baggage.find(key);
-    PRELA_FUZZ_CHECK(it != remote.baggage.end() && it->second == value);
+    PRELA_FUZZ_CHECK(remote.baggage.get(key) == value);
   }
   return 0;
 }
