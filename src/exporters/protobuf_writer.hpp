@@ -90,33 +90,32 @@ char* put_double(char* p, double v) noexcept {
   return put_fixed64<Field>(p, std::bit_cast<std::uint64_t>(v));
 }
 
+/// Copies n bytes, sizeof(Word) <= n <= 2 * sizeof(Word), as two overlapping words.
+template <class Word>
+void copy_overlapping(char* p, const char* s, std::size_t n) noexcept {
+  Word head;
+  Word tail;
+  std::memcpy(&head, s, sizeof head);
+  std::memcpy(&tail, s + n - sizeof tail, sizeof tail);
+  std::memcpy(p, &head, sizeof head);
+  std::memcpy(p + n - sizeof tail, &tail, sizeof tail);
+}
+
 /// memcpy, without a library call for the short strings that make up most of a span.
 inline char* copy(char* p, std::string_view v) noexcept {
+  struct bytes16 {
+    char b[16];
+  };
   const char* s = v.data();
   const std::size_t n = v.size();
   if (n > 32) {
     std::memcpy(p, s, n);
-  } else if (n >= 16) {  // two overlapping 16-byte copies
-    char head[16];
-    char tail[16];
-    std::memcpy(head, s, 16);
-    std::memcpy(tail, s + n - 16, 16);
-    std::memcpy(p, head, 16);
-    std::memcpy(p + n - 16, tail, 16);
+  } else if (n >= 16) {
+    copy_overlapping<bytes16>(p, s, n);
   } else if (n >= 8) {
-    std::uint64_t head;
-    std::uint64_t tail;
-    std::memcpy(&head, s, 8);
-    std::memcpy(&tail, s + n - 8, 8);
-    std::memcpy(p, &head, 8);
-    std::memcpy(p + n - 8, &tail, 8);
+    copy_overlapping<std::uint64_t>(p, s, n);
   } else if (n >= 4) {
-    std::uint32_t head;
-    std::uint32_t tail;
-    std::memcpy(&head, s, 4);
-    std::memcpy(&tail, s + n - 4, 4);
-    std::memcpy(p, &head, 4);
-    std::memcpy(p + n - 4, &tail, 4);
+    copy_overlapping<std::uint32_t>(p, s, n);
   } else {
     for (std::size_t i = 0; i < n; ++i) p[i] = s[i];
   }
