@@ -67,17 +67,10 @@ std::uint64_t next_random() noexcept {
   return result;
 }
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool parse_hex64(std::string_view hex, std::uint64_t& out) noexcept {
   std::uint64_t v = 0;
   for (char c : hex) {
-    const int d = hex_value(c);
+    const int d = detail::any_hex(c);
     if (d < 0) return false;
     v = (v << 4) | static_cast<std::uint64_t>(d);
   }

@@ -19,6 +19,7 @@
 #include "prela/tracer.hpp"
 #include "detail/diagnostics.hpp"
 #include "detail/printable.hpp"
+#include "detail/text.hpp"
 #include "exporters/http_header.hpp"
 
 namespace prela {
@@ -44,12 +45,8 @@ std::optional<std::string> env(const char* name) {
   return std::string(v);
 }
 
-std::string trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t");
-  return std::string(s.substr(first, last - first + 1));
-}
+/// trim(), as a string of its own.
+std::string trimmed(std::string_view s) { return std::string(detail::trim(s)); }
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -77,7 +74,7 @@ template <class T>
 T env_count(const char* var, T fallback, unsigned long long min, unsigned long long max) {
   const auto v = env(var);
   if (!v) return fallback;
-  const std::string s = trim(*v);
+  const std::string s = trimmed(*v);
   unsigned long long parsed = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
   if (ec != std::errc() || end != s.data() + s.size() || parsed < min || parsed > max) {
@@ -99,7 +96,7 @@ double env_ratio(const char* var, double fallback) {
   const auto v = env(var);
   if (!v) return fallback;
   char* end = nullptr;
-  const std::string s = trim(*v);
+  const std::string s = trimmed(*v);
   const double d = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size() || s.empty() || !(d >= 0.0 && d <= 1.0)) {
     warn(var, *v, "the default " + std::to_string(fallback));
@@ -109,7 +106,7 @@ double env_ratio(const char* var, double fallback) {
 }
 
 std::shared_ptr<sampler> sampler_from_env() {
-  const std::string name = lower(trim(env("OTEL_TRACES_SAMPLER").value_or("parentbased_always_on")));
+  const std::string name = lower(trimmed(env("OTEL_TRACES_SAMPLER").value_or("parentbased_always_on")));
   const auto ratio = [] { return env_ratio("OTEL_TRACES_SAMPLER_ARG", 1.0); };
   if (name == "always_on") return always_on();
   if (name == "always_off") return always_off();
@@ -121,24 +118,6 @@ std::shared_ptr<sampler> sampler_from_env() {
   return parent_based(always_on());
 }
 
-// Percent-decoding; nullopt when a '%' is not followed by two hex digits.
-std::optional<std::string> percent_decode(std::string_view raw) {
-  std::string value;
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '%') {
-      value += raw[i];
-      continue;
-    }
-    unsigned hex = 0;
-    if (i + 2 >= raw.size() ||
-        std::from_chars(raw.data() + i + 1, raw.data() + i + 3, hex, 16).ptr != raw.data() + i + 3) {
-      return std::nullopt;
-    }
-    value += static_cast<char>(hex);
-    i += 2;
-  }
-  return value;
-}
 
 // "key1=value1,key2=value2" with percent-encoded values (OTEL_RESOURCE_ATTRIBUTES,
 // OTEL_EXPORTER_OTLP_HEADERS). A malformed entry (no '=', no key, a bad %-escape) is
@@ -150,19 +129,19 @@ std::vector<std::pair<std::string, std::string>> key_value_list(const char* var,
     const auto comma = rest.find(',');
     const std::string_view item = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    if (trim(item).empty()) continue;
+    if (detail::trim(item).empty()) continue;
     const auto eq = item.find('=');
-    const std::string key = trim(item.substr(0, eq));
+    const std::string key = trimmed(item.substr(0, eq));
     if (eq == std::string_view::npos || key.empty()) {
       warn_entry(var, item, "not key=value");
       continue;
     }
-    auto value = percent_decode(trim(item.substr(eq + 1)));
-    if (!value) {
+    std::string value;
+    if (!detail::percent_decode(detail::trim(item.substr(eq + 1)), value)) {
       warn_entry(var, item, "a '%' not followed by two hex digits");
       continue;
     }
-    out.emplace_back(key, std::move(*value));
+    out.emplace_back(key, std::move(value));
   }
   return out;
 }
@@ -192,10 +171,10 @@ std::shared_ptr<exporter> otlp_from_env() {
   const char* var = nullptr;
   if (auto v = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
     var = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
-    o.endpoint = trim(*v);  // used as is
+    o.endpoint = trimmed(*v);  // used as is
   } else if (auto base = env("OTEL_EXPORTER_OTLP_ENDPOINT")) {
     var = "OTEL_EXPORTER_OTLP_ENDPOINT";
-    o.endpoint = traces_endpoint(trim(*base));
+    o.endpoint = traces_endpoint(trimmed(*base));
   }
   const char* headers_var = nullptr;
   if (auto h = env_pair("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", &headers_var)) {
@@ -214,7 +193,7 @@ std::shared_ptr<exporter> otlp_from_env() {
   }
   const char* protocol_var = nullptr;
   if (auto p = env_pair("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &protocol_var)) {
-    const std::string v = lower(trim(*p));
+    const std::string v = lower(trimmed(*p));
     if (v == "http/json") {
       o.protocol = otlp_protocol::http_json;
     } else if (v == "grpc") {
@@ -227,7 +206,7 @@ std::shared_ptr<exporter> otlp_from_env() {
   }
   const char* compression_var = nullptr;
   if (auto c = env_pair("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION", &compression_var)) {
-    const std::string v = lower(trim(*c));
+    const std::string v = lower(trimmed(*c));
     if (v == "gzip") {
       o.compression = otlp_compression::gzip;
     } else if (v != "none" && !v.empty()) {
@@ -236,14 +215,14 @@ std::shared_ptr<exporter> otlp_from_env() {
   }
   const char* file_var = nullptr;
   if (auto f = env_pair("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE", &file_var)) {
-    o.certificate_file = trim(*f);
+    o.certificate_file = trimmed(*f);
   }
   if (auto f = env_pair("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
                         &file_var)) {
-    o.client_certificate_file = trim(*f);
+    o.client_certificate_file = trimmed(*f);
   }
   if (auto f = env_pair("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY", &file_var)) {
-    o.client_key_file = trim(*f);
+    o.client_key_file = trimmed(*f);
   }
   try {
     return std::make_shared<otlp_http_exporter>(o);
@@ -268,7 +247,7 @@ std::shared_ptr<exporter> otlp_from_env() {
 }
 
 std::shared_ptr<exporter> file_exporter_from_env(const char* name, const char* var, const char* fallback) {
-  const std::string path = trim(env(var).value_or(fallback));
+  const std::string path = trimmed(env(var).value_or(fallback));
   try {
     if (std::string_view(name) == "jsonl") return std::make_shared<jsonl_exporter>(path);
     return std::make_shared<perfetto_exporter>(path);
@@ -337,7 +316,7 @@ tracer_options tracer_options::from_env() {
   std::string_view rest = list;
   while (!rest.empty()) {
     const auto comma = rest.find(',');
-    const std::string name = trim(rest.substr(0, comma));
+    const std::string name = trimmed(rest.substr(0, comma));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     if (name.empty() || name == "none") continue;
     if (!has_exporter_factory(name)) {

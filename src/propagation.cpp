@@ -9,17 +9,15 @@
 
 #include "detail/hex.hpp"
 #include "detail/http_token.hpp"
+#include "detail/text.hpp"
 
 namespace prela {
 namespace {
 
-constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
+using detail::any_hex;
+using detail::is_ows;
+using detail::lower_hex;
+using detail::trim;
 
 /// Case-insensitive comparison with a lower-case ASCII name.
 bool equals_lower(std::string_view s, std::string_view lower) noexcept {
@@ -81,23 +79,6 @@ bool all_of_class(std::string_view s, std::uint8_t cls) noexcept {
   return (acc & cls) != 0;
 }
 
-// Hex digit values: lower-case only for W3C Trace Context, either case in percent-escapes.
-constexpr std::array<std::int8_t, 256> make_hex_table(bool upper_too) {
-  std::array<std::int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
-  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
-  if (upper_too) {
-    for (int c = 'A'; c <= 'F'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'A' + 10);
-  }
-  return t;
-}
-constexpr auto lower_hex_table = make_hex_table(false);
-constexpr auto any_hex_table = make_hex_table(true);
-
-/// Value of a lower-case hex digit, -1 for anything else (W3C Trace Context is
-/// lower-case only).
-constexpr int lower_hex(char c) noexcept { return lower_hex_table[static_cast<unsigned char>(c)]; }
 
 constexpr char hex_digits[] = "0123456789abcdef";
 
@@ -121,67 +102,14 @@ bool valid_tracestate_value(std::string_view value) noexcept {
 
 // --- baggage grammar (W3C Baggage §3.3.1) ---
 bool is_token(std::string_view s) noexcept { return !s.empty() && all_of_class(s, cls_tchar); }
-int any_hex(char c) noexcept { return any_hex_table[static_cast<unsigned char>(c)]; }
-
-/// Appends `in` with invalid UTF-8 sequences replaced by U+FFFD, as the baggage spec
-/// requires for decoded values.
-void append_utf8_sanitized(std::string& out, std::string_view in) {
-  constexpr std::string_view replacement = "\xEF\xBF\xBD";
-  std::size_t i = 0;
-  while (i < in.size()) {
-    const auto c = static_cast<unsigned char>(in[i]);
-    std::size_t len = 0;
-    std::uint32_t min = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, min = 0x80, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, min = 0x800, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, min = 0x10000, cp = c & 0x07;
-    }
-    bool ok = len != 0 && i + len <= in.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(in[i + k]);
-      if ((cc & 0xC0) != 0x80) ok = false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    if (ok) {
-      out.append(in.substr(i, len));
-      i += len;
-    } else {
-      out.append(replacement);
-      ++i;
-    }
-  }
-}
 
 /// Percent-decodes a baggage value made of baggage-octets that holds at least one
 /// "%"; false if an escape is malformed. Invalid UTF-8 in the result is replaced.
 bool decode_escaped_value(std::string_view value, std::string& out) {
   thread_local std::string raw;  // decoded bytes before the UTF-8 check; reused
-  raw.clear();
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    const char c = value[i];
-    if (c != '%') {
-      raw.push_back(c);
-      continue;
-    }
-    if (i + 2 >= value.size()) return false;
-    const int hi = any_hex(value[i + 1]);
-    const int lo = any_hex(value[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    raw.push_back(static_cast<char>((hi << 4) | lo));
-    i += 2;
-  }
+  if (!detail::percent_decode(value, raw)) return false;
   out.clear();
-  append_utf8_sanitized(out, raw);
+  detail::append_utf8_sanitized(out, raw);  // as the baggage spec requires
   return true;
 }
 

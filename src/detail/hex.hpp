@@ -3,6 +3,7 @@
 // a loop with a table lookup per digit cost ~4 instructions per digit, these ~1.
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -12,6 +13,29 @@
 #endif
 
 namespace prela::detail {
+
+/// The digits of lower-case hex, by value.
+inline constexpr char hex_digits[] = "0123456789abcdef";
+
+/// Digit values by character, -1 for a character that is not a digit of that kind.
+constexpr std::array<std::int8_t, 256> make_hex_table(bool upper_too) {
+  std::array<std::int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+  if (upper_too) {
+    for (int c = 'A'; c <= 'F'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'A' + 10);
+  }
+  return t;
+}
+inline constexpr auto lower_hex_table = make_hex_table(false);
+inline constexpr auto any_hex_table = make_hex_table(true);
+
+/// Value of a lower-case hex digit, -1 for anything else (W3C Trace Context is
+/// lower-case only).
+constexpr int lower_hex(char c) noexcept { return lower_hex_table[static_cast<unsigned char>(c)]; }
+/// Value of a hex digit of either case, -1 for anything else.
+constexpr int any_hex(char c) noexcept { return any_hex_table[static_cast<unsigned char>(c)]; }
 
 /// Between an 8-byte load or store and a value whose highest byte is the first character.
 inline std::uint64_t to_big_endian(std::uint64_t x) noexcept {

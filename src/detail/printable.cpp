@@ -3,36 +3,10 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "detail/text.hpp"
+
 namespace prela::detail {
 namespace {
-
-/// Length of the UTF-8 sequence starting at text[i] and its code point, or 0 if the
-/// bytes there are not a valid (shortest-form, non-surrogate) sequence.
-std::size_t decode(std::string_view text, std::size_t i, char32_t& cp) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };
-  const auto cont = [&](std::size_t k) { return i + k < text.size() && (byte(k) & 0xC0) == 0x80; };
-  const unsigned char b0 = byte(0);
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  }
-  if (b0 >= 0xC2 && b0 <= 0xDF && cont(1)) {
-    cp = (char32_t{b0} & 0x1F) << 6 | (byte(1) & 0x3F);
-    return 2;
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF && cont(1) && cont(2)) {
-    cp = (char32_t{b0} & 0x0F) << 12 | (char32_t{byte(1)} & 0x3F) << 6 | (byte(2) & 0x3F);
-    if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4 && cont(1) && cont(2) && cont(3)) {
-    cp = (char32_t{b0} & 0x07) << 18 | (char32_t{byte(1)} & 0x3F) << 12 | (char32_t{byte(2)} & 0x3F) << 6 |
-         (byte(3) & 0x3F);
-    if (cp < 0x10000 || cp > 0x10FFFF) return 0;
-    return 4;
-  }
-  return 0;
-}
 
 bool hides_or_reorders(char32_t cp) {
   return (cp >= 0x202A && cp <= 0x202E) ||  // bidirectional embeddings and overrides
@@ -49,7 +23,7 @@ std::size_t append_printable(std::string& out, std::string_view text, std::size_
   std::string escape;
   for (std::size_t i = 0; i < text.size();) {
     char32_t cp = 0;
-    const std::size_t n = decode(text, i, cp);
+    const std::size_t n = utf8_decode(text, i, cp);
     escape.clear();
     if (n == 0) {
       char buf[8];

@@ -3,40 +3,7 @@
 #include <ctime>
 #include <variant>
 
-namespace prela::detail {
-
-std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
-  const auto c = static_cast<unsigned char>(s[i]);
-  std::size_t len = 0;
-  std::uint32_t cp = 0;
-  std::uint32_t min = 0;
-  if ((c & 0xE0) == 0xC0) {
-    len = 2, cp = c & 0x1F, min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3, cp = c & 0x0F, min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-}  // namespace prela::detail
-
 namespace prela::detail::json {
-namespace {
-
-constexpr char hex[] = "0123456789abcdef";
-
-}  // namespace
 
 void append_string(std::string& out, std::string_view s) {
   out.push_back('"');
@@ -64,8 +31,8 @@ void append_string(std::string& out, std::string_view s) {
       default:
         if (c < 0x20) {
           out.append("\\u00");
-          out.push_back(hex[c >> 4]);
-          out.push_back(hex[c & 0xF]);
+          out.push_back(detail::hex_digits[c >> 4]);
+          out.push_back(detail::hex_digits[c & 0xF]);
         } else {
           out.append("\xEF\xBF\xBD");  // not UTF-8
         }
@@ -148,6 +115,16 @@ void append_plain_value(std::string& out, const attribute_value& v) {
         }
       },
       v.variant());
+}
+
+void append_members(std::string& out, const std::vector<attribute>& attributes, bool comma_first) {
+  for (const auto& a : attributes) {
+    if (comma_first) out.push_back(',');
+    comma_first = true;
+    append_string(out, a.key);
+    out.push_back(':');
+    append_plain_value(out, a.value);
+  }
 }
 
 }  // namespace prela::detail::json

@@ -10,14 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "../detail/text.hpp"
 #include "prela/attributes.hpp"
-
-namespace prela::detail {
-
-/// Length of the valid UTF-8 sequence starting at s[i] (i < s.size()), or 0.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept;
-
-}  // namespace prela::detail
 
 namespace prela::detail::json {
 
@@ -50,5 +44,10 @@ void append_iso8601(std::string& out, std::chrono::nanoseconds since_epoch);
 
 /// An attribute value as plain JSON (string, number, bool, array).
 void append_plain_value(std::string& out, const attribute_value& v);
+
+/// Attributes as the members of a JSON object, `"key":value` separated by commas,
+/// without the braces; with `comma_first`, a comma before the first one too (for
+/// members that follow others).
+void append_members(std::string& out, const std::vector<attribute>& attributes, bool comma_first = false);
 
 }  // namespace prela::detail::json

@@ -43,16 +43,9 @@ void append_span_json(std::string& out, const span_data& s) {
     json::append_string(out, s.status_message);
   }
   out.append(R"(,"attributes":{)");
-  bool first = true;
-  for (const auto& a : s.attributes) {
-    if (!first) out.push_back(',');
-    first = false;
-    json::append_string(out, a.key);
-    out.push_back(':');
-    json::append_plain_value(out, a.value);
-  }
+  json::append_members(out, s.attributes);
   out.append(R"(},"events":[)");
-  first = true;
+  bool first = true;
   for (const auto& e : s.events) {
     if (!first) out.push_back(',');
     first = false;
@@ -61,14 +54,7 @@ void append_span_json(std::string& out, const span_data& s) {
     out.append(R"(,"timestamp":")");
     json::append_iso8601(out, e.time);
     out.append(R"(","attributes":{)");
-    bool first_attr = true;
-    for (const auto& a : e.attributes) {
-      if (!first_attr) out.push_back(',');
-      first_attr = false;
-      json::append_string(out, a.key);
-      out.push_back(':');
-      json::append_plain_value(out, a.value);
-    }
+    json::append_members(out, e.attributes);
     out.append("}}");
   }
   out.append("]}");

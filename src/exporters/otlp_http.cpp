@@ -36,6 +36,7 @@
 #include "detail/diagnostics.hpp"
 #include "detail/printable.hpp"
 #include "detail/http_token.hpp"
+#include "detail/text.hpp"
 #include "exporters/http_header.hpp"
 
 namespace prela {
@@ -159,8 +160,7 @@ struct attempt_result {
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
   // delay-seconds only; an HTTP-date falls back to the exporter's own backoff.
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  v = detail::trim(v);
   unsigned long long secs = 0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
   if (ec != std::errc() || end != v.data() + v.size() || v.empty()) return std::nullopt;

@@ -25,6 +25,29 @@ void append_metadata(std::string& out, const char* what, int pid, int tid, std::
   out.append("}}");
 }
 
+/// The head of a complete ("X", with its duration) or an instant ("i") event, given as
+/// `phase`, up to and including the opening brace of its args.
+void append_event_head(std::string& out, std::string_view phase, std::string_view name, span_type type,
+                       std::chrono::nanoseconds ts, const std::chrono::nanoseconds* duration, int pid, int tid) {
+  out.append(R"({"ph":)");
+  out.append(phase);
+  out.append(R"(,"name":)");
+  json::append_string(out, name);
+  out.append(R"(,"cat":")");
+  out.append(to_string(type));
+  out.append(R"(","ts":)");
+  json::append_micros(out, ts);
+  if (duration != nullptr) {
+    out.append(R"(,"dur":)");
+    json::append_micros(out, *duration);
+  }
+  out.append(R"(,"pid":)");
+  json::append_int(out, pid);
+  out.append(R"(,"tid":)");
+  json::append_int(out, tid);
+  out.append(R"(,"args":{)");
+}
+
 }  // namespace
 
 perfetto_exporter::perfetto_exporter(std::filesystem::path path)
@@ -88,19 +111,9 @@ export_result perfetto_exporter::export_spans(std::span<const span_data> spans) 
     }
 
     separate();
-    buffer_.append(R"({"ph":"X","name":)");
-    json::append_string(buffer_, s.name);
-    buffer_.append(R"(,"cat":")");
-    buffer_.append(to_string(s.type));
-    buffer_.append(R"(","ts":)");
-    json::append_micros(buffer_, s.start_time);
-    buffer_.append(R"(,"dur":)");
-    json::append_micros(buffer_, std::max(s.duration(), std::chrono::nanoseconds(0)));
-    buffer_.append(R"(,"pid":)");
-    json::append_int(buffer_, t.pid);
-    buffer_.append(R"(,"tid":)");
-    json::append_int(buffer_, tid);
-    buffer_.append(R"(,"args":{"span_id":")");
+    const auto duration = std::max(s.duration(), std::chrono::nanoseconds(0));
+    append_event_head(buffer_, R"("X")", s.name, s.type, s.start_time, &duration, t.pid, tid);
+    buffer_.append(R"("span_id":")");
     s.span_id.to_hex(hex);
     buffer_.append(hex, 16);
     buffer_.append(R"(","parent_span_id":")");
@@ -118,35 +131,13 @@ export_result perfetto_exporter::export_spans(std::span<const span_data> spans) 
       buffer_.append(R"(,"status_message":)");
       json::append_string(buffer_, s.status_message);
     }
-    for (const auto& a : s.attributes) {
-      buffer_.push_back(',');
-      json::append_string(buffer_, a.key);
-      buffer_.push_back(':');
-      json::append_plain_value(buffer_, a.value);
-    }
+    json::append_members(buffer_, s.attributes, /*comma_first=*/true);
     buffer_.append("}}");
 
     for (const auto& e : s.events) {
       separate();
-      buffer_.append(R"({"ph":"i","s":"t","name":)");
-      json::append_string(buffer_, e.name);
-      buffer_.append(R"(,"cat":")");
-      buffer_.append(to_string(s.type));
-      buffer_.append(R"(","ts":)");
-      json::append_micros(buffer_, e.time);
-      buffer_.append(R"(,"pid":)");
-      json::append_int(buffer_, t.pid);
-      buffer_.append(R"(,"tid":)");
-      json::append_int(buffer_, tid);
-      buffer_.append(R"(,"args":{)");
-      bool first = true;
-      for (const auto& a : e.attributes) {
-        if (!first) buffer_.push_back(',');
-        first = false;
-        json::append_string(buffer_, a.key);
-        buffer_.push_back(':');
-        json::append_plain_value(buffer_, a.value);
-      }
+      append_event_head(buffer_, R"("i","s":"t")", e.name, s.type, e.time, nullptr, t.pid, tid);
+      json::append_members(buffer_, e.attributes);
       buffer_.append("}}");
     }
   }
