@@ -30,37 +30,36 @@ net::awaitable<int, Executor> spawned_child(int id) {
 }
 
 template <class Executor>
-net::awaitable<void, Executor> awaiting_parent(int id, violations& v) {
+net::awaitable<void, Executor> awaiting_parent(int id) {
   auto a = get_tracer().span("a", span_type::agent);
   const span* mine = &*a;
   auto ex = co_await net::this_coro::executor;
   const int r = co_await asio::co_spawn(ex, spawned_child<Executor>(id), net::use_awaitable_t<Executor>{});
-  v.check(r == id);
-  v.check(current_span() == mine);
+  PRELA_THREAD_CHECK(r == id);
+  PRELA_THREAD_CHECK(current_span() == mine);
   {
     auto b = get_tracer().span("b");  // opened after the await, ended after the next one
     net::steady_timer timer(ex, std::chrono::microseconds(30 * (id % 5)));
     co_await timer.async_wait(net::use_awaitable_t<Executor>{});
-    v.check(current_span() == &*b);
+    PRELA_THREAD_CHECK(current_span() == &*b);
   }
-  v.check(current_span() == mine);
+  PRELA_THREAD_CHECK(current_span() == mine);
   auto c = get_tracer().span("c");
 }
 
-/// Runs `tasks` tasks started by `start(io, i, v)` on `threads` threads; checks that no
+/// Runs `tasks` tasks started by `start(io, i)` on `threads` threads; checks that no
 /// in-task check failed, no mismatch was counted, nothing was lost or orphaned; returns
 /// the exported spans.
 template <class Start>
 std::vector<span_data> run_clean(int count, Start start) {
   traced t({.max_queue_size = 1 << 16});
   const auto before = get_tracer().stats();
-  violations v;
   net::io_context io(threads);
-  for (int i = 0; i < count; ++i) start(io, i, v);
+  for (int i = 0; i < count; ++i) start(io, i);
   run_on_threads(io, threads);
   auto spans = t.spans();
   const auto after = get_tracer().stats();
-  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(after.context_mismatches == before.context_mismatches);
   BOOST_TEST(balanced(before, after));
   const forest f = read_forest(spans);
@@ -72,8 +71,8 @@ std::vector<span_data> run_clean(int count, Start start) {
 
 template <class Executor, class MakeExecutor>
 void check_awaiting_a_spawn_on(MakeExecutor make) {
-  const auto spans = run_clean(tasks, [&](net::io_context& io, int i, violations& v) {
-    asio::co_spawn(make(io), awaiting_parent<Executor>(i, v), net::detached);
+  const auto spans = run_clean(tasks, [&](net::io_context& io, int i) {
+    asio::co_spawn(make(io), awaiting_parent<Executor>(i), net::detached);
   });
   const forest f = read_forest(spans);
   for (const auto& s : spans) {
@@ -115,27 +114,27 @@ BOOST_AUTO_TEST_CASE(awaiting_a_spawn_in_a_task_whose_executor_is_as_default_on)
 
 // --- bind_executor hops -----------------------------------------------------------------
 
-net::awaitable<void> hopping_task(int id, net::strand<net::io_context::executor_type> strand, violations& v) {
+net::awaitable<void> hopping_task(int id, net::strand<net::io_context::executor_type> strand) {
   auto task = get_tracer().span("task", span_type::agent);
   {
     auto hop = get_tracer().span("hop");
     const span* mine = &*hop;
     co_await net::post(asio::bind_context(net::bind_executor(strand, net::use_awaitable)));
-    v.check(current_span() == mine);
-    v.check(strand.running_in_this_thread());
+    PRELA_THREAD_CHECK(current_span() == mine);
+    PRELA_THREAD_CHECK(strand.running_in_this_thread());
     auto inner = get_tracer().span("after_hop");  // held across the next hop
     co_await net::dispatch(net::bind_executor(strand, asio::bind_context(net::use_awaitable)));
-    v.check(current_span() == &*inner);
+    PRELA_THREAD_CHECK(current_span() == &*inner);
     net::steady_timer timer(strand, std::chrono::microseconds(20 * (id % 5)));
     co_await timer.async_wait(asio::bind_context(net::bind_executor(strand, net::use_awaitable)));
-    v.check(current_span() == &*inner);
+    PRELA_THREAD_CHECK(current_span() == &*inner);
   }
-  v.check(current_span() == &*task);
+  PRELA_THREAD_CHECK(current_span() == &*task);
 }
 
 BOOST_AUTO_TEST_CASE(bind_executor_hops_keep_the_context_when_bound_in_either_order) {
-  const auto spans = run_clean(200, [](net::io_context& io, int i, violations& v) {
-    asio::co_spawn(io, hopping_task(i, net::make_strand(io), v), net::detached);
+  const auto spans = run_clean(200, [](net::io_context& io, int i) {
+    asio::co_spawn(io, hopping_task(i, net::make_strand(io)), net::detached);
   });
   const forest f = read_forest(spans);
   std::set<trace_id> traces;

@@ -12,24 +12,26 @@ using namespace prela::asio::awaitable_operators;
 namespace {
 
 // A child that opens a span, sleeps, and reports what it saw as current afterwards.
-net::awaitable<int> child(std::string name, int ms, violations& v) {
+// `depth`: the spans open in its context with its own, 1 when it runs in a flow of its
+// own (siblings' spans are not on its stack).
+net::awaitable<int> child(std::string name, int ms, std::size_t depth = 1) {
   auto s = get_tracer().span(name, span_type::tool);
   const span* mine = &*s;
-  v.check(get_trace_context().depth() == 1);  // siblings' spans are not on this stack
+  PRELA_THREAD_CHECK(get_trace_context().depth() == depth);
   co_await sleep_for(std::chrono::milliseconds(ms));
-  v.check(current_span() == mine);
+  PRELA_THREAD_CHECK(current_span() == mine);
   set_baggage("child", name);  // never visible to the parent or siblings
   co_return ms;
 }
 
-net::awaitable<void> void_child(std::string name, violations& v) {
-  co_await child(std::move(name), 1, v);
+net::awaitable<void> void_child(std::string name) {
+  co_await child(std::move(name), 1);
 }
 
-net::awaitable<int> failing(std::string name, int ms, violations& v) {
+net::awaitable<int> failing(std::string name, int ms) {
   auto s = get_tracer().span(name, span_type::tool);
   co_await sleep_for(std::chrono::milliseconds(ms));
-  v.check(current_span() == &*s);
+  PRELA_THREAD_CHECK(current_span() == &*s);
   throw std::runtime_error(name + " failed");
 }
 
@@ -59,61 +61,58 @@ void expect_children_of(const std::vector<span_data>& spans, const std::string& 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(variadic_gather_isolates_siblings_and_parents_them) {
-  violations v;
   std::tuple<int, int, std::monostate> result;
   const auto spans = run([&]() -> net::awaitable<void> {
     auto parent = get_tracer().span("parent", span_type::agent);
     set_baggage("parent", "yes");
-    result = co_await asio::gather(child("a", 3, v), child("b", 1, v), void_child("c", v));
-    v.check(current_span() == &*parent);
-    v.check(get_trace_context().depth() == 1);
-    v.check(!get_baggage("child").has_value());
-    v.check(get_baggage("parent") == "yes");
+    result = co_await asio::gather(child("a", 3), child("b", 1), void_child("c"));
+    PRELA_THREAD_CHECK(current_span() == &*parent);
+    PRELA_THREAD_CHECK(get_trace_context().depth() == 1);
+    PRELA_THREAD_CHECK(!get_baggage("child").has_value());
+    PRELA_THREAD_CHECK(get_baggage("parent") == "yes");
     auto after = get_tracer().span("after");
-    v.check(after->parent_span_id() == parent->span_id());
+    PRELA_THREAD_CHECK(after->parent_span_id() == parent->span_id());
   });
-  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(std::get<0>(result) == 3);
   BOOST_TEST(std::get<1>(result) == 1);
   expect_children_of(spans, "parent", {"a", "b", "c", "after"});
 }
 
 BOOST_AUTO_TEST_CASE(vector_gather) {
-  violations v;
   std::vector<int> result;
   const auto spans = run([&]() -> net::awaitable<void> {
     auto parent = get_tracer().span("parent");
     std::vector<net::awaitable<int>> children;
-    for (int i = 0; i < 20; ++i) children.push_back(child("v" + std::to_string(i), i % 4, v));
+    for (int i = 0; i < 20; ++i) children.push_back(child("v" + std::to_string(i), i % 4));
     result = co_await asio::gather(std::move(children));
     std::vector<net::awaitable<void>> voids;
-    voids.push_back(void_child("void_a", v));
-    voids.push_back(void_child("void_b", v));
+    voids.push_back(void_child("void_a"));
+    voids.push_back(void_child("void_b"));
     co_await asio::gather(std::move(voids));
     co_await asio::gather(std::vector<net::awaitable<void>>{});  // empty: completes at once
-    v.check(current_span() == &*parent);
+    PRELA_THREAD_CHECK(current_span() == &*parent);
   });
-  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_REQUIRE(result.size() == 20U);
   for (int i = 0; i < 20; ++i) BOOST_TEST(result[static_cast<std::size_t>(i)] == i % 4);  // input order
   expect_children_of(spans, "parent", {"v0", "v7", "v19", "void_a", "void_b"});
 }
 
 BOOST_AUTO_TEST_CASE(gather_rethrows_the_first_failure_after_all_children_finish) {
-  violations v;
   bool caught = false;
   const auto spans = run([&]() -> net::awaitable<void> {
     auto parent = get_tracer().span("parent");
     try {
       // Far apart: on two threads, two timers that have both expired by the time a
       // loaded machine gets to them complete in either order.
-      co_await asio::gather(child("slow_ok", 80, v), failing("fails_first", 1, v), failing("fails_later", 50, v));
+      co_await asio::gather(child("slow_ok", 80), failing("fails_first", 1), failing("fails_later", 50));
     } catch (const std::runtime_error& e) {
       caught = std::string(e.what()) == "fails_first failed";
     }
-    v.check(current_span() == &*parent);
+    PRELA_THREAD_CHECK(current_span() == &*parent);
   });
-  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(caught);
   // All children ran to completion before the rethrow: the slow one's span is there.
   BOOST_REQUIRE(find(spans, "slow_ok") != nullptr);
@@ -125,17 +124,16 @@ BOOST_AUTO_TEST_CASE(gather_rethrows_the_first_failure_after_all_children_finish
 }
 
 BOOST_AUTO_TEST_CASE(and_operator_forks_each_operand) {
-  violations v;
   int total = 0;
   const auto spans = run([&]() -> net::awaitable<void> {
     auto parent = get_tracer().span("parent");
-    auto [x, y] = co_await (child("left", 2, v) && child("right", 1, v));
-    const int z = co_await (void_child("void_left", v) && child("int_right", 1, v));
-    auto [p, q, r] = co_await (child("one", 1, v) && child("two", 1, v) && child("three", 1, v));
+    auto [x, y] = co_await (child("left", 2) && child("right", 1));
+    const int z = co_await (void_child("void_left") && child("int_right", 1));
+    auto [p, q, r] = co_await (child("one", 1) && child("two", 1) && child("three", 1));
     total = x + y + z + p + q + r;
-    v.check(current_span() == &*parent);
+    PRELA_THREAD_CHECK(current_span() == &*parent);
   });
-  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(total == 2 + 1 + 1 + 3);
   expect_children_of(spans, "parent", {"left", "right", "void_left", "int_right"});
   // (one && two) is itself an operand: its operands are children of the parent's flow.
@@ -144,11 +142,10 @@ BOOST_AUTO_TEST_CASE(and_operator_forks_each_operand) {
 }
 
 BOOST_AUTO_TEST_CASE(and_operator_cancels_the_other_operand_on_failure) {
-  violations v;
   bool caught = false;
   const auto spans = run([&]() -> net::awaitable<void> {
     try {
-      co_await (failing("fails", 1, v) && child("cancelled_by_failure", 1000, v));
+      co_await (failing("fails", 1) && child("cancelled_by_failure", 1000));
     } catch (const boost::asio::multiple_exceptions& e) {
       // As with Asio's operator&&: the cancelled operand failed too (operation aborted);
       // the first exception is the original failure.
@@ -165,19 +162,18 @@ BOOST_AUTO_TEST_CASE(and_operator_cancels_the_other_operand_on_failure) {
 }
 
 BOOST_AUTO_TEST_CASE(or_operator_cancels_the_loser_and_its_span_ends_as_cancelled) {
-  violations v;
   std::size_t winner = 99;
   int value = 0;
   const auto spans = run([&]() -> net::awaitable<void> {
     auto parent = get_tracer().span("parent");
-    auto result = co_await (child("loser", 1000, v) || child("winner", 2, v));
+    auto result = co_await (child("loser", 1000) || child("winner", 2));
     winner = result.index();
     value = std::get<1>(result);
-    auto three = co_await (child("a", 1000, v) || child("b", 1000, v) || void_child("c", v));
-    v.check(three.index() == 2);  // flattened, as Asio's operators do
-    v.check(current_span() == &*parent);
+    auto three = co_await (child("a", 1000) || child("b", 1000) || void_child("c"));
+    PRELA_THREAD_CHECK(three.index() == 2);  // flattened, as Asio's operators do
+    PRELA_THREAD_CHECK(current_span() == &*parent);
   });
-  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(winner == 1U);
   BOOST_TEST(value == 2);
   const span_data* loser = find(spans, "loser");
@@ -190,14 +186,14 @@ BOOST_AUTO_TEST_CASE(or_operator_cancels_the_loser_and_its_span_ends_as_cancelle
 }
 
 BOOST_AUTO_TEST_CASE(traced_wraps_an_awaitable_in_a_span) {
-  violations v;
   bool caught = false;
   const auto spans = run([&]() -> net::awaitable<void> {
     auto parent = get_tracer().span("parent");
-    const int r = co_await asio::traced("wrapped", span_type::retrieval, child("inner", 1, v));
-    v.check(r == 1);
+    // traced() runs the awaitable in this flow: parent, wrapped and inner are open in it.
+    const int r = co_await asio::traced("wrapped", span_type::retrieval, child("inner", 1, 3));
+    PRELA_THREAD_CHECK(r == 1);
     try {
-      co_await asio::traced("wrapped_failure", span_type::tool, failing("inner_failure", 1, v));
+      co_await asio::traced("wrapped_failure", span_type::tool, failing("inner_failure", 1));
     } catch (const std::runtime_error&) {
       caught = true;
     }

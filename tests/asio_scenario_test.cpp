@@ -21,102 +21,101 @@ namespace {
 constexpr int coroutines = 1000;
 
 // Echo server: one coroutine per connection, each in its own flow (a root span).
-net::awaitable<void> echo_session(tcp::socket socket, violations& v) {
+net::awaitable<void> echo_session(tcp::socket socket) {
   auto s = get_tracer().span("echo", span_type::tool);
   const span* mine = &*s;
   char buf[64];
   for (;;) {
     boost::system::error_code ec;
     const std::size_t n = co_await socket.async_read_some(net::buffer(buf), net::redirect_error(net::use_awaitable, ec));
-    v.check(current_span() == mine);
+    PRELA_THREAD_CHECK(current_span() == mine);
     if (ec) break;
     co_await net::async_write(socket, net::buffer(buf, n), net::redirect_error(net::use_awaitable, ec));
-    v.check(current_span() == mine);
+    PRELA_THREAD_CHECK(current_span() == mine);
     if (ec) break;
   }
 }
 
-net::awaitable<void> echo_server(tcp::acceptor& acceptor, int expected, violations& v) {
+net::awaitable<void> echo_server(tcp::acceptor& acceptor, int expected) {
   for (int i = 0; i < expected; ++i) {
     tcp::socket socket = co_await acceptor.async_accept(net::use_awaitable);
-    v.check(current_span() == nullptr);
-    asio::co_spawn(acceptor.get_executor(), echo_session(std::move(socket), v), net::detached);
+    PRELA_THREAD_CHECK(current_span() == nullptr);
+    asio::co_spawn(acceptor.get_executor(), echo_session(std::move(socket)), net::detached);
   }
 }
 
-net::awaitable<int> child_work(int id, violations& v) {
+net::awaitable<int> child_work(int id) {
   auto s = get_tracer().span("grandchild", span_type::llm);
   const span* mine = &*s;
   co_await sleep_for(std::chrono::microseconds(100 * (id % 7)));
-  v.check(current_span() == mine);
+  PRELA_THREAD_CHECK(current_span() == mine);
   co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
-  v.check(current_span() == mine);
+  PRELA_THREAD_CHECK(current_span() == mine);
   co_return id;
 }
 
-net::awaitable<void> producer(std::shared_ptr<channel> ch, int value, violations& v) {
+net::awaitable<void> producer(std::shared_ptr<channel> ch, int value) {
   auto s = get_tracer().span("producer");
   const span* mine = &*s;
   co_await sleep_for(std::chrono::microseconds(50 * (value % 5)));
-  v.check(current_span() == mine);
+  PRELA_THREAD_CHECK(current_span() == mine);
   co_await ch->async_send(boost::system::error_code{}, value, net::use_awaitable);
-  v.check(current_span() == mine);
+  PRELA_THREAD_CHECK(current_span() == mine);
 }
 
-net::awaitable<void> worker(int id, tcp::endpoint server, net::strand<net::io_context::executor_type> strand,
-                            violations& v) {
+net::awaitable<void> worker(int id, tcp::endpoint server, net::strand<net::io_context::executor_type> strand) {
   auto root = get_tracer().span("worker", span_type::agent);
   const span* mine = &*root;
-  auto check_mine = [&] { v.check(current_span() == mine); };
+  auto check_mine = [&] { PRELA_THREAD_CHECK(current_span() == mine); };
   check_mine();
   {
     auto s = get_tracer().span("timer");
     co_await sleep_for(std::chrono::microseconds(100 * (id % 13)));
-    v.check(current_span() == &*s);
+    PRELA_THREAD_CHECK(current_span() == &*s);
   }
   check_mine();
   {
     auto s = get_tracer().span("post");
     co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
-    v.check(current_span() == &*s);
+    PRELA_THREAD_CHECK(current_span() == &*s);
   }
   check_mine();
   {
     auto s = get_tracer().span("child");
-    const int r = co_await child_work(id, v);
-    v.check(r == id);
-    v.check(current_span() == &*s);
+    const int r = co_await child_work(id);
+    PRELA_THREAD_CHECK(r == id);
+    PRELA_THREAD_CHECK(current_span() == &*s);
   }
   check_mine();
   if (id % 2 == 0) {
     auto s = get_tracer().span("tcp", span_type::retrieval);
     tcp::socket socket(co_await net::this_coro::executor);
     co_await socket.async_connect(server, net::use_awaitable);
-    v.check(current_span() == &*s);
+    PRELA_THREAD_CHECK(current_span() == &*s);
     const std::string msg = "hello " + std::to_string(id);
     co_await net::async_write(socket, net::buffer(msg), net::use_awaitable);
-    v.check(current_span() == &*s);
+    PRELA_THREAD_CHECK(current_span() == &*s);
     std::string reply(msg.size(), '\0');
     co_await net::async_read(socket, net::buffer(reply), net::use_awaitable);
-    v.check(current_span() == &*s);
-    v.check(reply == msg);
+    PRELA_THREAD_CHECK(current_span() == &*s);
+    PRELA_THREAD_CHECK(reply == msg);
   }
   check_mine();
   {
     auto s = get_tracer().span("channel");
     auto ch = std::make_shared<channel>(co_await net::this_coro::executor, 1);
-    asio::co_spawn(co_await net::this_coro::executor, producer(ch, id, v), net::detached);
+    asio::co_spawn(co_await net::this_coro::executor, producer(ch, id), net::detached);
     const int got = co_await ch->async_receive(net::use_awaitable);
-    v.check(got == id);
-    v.check(current_span() == &*s);
+    PRELA_THREAD_CHECK(got == id);
+    PRELA_THREAD_CHECK(current_span() == &*s);
   }
   check_mine();
   {
     auto s = get_tracer().span("strand");
     co_await net::post(strand, net::use_awaitable);  // hop through a strand and back
-    v.check(current_span() == &*s);
+    PRELA_THREAD_CHECK(current_span() == &*s);
     co_await net::dispatch(strand, net::use_awaitable);
-    v.check(current_span() == &*s);
+    PRELA_THREAD_CHECK(current_span() == &*s);
   }
   check_mine();
 }
@@ -124,27 +123,26 @@ net::awaitable<void> worker(int id, tcp::endpoint server, net::strand<net::io_co
 void run_scenario(int threads) {
   traced t({.max_queue_size = 1 << 16});
   const auto before = get_tracer().stats();
-  violations v;
   net::io_context io(threads);
   tcp::acceptor acceptor(io, tcp::endpoint(net::ip::address_v4::loopback(), 0));
   const auto endpoint = acceptor.local_endpoint();
-  asio::co_spawn(io, echo_server(acceptor, coroutines / 2, v), net::detached);
+  asio::co_spawn(io, echo_server(acceptor, coroutines / 2), net::detached);
   std::atomic<int> plain_handlers{0};
   for (int i = 0; i < coroutines; ++i) {
     auto strand = net::make_strand(io);
     if (i % 4 == 3) {
-      asio::co_spawn(strand, worker(i, endpoint, strand, v), net::detached);  // runs on a strand
+      asio::co_spawn(strand, worker(i, endpoint, strand), net::detached);  // runs on a strand
     } else {
-      asio::co_spawn(io, worker(i, endpoint, strand, v), net::detached);
+      asio::co_spawn(io, worker(i, endpoint, strand), net::detached);
     }
     // Plain handlers interleaved with the coroutines see no context.
     net::post(io, [&] {
-      v.check(current_span() == nullptr);
+      PRELA_THREAD_CHECK(current_span() == nullptr);
       ++plain_handlers;
     });
   }
   run_on_threads(io, threads);
-  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(plain_handlers.load() == coroutines);
 
   const auto spans = t.spans();

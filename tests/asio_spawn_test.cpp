@@ -49,16 +49,15 @@ BOOST_AUTO_TEST_CASE(the_spawned_coroutine_is_a_child_flow_and_the_handler_runs_
 BOOST_AUTO_TEST_CASE(awaiting_a_spawn_resumes_the_awaiting_coroutine_in_its_own_flow) {
   traced t;
   net::io_context io;
-  violations v;
   asio::co_spawn(io, [&]() -> net::awaitable<void> {
     auto outer = get_tracer().span("outer");
     const int r = co_await asio::co_spawn(co_await net::this_coro::executor, spans_then_returns(3), net::use_awaitable);
-    v.check(r == 3);
-    v.check(current_span() == &*outer);
-    v.check(get_trace_context().depth() == 1);
+    PRELA_THREAD_CHECK(r == 3);
+    PRELA_THREAD_CHECK(current_span() == &*outer);
+    PRELA_THREAD_CHECK(get_trace_context().depth() == 1);
   }, net::detached);
   io.run();
-  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(get_tracer().stats().context_mismatches == 0U);
 }
 
@@ -94,7 +93,6 @@ BOOST_AUTO_TEST_CASE(fork_of_a_thread_pool_executor) {
 BOOST_AUTO_TEST_CASE(fork_of_a_coroutines_own_executor_is_a_new_flow) {
   traced t;
   net::io_context io;
-  violations v;
   span_id task_span;
   span_id worker_parent;
   trace_context* task_context = nullptr;
@@ -105,18 +103,18 @@ BOOST_AUTO_TEST_CASE(fork_of_a_coroutines_own_executor_is_a_new_flow) {
     task_context = &get_trace_context();
     const auto ex = co_await net::this_coro::executor;
     // Forked over the executor beneath the task's adapter: one adapter, not two.
-    v.check(asio::fork(ex).get_inner_executor().target<net::io_context::executor_type>() != nullptr);
+    PRELA_THREAD_CHECK(asio::fork(ex).get_inner_executor().target<net::io_context::executor_type>() != nullptr);
     net::post(asio::fork(ex), [&] {
       worker_context = prela::detail::peek_context();
       auto w = get_tracer().span("worker");
       worker_parent = w->parent_span_id();
     });
     co_await net::post(ex, net::use_awaitable);  // the worker runs first, the task waits
-    v.check(current_span() == &*task);
-    v.check(get_trace_context().depth() == 1);
+    PRELA_THREAD_CHECK(current_span() == &*task);
+    PRELA_THREAD_CHECK(get_trace_context().depth() == 1);
   }, net::detached);
   io.run();
-  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(worker_context != nullptr);
   BOOST_TEST(worker_context != task_context);
   BOOST_TEST((worker_parent == task_span));
@@ -129,7 +127,6 @@ BOOST_AUTO_TEST_CASE(handles_ended_on_a_pool_while_their_coroutine_runs_on) {
   const auto before = get_tracer().stats();
   net::io_context io;
   net::thread_pool pool(2);
-  violations v;
   constexpr int tasks = 8;
   constexpr int ops = 200;
   for (int i = 0; i < tasks; ++i) {
@@ -142,9 +139,9 @@ BOOST_AUTO_TEST_CASE(handles_ended_on_a_pool_while_their_coroutine_runs_on) {
         net::post(pool, [op] { op->end(); });
         // The parent is this flow's own: the request, or an operation not yet ended.
         auto step = get_tracer().span("step");
-        v.check(mine.count(step->parent_span_id()) == 1);
+        PRELA_THREAD_CHECK(mine.count(step->parent_span_id()) == 1);
         co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
-        v.check(current_span() == &*step);
+        PRELA_THREAD_CHECK(current_span() == &*step);
       }
       // The request may end while some operations are still open: they stop being
       // current (not a nesting error) and end on the pool later.
@@ -152,7 +149,7 @@ BOOST_AUTO_TEST_CASE(handles_ended_on_a_pool_while_their_coroutine_runs_on) {
   }
   run_on_threads(io, 2);
   pool.join();
-  BOOST_TEST(v.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   const auto after = get_tracer().stats();
   BOOST_TEST(after.started - before.started == std::uint64_t{tasks * (1 + 2 * ops)});
   BOOST_TEST(after.ended - before.ended == after.started - before.started);

@@ -28,14 +28,6 @@ inline void run_on_threads(net::io_context& io, int n) {
   for (auto& t : threads) t.join();
 }
 
-/// Counts violations found on any thread (Boost.Test is not thread-safe).
-struct violations {
-  std::atomic<int> count{0};
-  void check(bool ok) {
-    if (!ok) ++count;
-  }
-};
-
 inline net::awaitable<void> sleep_for(std::chrono::microseconds d) {
   net::steady_timer t(co_await net::this_coro::executor, d);
   co_await t.async_wait(net::use_awaitable);

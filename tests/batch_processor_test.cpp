@@ -12,40 +12,14 @@ using namespace prela;
 
 namespace {
 
-// Blocks inside export_spans until released: a hung backend.
-struct blocking_exporter final : exporter {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool released = false;
-  std::atomic<int> entered{0};
-  std::atomic<std::size_t> received{0};
-  export_result export_spans(std::span<const span_data> spans) override {
-    ++entered;
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return released; });
-    received += spans.size();
-    return export_result::success;
-  }
-  void release() {
-    {
-      std::lock_guard lock(mu);
-      released = true;
-    }
-    cv.notify_all();
-  }
-};
+using prela::testing::scripted_exporter;
 
-struct failing_exporter final : exporter {
-  std::atomic<int> calls{0};
-  export_result export_spans(std::span<const span_data>) override {
-    ++calls;
-    return export_result::failure;
-  }
-};
-
-struct throwing_exporter final : exporter {
-  export_result export_spans(std::span<const span_data>) override { throw std::runtime_error("backend bug"); }
-};
+// An exporter stuck inside export_spans until released: a hung backend.
+std::shared_ptr<scripted_exporter> hung_exporter() {
+  auto e = std::make_shared<scripted_exporter>();
+  e->hold();
+  return e;
+}
 
 void make_spans(int n) {
   for (int i = 0; i < n; ++i) auto s = get_tracer().span("s");
@@ -57,12 +31,12 @@ BOOST_AUTO_TEST_CASE(a_saturated_pipeline_drops_and_counts_exactly) {
   // Capacity while the exporter is stuck: 10 spans inside it, 10 in its lane's backlog,
   // 10 being handed over by the collector,
   // 10 in the queue. Everything else must be dropped, counted, and never block.
-  auto blocked = std::make_shared<blocking_exporter>();
+  auto blocked = hung_exporter();
   init({.exporters = {blocked}, .max_queue_size = 10, .max_export_batch_size = 10,
         .schedule_delay = std::chrono::hours(1)});
   const auto before = get_tracer().stats();
   make_spans(10);
-  while (blocked->entered == 0) std::this_thread::yield();
+  while (blocked->exports == 0) std::this_thread::yield();
   make_spans(100);
   const auto mid = get_tracer().stats();
   BOOST_TEST(mid.ended - before.ended == 110U);
@@ -79,7 +53,7 @@ BOOST_AUTO_TEST_CASE(a_saturated_pipeline_drops_and_counts_exactly) {
 }
 
 BOOST_AUTO_TEST_CASE(a_hung_exporter_never_blocks_the_application_or_the_others) {
-  auto hung = std::make_shared<blocking_exporter>();
+  auto hung = hung_exporter();
   auto healthy = std::make_shared<memory_exporter>();
   init({.exporters = {hung, healthy}, .max_queue_size = 512, .max_export_batch_size = 16,
         .schedule_delay = std::chrono::milliseconds(10)});
@@ -105,12 +79,12 @@ BOOST_AUTO_TEST_CASE(a_hung_exporter_never_blocks_the_application_or_the_others)
 BOOST_AUTO_TEST_CASE(shutdown_counts_what_a_hung_exporter_still_holds) {
   // An unreachable collector at exit: shutdown gives up at its deadline. The spans the
   // exporter never got are counted as dropped by then, not left uncounted in a backlog.
-  auto hung = std::make_shared<blocking_exporter>();
+  auto hung = hung_exporter();
   init({.exporters = {hung}, .max_queue_size = 100, .max_export_batch_size = 10,
         .schedule_delay = std::chrono::hours(1)});
   const auto before = get_tracer().stats();
   make_spans(10);
-  while (hung->entered == 0) std::this_thread::yield();  // one batch inside the exporter
+  while (hung->exports == 0) std::this_thread::yield();  // one batch inside the exporter
   make_spans(50);
   BOOST_TEST(shutdown(std::chrono::milliseconds(200)) == false);
   const auto at_shutdown = get_tracer().stats();
@@ -123,12 +97,13 @@ BOOST_AUTO_TEST_CASE(shutdown_counts_what_a_hung_exporter_still_holds) {
   const auto after = get_tracer().stats();
   BOOST_TEST(after.exported - before.exported == 10U);
   BOOST_TEST(after.dropped - before.dropped == 50U);
-  BOOST_TEST(hung->entered.load() == 1);  // the abandoned backlog never reached it
+  BOOST_TEST(hung->exports.load() == 1);  // the abandoned backlog never reached it
 }
 
 BOOST_AUTO_TEST_CASE(failures_and_exceptions_are_counted_and_do_not_stop_the_others) {
-  auto failing = std::make_shared<failing_exporter>();
-  auto throwing = std::make_shared<throwing_exporter>();
+  auto failing = std::make_shared<scripted_exporter>([](auto) { return export_result::failure; });
+  auto throwing = std::make_shared<scripted_exporter>(
+      [](auto) -> export_result { throw std::runtime_error("backend bug"); });
   auto memory = std::make_shared<memory_exporter>();
   init({.exporters = {failing, throwing, memory}});
   const auto before = get_tracer().stats();
@@ -138,7 +113,7 @@ BOOST_AUTO_TEST_CASE(failures_and_exceptions_are_counted_and_do_not_stop_the_oth
   BOOST_TEST(memory->spans().size() == 20U);
   BOOST_TEST(after.exported - before.exported == 20U);
   BOOST_TEST(after.export_failures - before.export_failures == 40U);  // 20 per failing exporter
-  BOOST_TEST(failing->calls >= 1);
+  BOOST_TEST(failing->exports >= 1);
 }
 
 BOOST_AUTO_TEST_CASE(shutdown_with_spans_in_flight_delivers_all_of_them) {
@@ -166,35 +141,18 @@ BOOST_AUTO_TEST_CASE(shutdown_with_spans_in_flight_delivers_all_of_them) {
 }
 
 BOOST_AUTO_TEST_CASE(batches_respect_the_batch_size_and_the_schedule_delay) {
-  struct sizes_exporter final : exporter {
-    std::mutex mu;
-    std::vector<std::size_t> sizes;
-    export_result export_spans(std::span<const span_data> spans) override {
-      std::lock_guard lock(mu);
-      sizes.push_back(spans.size());
-      return export_result::success;
-    }
-  };
-  auto rec = std::make_shared<sizes_exporter>();
+  auto rec = std::make_shared<scripted_exporter>();
   init({.exporters = {rec}, .max_export_batch_size = 7, .schedule_delay = std::chrono::milliseconds(20)});
   make_spans(3);
   // No flush: the schedule delay alone must export them.
-  for (int i = 0; i < 500; ++i) {
-    {
-      std::lock_guard lock(rec->mu);
-      if (!rec->sizes.empty()) break;
-    }
+  for (int i = 0; i < 500 && rec->batch_sizes().empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  {
-    std::lock_guard lock(rec->mu);
-    BOOST_TEST(rec->sizes.size() == 1U);
-  }
+  BOOST_TEST(rec->batch_sizes().size() == 1U);
   make_spans(50);
   BOOST_TEST(shutdown());
-  std::lock_guard lock(rec->mu);
   std::size_t total = 0;
-  for (auto n : rec->sizes) {
+  for (auto n : rec->batch_sizes()) {
     BOOST_TEST(n <= 7U);
     total += n;
   }

@@ -48,17 +48,17 @@ int in_child(F child) {
 
 /// An exporter that holds every batch for a while: the processor is mid-export when
 /// the process forks.
-struct slow_exporter : exporter {
-  export_result export_spans(std::span<const span_data>) override {
+std::shared_ptr<exporter> slow_exporter() {
+  return std::make_shared<prela::testing::scripted_exporter>([](auto) {
     std::this_thread::sleep_for(50ms);
     return export_result::success;
-  }
-};
+  });
+}
 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_forked_child_exits_at_once_and_can_trace_after_its_own_init) {
-  prela::testing::traced parent_tracing({.exporters = {std::make_shared<slow_exporter>()},
+  prela::testing::traced parent_tracing({.exporters = {slow_exporter()},
                                          .export_timeout = 30s});
   for (int i = 0; i < 100; ++i) auto s = get_tracer().span("parent before fork");
   (void)force_flush(0ms);  // exports in flight while forking

@@ -216,7 +216,6 @@ BOOST_AUTO_TEST_CASE(snapshots_during_churn_are_consistent) {
   }
   int snapshots = 0;
   std::size_t seen = 0;
-  violations bad;
   const auto until = std::chrono::steady_clock::now() + 1s;
   while (std::chrono::steady_clock::now() < until || seen < 100) {
     const auto all = inflight();
@@ -229,21 +228,21 @@ BOOST_AUTO_TEST_CASE(snapshots_during_churn_are_consistent) {
       if (!n.starts_with("w")) continue;
       ++seen;
       const auto dash = n.find('-');
-      bad.check(dash != std::string_view::npos);
+      PRELA_THREAD_CHECK(dash != std::string_view::npos);
       if (dash == std::string_view::npos) continue;
       const auto k = std::stoull(std::string(n.substr(dash + 1)));
-      bad.check(static_cast<std::uint64_t>(s.type) == k % 6);
-      bad.check(s.trace_id.is_valid() && s.span_id.is_valid());
+      PRELA_THREAD_CHECK(static_cast<std::uint64_t>(s.type) == k % 6);
+      PRELA_THREAD_CHECK(s.trace_id.is_valid() && s.span_id.is_valid());
       if (inner) {
         const auto p = by_id.find(s.parent_span_id.value());
-        if (p != by_id.end()) bad.check(p->second->name == s.name.substr(9) && p->second->trace_id == s.trace_id);
+        if (p != by_id.end()) PRELA_THREAD_CHECK(p->second->name == s.name.substr(9) && p->second->trace_id == s.trace_id);
       }
     }
     ++snapshots;
   }
   stop = true;
   for (auto& w : writers) w.join();
-  BOOST_TEST(bad.count.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(seen > 0U);
   BOOST_TEST_MESSAGE(snapshots << " snapshots, " << seen << " spans checked");
 }

@@ -6,11 +6,13 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +82,75 @@ struct traced {
   }
 };
 
+/// The exporter tests script, for behaviour the memory exporter does not have: what
+/// each batch does (`on_export`: fail, throw, sleep, record; success when empty),
+/// whether exports wait (hold() until release(): a hung backend), and what it saw:
+/// calls, spans, batch sizes, flushes, shutdowns, and how many exports overlapped.
+class scripted_exporter final : public exporter {
+ public:
+  using script = std::function<export_result(std::span<const span_data>)>;
+  explicit scripted_exporter(script on_export = {}) : on_export_(std::move(on_export)) {}
+
+  export_result export_spans(std::span<const span_data> spans) override {
+    const int now = ++concurrent_;
+    for (int seen = max_concurrent.load(); now > seen && !max_concurrent.compare_exchange_weak(seen, now);) {
+    }
+    ++exports;
+    {
+      std::unique_lock lock(mu_);
+      released_.wait(lock, [this] { return !held_; });
+      sizes_.push_back(spans.size());
+    }
+    struct leave {
+      std::atomic<int>& concurrent;
+      ~leave() { --concurrent; }
+    } left{concurrent_};
+    const export_result r = on_export_ ? on_export_(spans) : export_result::success;
+    received += spans.size();
+    return r;
+  }
+  bool force_flush(std::chrono::milliseconds) override {
+    ++flushes;
+    return true;
+  }
+  bool shutdown(std::chrono::milliseconds) override {
+    ++shutdowns;
+    return true;
+  }
+
+  /// Exports from now on wait until release().
+  void hold() {
+    const std::lock_guard lock(mu_);
+    held_ = true;
+  }
+  void release() {
+    {
+      const std::lock_guard lock(mu_);
+      held_ = false;
+    }
+    released_.notify_all();
+  }
+  /// The size of each batch, in order of arrival.
+  std::vector<std::size_t> batch_sizes() {
+    const std::lock_guard lock(mu_);
+    return sizes_;
+  }
+
+  std::atomic<int> exports{0};            ///< export_spans calls, counted as they start
+  std::atomic<std::size_t> received{0};   ///< spans of the calls that returned
+  std::atomic<int> flushes{0};
+  std::atomic<int> shutdowns{0};
+  std::atomic<int> max_concurrent{0};     ///< most export_spans calls at once
+
+ private:
+  script on_export_;
+  std::atomic<int> concurrent_{0};
+  std::mutex mu_;
+  std::condition_variable released_;
+  bool held_ = false;
+  std::vector<std::size_t> sizes_;
+};
+
 /// Captures prela's warnings (set_diagnostic_handler) while it lives; stderr again after.
 class captured_warnings {
  public:
@@ -115,19 +186,30 @@ inline std::string str(const attribute_value* v) {
 
 }  // namespace prela::testing
 
-// Boost.Test assertions are not thread-safe: code running on other threads records
-// failures with PRELA_THREAD_CHECK, and the thread_checks fixture turns them into a
-// test failure (on the test's own thread) when each test case ends.
+// Boost.Test assertions are not thread-safe: code running on other threads (and
+// coroutines, wherever they resume) records failures with PRELA_THREAD_CHECK, which
+// prints the failed condition with its line. A test takes them back with
+// take_thread_failures() (or runs under the thread_checks fixture, which does so when
+// each test case ends); what no test took fails the module at its end.
 #include <atomic>
 #include <cstdio>
 
 namespace prela::testing {
 inline std::atomic<int> thread_failures{0};
 
+/// The checks that failed since the last call.
+inline int take_thread_failures() noexcept { return thread_failures.exchange(0); }
+
 struct thread_checks {
   thread_checks() { thread_failures = 0; }
-  ~thread_checks() { BOOST_TEST(thread_failures.exchange(0) == 0, "checks failed on other threads"); }
+  ~thread_checks() { BOOST_TEST(take_thread_failures() == 0, "checks failed on other threads"); }
 };
+
+struct unclaimed_thread_checks {
+  void setup() {}
+  void teardown() { BOOST_TEST(take_thread_failures() == 0, "checks failed on other threads, in no test's count"); }
+};
+BOOST_TEST_GLOBAL_FIXTURE(unclaimed_thread_checks);
 }  // namespace prela::testing
 
 #define PRELA_THREAD_CHECK(cond)                                                           \

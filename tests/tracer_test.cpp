@@ -196,26 +196,11 @@ BOOST_AUTO_TEST_CASE(continuing_a_remote_trace) {
   BOOST_TEST(find(spans, "unsampled") == nullptr);
 }
 
-namespace {
-// Records what it receives and how it is called, for lifecycle checks.
-struct recording_exporter final : exporter {
-  std::atomic<int> exports{0}, flushes{0}, shutdowns{0};
-  std::atomic<int> concurrent{0}, max_concurrent{0};
-  export_result export_spans(std::span<const span_data>) override {
-    const int now = ++concurrent;
-    max_concurrent = std::max(max_concurrent.load(), now);
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-    --concurrent;
-    ++exports;
-    return export_result::success;
-  }
-  bool force_flush(std::chrono::milliseconds) override { ++flushes; return true; }
-  bool shutdown(std::chrono::milliseconds) override { ++shutdowns; return true; }
-};
-}  // namespace
-
 BOOST_AUTO_TEST_CASE(exporters_are_flushed_shut_down_once_and_never_called_concurrently) {
-  auto rec = std::make_shared<recording_exporter>();
+  auto rec = std::make_shared<prela::testing::scripted_exporter>([](auto) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // long enough to overlap if called at once
+    return export_result::success;
+  });
   init({.exporters = {rec}, .max_export_batch_size = 8});
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i) {
