@@ -60,21 +60,21 @@ struct scheduler {
   }
 };
 
-task worker(scheduler& sched, int id, std::atomic<int>& violations) {
+task worker(scheduler& sched, int id) {
   // Half of them start a trace of their own; it must survive every suspension.
   std::optional<context_scope> own_trace;
   if (id % 2 == 0) own_trace.emplace(new_trace_context());
   const auto expected_trace = own_trace ? own_trace->trace_id() : trace_id();
   auto outer = get_tracer().span("outer_" + std::to_string(id));
-  if (own_trace && outer->trace_id() != expected_trace) ++violations;
+  PRELA_THREAD_CHECK(!own_trace || outer->trace_id() == expected_trace);
   const span* mine = &*outer;
   for (int step = 0; step < 5; ++step) {
     co_await preserve(sched.schedule());
-    if (current_span() != mine) ++violations;
+    PRELA_THREAD_CHECK(current_span() == mine);
     auto inner = get_tracer().span("inner");
-    if (inner->parent_span_id() != mine->span_id()) ++violations;
+    PRELA_THREAD_CHECK(inner->parent_span_id() == mine->span_id());
     co_await preserve(sched.schedule());
-    if (current_span() != &*inner) ++violations;
+    PRELA_THREAD_CHECK(current_span() == &*inner);
   }
 }
 
@@ -90,21 +90,19 @@ task snapshot_after_resume(scheduler& sched, std::vector<inflight_span>& seen) {
 BOOST_AUTO_TEST_CASE(preserve_restores_the_awaiting_coroutines_context_on_any_thread) {
   traced t;
   scheduler sched;
-  std::atomic<int> violations{0};
   // Start 50 concurrent coroutines. Concurrency begins at a spawn, so each starts under
   // a fork of its own (as prela::asio::co_spawn does for Asio).
   for (int i = 0; i < 50; ++i) {
-    bind_context([&, i] { worker(sched, i, violations); })();
+    bind_context([&, i] { worker(sched, i); })();
   }
   // Resume them from two other threads, each of which has a span of its own open.
   std::vector<std::thread> resumers;
-  std::atomic<int> resumer_violations{0};
   for (int r = 0; r < 2; ++r) {
     resumers.emplace_back([&] {
       auto own = get_tracer().span("resumer");
       while (true) {
         sched.run_all();
-        if (current_span() != &*own) ++resumer_violations;
+        PRELA_THREAD_CHECK(current_span() == &*own);
         std::lock_guard lock(sched.mu);
         if (sched.ready.empty()) break;
       }
@@ -112,8 +110,7 @@ BOOST_AUTO_TEST_CASE(preserve_restores_the_awaiting_coroutines_context_on_any_th
   }
   for (auto& th : resumers) th.join();
   sched.run_all();
-  BOOST_TEST(violations.load() == 0);
-  BOOST_TEST(resumer_violations.load() == 0);
+  BOOST_TEST(prela::testing::take_thread_failures() == 0);
   const auto spans = t.spans();
   BOOST_TEST(spans.size() == 50U * 6U + 2U);
   for (const auto& s : spans) {
@@ -160,3 +157,59 @@ BOOST_AUTO_TEST_CASE(a_coroutine_resumed_through_preserve_shows_as_running_in_th
   BOOST_REQUIRE(it != seen.end());
   BOOST_TEST(it->running);
 }
+
+namespace {
+// An awaiter that completes at once (await_suspend returns false) and records which
+// object was awaited and how it was copied or moved.
+struct probe_awaiter {
+  const probe_awaiter** awaited;
+  int* copies;
+  int* moves;
+  probe_awaiter(const probe_awaiter** a, int* c, int* m) : awaited(a), copies(c), moves(m) {}
+  probe_awaiter(const probe_awaiter& o) : awaited(o.awaited), copies(o.copies), moves(o.moves) { ++*copies; }
+  probe_awaiter(probe_awaiter&& o) noexcept : awaited(o.awaited), copies(o.copies), moves(o.moves) { ++*moves; }
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<>) const noexcept {
+    *awaited = this;
+    return false;
+  }
+  int await_resume() const noexcept { return 7; }
+};
+
+// An awaitable whose operator co_await hands out a reference to an awaiter it owns.
+struct owning_awaitable {
+  probe_awaiter inner;
+  probe_awaiter& operator co_await() & { return inner; }
+};
+
+task await_lvalue(probe_awaiter& a, int& result) { result = co_await preserve(a); }
+task await_rvalue(probe_awaiter a, int& result) { result = co_await preserve(std::move(a)); }
+task await_owning(owning_awaitable& a, int& result) { result = co_await preserve(a); }
+}  // namespace
+
+// preserve() awaits what a plain co_await would: an lvalue awaiter in place, an rvalue
+// one moved in once and never copied, and the very object an operator co_await returns.
+BOOST_AUTO_TEST_CASE(preserve_awaits_the_same_object_a_plain_co_await_would) {
+  const probe_awaiter* awaited = nullptr;
+  int copies = 0;
+  int moves = 0;
+  int result = 0;
+  probe_awaiter lvalue(&awaited, &copies, &moves);
+  await_lvalue(lvalue, result);
+  BOOST_TEST(awaited == &lvalue);
+  BOOST_TEST(copies == 0);
+  BOOST_TEST(moves == 0);
+  BOOST_TEST(result == 7);
+
+  moves = 0;
+  await_rvalue(probe_awaiter(&awaited, &copies, &moves), result);
+  BOOST_TEST(copies == 0);
+  BOOST_TEST(moves <= 2);  // into the coroutine's parameter, then once into preserve
+
+  owning_awaitable owner{probe_awaiter(&awaited, &copies, &moves)};
+  copies = 0;
+  await_owning(owner, result);
+  BOOST_TEST(awaited == &owner.inner);
+  BOOST_TEST(copies == 0);
+}
+

@@ -13,31 +13,61 @@ namespace prela {
 namespace detail {
 
 template <class A>
-decltype(auto) get_awaiter(A&& a) {
+concept has_co_await_operator = requires(A&& a) { std::forward<A>(a).operator co_await(); } ||
+                                requires(A&& a) { operator co_await(std::forward<A>(a)); };
+
+/// What `co_await a` awaits: the result of a's operator co_await (kept as it is
+/// returned: a value, or a reference when the operator returns one) next to `a` itself;
+/// or, for an awaiter, `a` alone: the caller's object for an lvalue, moved in once for
+/// an rvalue.
+template <class Awaitable, bool = has_co_await_operator<Awaitable>>
+class awaiter_of {
+ public:
+  explicit awaiter_of(Awaitable&& a) : awaiter_(std::forward<Awaitable>(a)) {}
+  std::remove_reference_t<Awaitable>& get() noexcept { return awaiter_; }
+
+ private:
+  Awaitable awaiter_;
+};
+
+/// What `a`'s operator co_await returns, as it returns it.
+template <class A>
+decltype(auto) apply_co_await(A&& a) {
   if constexpr (requires { std::forward<A>(a).operator co_await(); }) {
     return std::forward<A>(a).operator co_await();
-  } else if constexpr (requires { operator co_await(std::forward<A>(a)); }) {
-    return operator co_await(std::forward<A>(a));
   } else {
-    return std::forward<A>(a);
+    return operator co_await(std::forward<A>(a));
   }
 }
+
+template <class Awaitable>
+class awaiter_of<Awaitable, true> {
+  using awaiter_type = decltype(apply_co_await(std::declval<Awaitable>()));
+
+ public:
+  explicit awaiter_of(Awaitable&& a)
+      : awaitable_(std::forward<Awaitable>(a)), awaiter_(apply_co_await(std::forward<Awaitable>(awaitable_))) {}
+  std::remove_reference_t<awaiter_type>& get() noexcept { return awaiter_; }
+
+ private:
+  Awaitable awaitable_;
+  awaiter_type awaiter_;
+};
 
 /// Holds the awaiting coroutine's context (a reference, so it stays alive however the
 /// coroutine is resumed) and puts it back on whichever thread resumes the coroutine.
 template <class Awaitable>
 class preserving_awaiter {
  public:
-  explicit preserving_awaiter(Awaitable&& a)
-      : awaitable_(std::forward<Awaitable>(a)), awaiter_(get_awaiter(std::forward<Awaitable>(awaitable_))) {}
+  explicit preserving_awaiter(Awaitable&& a) : awaiter_(std::forward<Awaitable>(a)) {}
 
-  bool await_ready() { return awaiter_.await_ready(); }
+  bool await_ready() { return awaiter_.get().await_ready(); }
 
   template <class Promise>
   auto await_suspend(std::coroutine_handle<Promise> h) {
     trace_context* c = peek_context();
     context_ = context_ref(c);
-    return awaiter_.await_suspend(h);
+    return awaiter_.get().await_suspend(h);
   }
 
   decltype(auto) await_resume() {
@@ -45,12 +75,11 @@ class preserving_awaiter {
     // The coroutine's own context is installed for the rest of its run; whoever resumed
     // it inline restores its own context afterwards (see preserve's documentation).
     if (context_) install_current(context_.get());
-    return awaiter_.await_resume();
+    return awaiter_.get().await_resume();
   }
 
  private:
-  Awaitable awaitable_;
-  std::remove_cvref_t<decltype(get_awaiter(std::declval<Awaitable&&>()))> awaiter_;
+  awaiter_of<Awaitable> awaiter_;
   context_ref context_;
 };
 
