@@ -671,8 +671,8 @@ tracer& get_tracer() {
   // queued at exit are flushed by the atexit handler registered by init().
   static tracer* const global = [] {
     auto* t = new tracer();
-    pthread_atfork([] { get_tracer().impl().before_fork(); }, [] { get_tracer().impl().after_fork_in_parent(); },
-                   [] { get_tracer().impl().after_fork_in_child(); });
+    pthread_atfork([] { get_tracer().impl_->before_fork(); }, [] { get_tracer().impl_->after_fork_in_parent(); },
+                   [] { get_tracer().impl_->after_fork_in_child(); });
     return t;
   }();
   return *global;

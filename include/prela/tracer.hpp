@@ -134,7 +134,6 @@ class span_handle : public detail::activation {
 
 class tracer {
  public:
-  tracer();
   ~tracer();
   tracer(const tracer&) = delete;
   tracer& operator=(const tracer&) = delete;
@@ -142,9 +141,7 @@ class tracer {
   /// Starts a span as a child of the current span (a new trace, with a sampling decision,
   /// when there is none) and makes it current until the scope ends.
   [[nodiscard]] span_scope span(std::string_view name, span_type type = span_type::custom);
-  /// Same, with attributes given to the sampler and recorded on the span. (Two
-  /// overloads rather than a defaulted argument: spans without attributes then never
-  /// construct and destroy an empty list.)
+  /// Same, with attributes given to the sampler and recorded on the span.
   [[nodiscard]] span_scope span(std::string_view name, span_type type, prela::attributes attrs);
   /// Continues a trace from another process (see extract() in propagation.hpp): the
   /// span gets the remote trace id and parent, the remote sampled flag goes to the
@@ -166,9 +163,10 @@ class tracer {
   bool shutdown(std::chrono::milliseconds timeout);
   bool force_flush(std::chrono::milliseconds timeout);
 
-  [[nodiscard]] detail::tracer_impl& impl() const noexcept { return *impl_; }
-
  private:
+  friend tracer& get_tracer();
+  tracer();  // the one tracer is get_tracer()'s
+
   std::unique_ptr<detail::tracer_impl> impl_;
 };
 
