@@ -1,7 +1,7 @@
 // Distributed propagation: continue a trace from request headers and pass it on.
 //
 // Formats: W3C Trace Context (traceparent + tracestate, Level 2), W3C Baggage, and the
-// seed library's X-Trace-ID / X-Span-ID pair. A carrier is any string-to-string header
+// X-Trace-ID / X-Span-ID pair of prela for Python (whose API prela mirrors). A carrier is any string-to-string header
 // map (std::map, std::unordered_map, boost::beast::http::fields and the requests and
 // responses derived from it), or a getter / setter callable for anything else. Header
 // names are matched case-insensitively. Hostile input is ignored the way the specs say:
@@ -27,7 +27,7 @@ enum class formats : unsigned {
   none = 0,
   trace_context = 1U << 0,  ///< W3C traceparent + tracestate
   baggage = 1U << 1,        ///< W3C baggage
-  x_trace_id = 1U << 2,     ///< the seed's X-Trace-ID / X-Span-ID
+  x_trace_id = 1U << 2,     ///< X-Trace-ID / X-Span-ID, as prela for Python writes them
   w3c = trace_context | baggage,
   all = trace_context | baggage | x_trace_id,
 };

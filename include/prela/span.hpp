@@ -23,7 +23,8 @@ namespace detail {
 class tracer_impl;
 }
 
-/// What a span represents. The names match the seed library's span types.
+/// What a span represents. The names are those of prela for Python (whose API prela
+/// mirrors), so traces from both read alike.
 enum class span_type : std::uint8_t { agent, llm, tool, retrieval, embedding, custom };
 /// "agent", "llm", "tool", "retrieval", "embedding" or "custom".
 std::string_view to_string(span_type type) noexcept;

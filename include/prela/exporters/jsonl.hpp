@@ -1,4 +1,5 @@
-// One JSON object per span per line, in the Python library's to_dict shape.
+// One JSON object per span per line, in the shape prela for Python writes (its span
+// to_dict), so tools that read those files read these.
 #pragma once
 
 #include <filesystem>
