@@ -118,7 +118,6 @@ std::shared_ptr<sampler> sampler_from_env() {
   return parent_based(always_on());
 }
 
-
 // "key1=value1,key2=value2" with percent-encoded values (OTEL_RESOURCE_ATTRIBUTES,
 // OTEL_EXPORTER_OTLP_HEADERS). A malformed entry (no '=', no key, a bad %-escape) is
 // skipped with a warning naming it; the others are kept.

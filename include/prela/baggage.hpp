@@ -19,9 +19,9 @@ class baggage;
 namespace detail {
 /// Baggage entries sorted by key, unique keys. Immutable once shared: contexts, their
 /// forks, remote_context and every prela::baggage copy share one until a context changes
-/// its baggage (which installs a new copy). It also
-/// keeps the entries' W3C baggage header once inject() has encoded it, so a service
-/// passing the same baggage to every downstream call encodes it once.
+/// its baggage (which installs a new copy). It also keeps the entries' W3C baggage
+/// header once inject() has encoded it, so a service passing the same baggage to every
+/// downstream call encodes it once.
 class baggage_entries : public std::vector<std::pair<std::string, std::string>> {
  public:
   using vector::vector;
