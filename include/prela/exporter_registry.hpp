@@ -1,5 +1,7 @@
-// Exporters by name, for OTEL_TRACES_EXPORTER. The core registers "console"; the
-// exporters library registers "otlp", "jsonl" and "perfetto".
+// Exporters by name, for OTEL_TRACES_EXPORTER: "console", "otlp", "jsonl" and
+// "perfetto" are registered, and an application may add its own. Defined in the
+// exporters library (prela::exporters, part of prela::prela), as is
+// tracer_options::from_env(); a program that links only prela::core cannot use them.
 #pragma once
 
 #include <functional>

@@ -48,7 +48,8 @@ struct tracer_options {
 
   /// Options from the OpenTelemetry environment variables (see docs/configuration.md).
   /// An invalid or out-of-range value gives one warning naming the variable, the valid
-  /// range and the default used instead.
+  /// range and the default used instead. Defined in the exporters library
+  /// (prela::exporters, part of prela::prela), since it names every exporter.
   static tracer_options from_env();
 };
 
