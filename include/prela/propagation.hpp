@@ -4,9 +4,9 @@
 // X-Trace-ID / X-Span-ID pair of prela for Python (whose API prela mirrors). A carrier
 // is any string-to-string header map (std::map, std::unordered_map,
 // boost::beast::http::fields and the requests and responses derived from it), or a
-// getter / setter callable for anything else. Header
-// names are matched case-insensitively. Hostile input is ignored the way the specs say:
-// nothing throws, the request starts a new trace. See docs/propagation.md.
+// getter / setter callable for anything else. Header names are matched
+// case-insensitively. Hostile input is ignored the way the specs say: nothing throws,
+// the request starts a new trace. See docs/propagation.md.
 #pragma once
 
 #include <array>
