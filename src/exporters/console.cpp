@@ -81,44 +81,20 @@ void print_trace(std::ostream& out, std::span<const span_data> spans, const cons
 
 namespace {
 
-void write_tree(std::ostream& out, std::span<const span_data> spans, const console_options& options,
-                bool complete) {
-  if (spans.empty()) return;
-  std::unordered_map<std::uint64_t, std::vector<const span_data*>> children;
-  std::set<std::uint64_t> present;
-  for (const auto& s : spans) present.insert(s.span_id.value());
-  std::vector<const span_data*> roots;
-  auto window_start = spans.front().start_time;
-  auto window_end = spans.front().end_time;
-  for (const auto& s : spans) {
-    window_start = std::min(window_start, s.start_time);
-    window_end = std::max(window_end, s.end_time);
-    if (s.parent_span_id.is_valid() && present.count(s.parent_span_id.value()) != 0) {
-      children[s.parent_span_id.value()].push_back(&s);
-    } else {
-      roots.push_back(&s);
-    }
-  }
-  auto by_start = [](const span_data* a, const span_data* b) { return a->start_time < b->start_time; };
-  std::sort(roots.begin(), roots.end(), by_start);
-  for (auto& [id, list] : children) std::sort(list.begin(), list.end(), by_start);
+// One line of the tree: the indented label, its span, and the indentation of the
+// lines under it (attributes, events).
+struct row {
+  std::string label;
+  const span_data* span;
+  std::string indent;
+};
 
-  const auto& first = *roots.front();
-  out << "trace " << first.trace_id.to_hex();
-  if (first.resource) out << "  service=" << detail::printable(first.resource->service_name, 120);
-  out << "  spans=" << spans.size() << "  duration=" << format_duration(window_end - window_start);
-  if (!complete) out << "  (incomplete: root not ended yet or late spans)";
-  out << '\n';
+using children_map = std::unordered_map<std::uint64_t, std::vector<const span_data*>>;
 
-  // Rows first, so that the bars line up in one column. Iterative (a trace may be
-  // thousands of levels deep); past max_depth levels the indentation stops growing and
-  // the row says how deep it is.
-  const std::size_t text_columns = std::max<std::size_t>(options.max_text_columns, 8);
-  struct row {
-    std::string label;
-    const span_data* span;
-    std::string indent;
-  };
+// The rows in tree order. Iterative (a trace may be thousands of levels deep); past
+// max_depth levels the indentation stops growing and the row says how deep it is.
+std::vector<row> layout(const std::vector<const span_data*>& roots, const children_map& children,
+                        const console_options& options, std::size_t text_columns) {
   std::vector<row> rows;
   struct pending {
     const span_data* span;
@@ -146,7 +122,82 @@ void write_tree(std::ostream& out, std::span<const span_data> spans, const conso
       todo.push_back({it->second[i], child_prefix, p.depth + 1, i + 1 == it->second.size()});
     }
   }
+  return rows;
+}
 
+// The bar of a span's time within the trace's window, `width` cells wide.
+void write_bar(std::ostream& out, const span_data& s, std::chrono::nanoseconds window_start, double window,
+               std::size_t width) {
+  const auto from = static_cast<std::size_t>(static_cast<double>((s.start_time - window_start).count()) / window *
+                                             static_cast<double>(width));
+  auto to = static_cast<std::size_t>(static_cast<double>((s.end_time - window_start).count()) / window *
+                                     static_cast<double>(width) + 0.5);
+  to = std::clamp<std::size_t>(to, std::min(from + 1, width), width);
+  out << '|';
+  for (std::size_t i = 0; i < width; ++i) out << (i >= from && i < to ? "█" : " ");
+  out << '|';
+}
+
+// The lines under a row: its attributes (but error.message, already on the status
+// line) and its events with their offsets.
+void write_details(std::ostream& out, const row& r, std::size_t text_columns) {
+  const span_data& s = *r.span;
+  if (!s.attributes.empty()) {
+    std::string line = r.indent + "    ";
+    bool first_attr = true;
+    for (const auto& a : s.attributes) {
+      if (a.key == "error.message") continue;
+      if (!first_attr) line += ' ';
+      detail::append_printable(line, a.key, text_columns);
+      line += '=';
+      detail::append_printable(line, to_string(a.value), text_columns);
+      first_attr = false;
+    }
+    out << line << '\n';
+  }
+  if (!s.events.empty()) {
+    std::string line = r.indent + "    events:";
+    for (const auto& e : s.events) {
+      line += ' ';
+      detail::append_printable(line, e.name, text_columns);
+      line += " +" + format_duration(e.time - s.start_time);
+    }
+    out << line << '\n';
+  }
+}
+
+void write_tree(std::ostream& out, std::span<const span_data> spans, const console_options& options,
+                bool complete) {
+  if (spans.empty()) return;
+  children_map children;
+  std::set<std::uint64_t> present;
+  for (const auto& s : spans) present.insert(s.span_id.value());
+  std::vector<const span_data*> roots;
+  auto window_start = spans.front().start_time;
+  auto window_end = spans.front().end_time;
+  for (const auto& s : spans) {
+    window_start = std::min(window_start, s.start_time);
+    window_end = std::max(window_end, s.end_time);
+    if (s.parent_span_id.is_valid() && present.count(s.parent_span_id.value()) != 0) {
+      children[s.parent_span_id.value()].push_back(&s);
+    } else {
+      roots.push_back(&s);
+    }
+  }
+  auto by_start = [](const span_data* a, const span_data* b) { return a->start_time < b->start_time; };
+  std::sort(roots.begin(), roots.end(), by_start);
+  for (auto& [id, list] : children) std::sort(list.begin(), list.end(), by_start);
+
+  const auto& first = *roots.front();
+  out << "trace " << first.trace_id.to_hex();
+  if (first.resource) out << "  service=" << detail::printable(first.resource->service_name, 120);
+  out << "  spans=" << spans.size() << "  duration=" << format_duration(window_end - window_start);
+  if (!complete) out << "  (incomplete: root not ended yet or late spans)";
+  out << '\n';
+
+  // Rows first, so that the bars line up in one column.
+  const std::size_t text_columns = std::max<std::size_t>(options.max_text_columns, 8);
+  const std::vector<row> rows = layout(roots, children, options, text_columns);
   std::size_t label_width = 0;
   for (const auto& r : rows) label_width = std::max(label_width, columns(r.label));
   const double window = std::max<double>(1.0, static_cast<double>((window_end - window_start).count()));
@@ -155,14 +206,8 @@ void write_tree(std::ostream& out, std::span<const span_data> spans, const conso
     const span_data& s = *r.span;
     out << r.label << std::string(label_width - columns(r.label) + 2, ' ');
     const std::string d = format_duration(s.duration());
-    out << std::string(d.size() < 10 ? 10 - d.size() : 0, ' ') << d << "  |";
-    const auto from = static_cast<std::size_t>(static_cast<double>((s.start_time - window_start).count()) / window *
-                                               static_cast<double>(width));
-    auto to = static_cast<std::size_t>(static_cast<double>((s.end_time - window_start).count()) / window *
-                                       static_cast<double>(width) + 0.5);
-    to = std::clamp<std::size_t>(to, std::min(from + 1, width), width);
-    for (std::size_t i = 0; i < width; ++i) out << (i >= from && i < to ? "█" : " ");
-    out << '|';
+    out << std::string(d.size() < 10 ? 10 - d.size() : 0, ' ') << d << "  ";
+    write_bar(out, s, window_start, window, width);
     if (s.status == span_status::error) {
       out << "  ERROR";
       if (!s.status_message.empty()) out << ": " << detail::printable(s.status_message, text_columns);
@@ -174,28 +219,7 @@ void write_tree(std::ostream& out, std::span<const span_data> spans, const conso
       out << "  (late: parent " << s.parent_span_id.to_hex() << ")";
     }
     out << '\n';
-    if (options.show_attributes && !s.attributes.empty()) {
-      std::string line = r.indent + "    ";
-      bool first_attr = true;
-      for (const auto& a : s.attributes) {
-        if (a.key == "error.message") continue;  // already on the status line
-        if (!first_attr) line += ' ';
-        detail::append_printable(line, a.key, text_columns);
-        line += '=';
-        detail::append_printable(line, to_string(a.value), text_columns);
-        first_attr = false;
-      }
-      out << line << '\n';
-    }
-    if (options.show_attributes && !s.events.empty()) {
-      std::string line = r.indent + "    events:";
-      for (const auto& e : s.events) {
-        line += ' ';
-        detail::append_printable(line, e.name, text_columns);
-        line += " +" + format_duration(e.time - s.start_time);
-      }
-      out << line << '\n';
-    }
+    if (options.show_attributes) write_details(out, r, text_columns);
   }
   out << '\n';
 }
