@@ -87,9 +87,9 @@ void append_time(std::string& out, std::string_view name, std::chrono::nanosecon
   out.push_back('"');
 }
 
-void append_span(std::string& out, const span_data& s) {
+// traceId, spanId, parentSpanId (for a child), traceState (when there is one), flags.
+void append_ids(std::string& out, const span_data& s) {
   char hex[32];
-  out.push_back('{');
   s.trace_id.to_hex(hex);
   append_hex_field(out, "traceId", hex, 32);
   out.push_back(',');
@@ -108,15 +108,11 @@ void append_span(std::string& out, const span_data& s) {
   // the parent is remote.
   out.append(R"(,"flags":)");
   json::append_uint(out, static_cast<std::uint64_t>(s.trace_flags) | 0x100U | (s.parent_is_remote ? 0x200U : 0U));
-  out.append(R"(,"name":)");
-  json::append_string(out, s.name);
-  out.append(R"(,"kind":)");
-  json::append_int(out, static_cast<int>(kind_of(s)));
-  out.push_back(',');
-  append_time(out, "startTimeUnixNano", s.start_time);
-  out.push_back(',');
-  append_time(out, "endTimeUnixNano", s.end_time);
+}
 
+// The span's attributes after prela's own (the span type, and the GenAI operation for
+// the types that have one), and how many were dropped.
+void append_span_attributes(std::string& out, const span_data& s) {
   out.append(R"(,"attributes":[)");
   append_string_attribute(out, "prela.span_type", to_string(s.type));
   if (const auto op = gen_ai_operation(s.type); !op.empty()) {
@@ -132,6 +128,9 @@ void append_span(std::string& out, const span_data& s) {
     out.append(R"(,"droppedAttributesCount":)");
     json::append_uint(out, s.dropped_attributes);
   }
+}
+
+void append_events(std::string& out, const span_data& s) {
   if (!s.events.empty()) {
     out.append(R"(,"events":[)");
     bool first = true;
@@ -154,7 +153,10 @@ void append_span(std::string& out, const span_data& s) {
     out.append(R"(,"droppedEventsCount":)");
     json::append_uint(out, s.dropped_events);
   }
-  // Status codes: UNSET 0, OK 1, ERROR 2 (prela's enum has the same order).
+}
+
+// Status codes: UNSET 0, OK 1, ERROR 2 (prela's enum has the same order).
+void append_status(std::string& out, const span_data& s) {
   out.append(R"(,"status":{)");
   if (s.status != span_status::unset) {
     out.append(R"("code":)");
@@ -164,7 +166,24 @@ void append_span(std::string& out, const span_data& s) {
       json::append_string(out, s.status_message);
     }
   }
-  out.append("}}");
+  out.push_back('}');
+}
+
+void append_span(std::string& out, const span_data& s) {
+  out.push_back('{');
+  append_ids(out, s);
+  out.append(R"(,"name":)");
+  json::append_string(out, s.name);
+  out.append(R"(,"kind":)");
+  json::append_int(out, static_cast<int>(kind_of(s)));
+  out.push_back(',');
+  append_time(out, "startTimeUnixNano", s.start_time);
+  out.push_back(',');
+  append_time(out, "endTimeUnixNano", s.end_time);
+  append_span_attributes(out, s);
+  append_events(out, s);
+  append_status(out, s);
+  out.push_back('}');
 }
 
 }  // namespace
