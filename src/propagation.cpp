@@ -79,9 +79,6 @@ bool all_of_class(std::string_view s, std::uint8_t cls) noexcept {
   return (acc & cls) != 0;
 }
 
-
-constexpr char hex_digits[] = "0123456789abcdef";
-
 // --- tracestate grammar (Trace Context Level 2, §3.3.1, as the w3c/trace-context
 // repository states it today: the multi-tenant key form was folded into one rule) ---
 constexpr bool is_lcalpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
