@@ -3,28 +3,15 @@
 #include <algorithm>
 #include <iterator>
 
+#include "detail/stable_sort_small.hpp"
+
 namespace prela {
 
-namespace detail {
-void sort_unique(baggage_entries& entries) {
-  // Stable, so that of equal keys the last given stays last, and is the one kept.
-  // Baggage is short and usually sent sorted: an insertion sort allocates nothing and
-  // does no moves then.
-  const auto less = [](const auto& a, const auto& b) { return a.first < b.first; };
-  if (entries.size() <= 32) {
-    for (auto it = entries.begin(); it != entries.end(); ++it) {
-      if (it == entries.begin() || !less(*it, *std::prev(it))) continue;
-      auto entry = std::move(*it);
-      auto hole = it;
-      do {
-        *hole = std::move(*std::prev(hole));
-        --hole;
-      } while (hole != entries.begin() && less(entry, *std::prev(hole)));
-      *hole = std::move(entry);
-    }
-  } else {
-    std::stable_sort(entries.begin(), entries.end(), less);
-  }
+namespace {
+/// Sorts entries by key and keeps one per key: the last given.
+void sort_unique(detail::baggage_entries& entries) {
+  detail::stable_sort_small(entries.begin(), entries.end(),
+                            [](const auto& a, const auto& b) { return a.first < b.first; });
   auto out = entries.begin();
   for (auto it = entries.begin(); it != entries.end(); ++it) {
     if (out != entries.begin() && std::prev(out)->first == it->first) {
@@ -36,7 +23,7 @@ void sort_unique(baggage_entries& entries) {
   }
   entries.erase(out, entries.end());
 }
-}  // namespace detail
+}  // namespace
 
 baggage::baggage(const std::map<std::string, std::string>& entries) {
   if (!entries.empty()) entries_ = std::make_shared<detail::baggage_entries>(entries.begin(), entries.end());
@@ -47,7 +34,7 @@ baggage::baggage(std::initializer_list<std::pair<std::string_view, std::string_v
   auto sorted = std::make_shared<detail::baggage_entries>();
   sorted->reserve(entries.size());
   for (const auto& [key, value] : entries) sorted->emplace_back(key, value);
-  detail::sort_unique(*sorted);
+  sort_unique(*sorted);
   entries_ = std::move(sorted);
 }
 

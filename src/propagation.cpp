@@ -9,6 +9,7 @@
 
 #include "detail/hex.hpp"
 #include "detail/http_token.hpp"
+#include "detail/stable_sort_small.hpp"
 #include "detail/text.hpp"
 
 namespace prela {
@@ -101,11 +102,11 @@ bool valid_tracestate_value(std::string_view value) noexcept {
 bool is_token(std::string_view s) noexcept { return !s.empty() && all_of_class(s, cls_tchar); }
 
 /// Percent-decodes a baggage value made of baggage-octets that holds at least one
-/// "%"; false if an escape is malformed. Invalid UTF-8 in the result is replaced.
-bool decode_escaped_value(std::string_view value, std::string& out) {
+/// "%" and appends it to `out`; false (with `out` unchanged) if an escape is malformed.
+/// Invalid UTF-8 in the result is replaced.
+bool append_escaped_value(std::string& out, std::string_view value) {
   thread_local std::string raw;  // decoded bytes before the UTF-8 check; reused
   if (!detail::percent_decode(value, raw)) return false;
-  out.clear();
   detail::append_utf8_sanitized(out, raw);  // as the baggage spec requires
   return true;
 }
@@ -292,7 +293,6 @@ prela::baggage parse_baggage(const std::string_view* lines, std::size_t count) {
   thread_local std::vector<member> found;  // reused: no allocation per request
   found.clear();
   std::string decoded_text;
-  std::string decoded;
   std::size_t bytes = 0;
   count = std::min(count, detail::incoming_headers::max_lines);
   for (std::size_t line = 0; line < count; ++line) {
@@ -329,33 +329,22 @@ prela::baggage parse_baggage(const std::string_view* lines, std::size_t count) {
       added.key = key;
       added.value = value;  // unencoded octets are ASCII: nothing to decode or check
       if (escaped) {
-        if (!decode_escaped_value(value, decoded)) {
+        added.decoded_at = decoded_text.size();
+        if (!append_escaped_value(decoded_text, value)) {
           found.pop_back();
           return true;
         }
         added.escaped = true;
-        added.decoded_at = decoded_text.size();
-        added.decoded_size = decoded.size();
-        decoded_text += decoded;
+        added.decoded_size = decoded_text.size() - added.decoded_at;
       }
       return true;
     });
     if (!more) break;
   }
   if (found.empty()) return {};
-  // Stable, so that of equal keys the later one comes last. Baggage is short and often
-  // sorted already: an insertion sort of these small records allocates nothing.
-  const auto less = [](const member& x, const member& y) { return x.key < y.key; };
-  if (found.size() <= 32) {
-    for (std::size_t i = 1; i < found.size(); ++i) {
-      const member m = found[i];
-      std::size_t hole = i;
-      for (; hole > 0 && less(m, found[hole - 1]); --hole) found[hole] = found[hole - 1];
-      found[hole] = m;
-    }
-  } else {
-    std::stable_sort(found.begin(), found.end(), less);
-  }
+  // Stable, so that of equal keys the later one comes last.
+  detail::stable_sort_small(found.begin(), found.end(),
+                            [](const member& x, const member& y) { return x.key < y.key; });
   auto out = std::make_shared<detail::baggage_entries>();
   out->reserve(found.size());
   for (std::size_t i = 0; i < found.size(); ++i) {

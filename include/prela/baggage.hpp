@@ -62,9 +62,6 @@ class baggage_entries : public std::vector<std::pair<std::string, std::string>> 
   mutable std::atomic<int> header_state_{header_none};
 };
 
-/// Sorts entries by key and keeps one per key: the last given.
-void sort_unique(baggage_entries& entries);
-
 /// Reaches the shared entries behind a prela::baggage (for contexts and propagation).
 struct baggage_access;
 }  // namespace detail
