@@ -685,6 +685,7 @@ BOOST_AUTO_TEST_CASE(mtls_receiver_accepts_our_client_certificate_and_refuses_no
     otlp_http_exporter e(o);
     BOOST_TEST((e.export_spans(sample_spans(3)) == export_result::failure));
     BOOST_TEST(receiver.requests().empty());
+    BOOST_TEST(receiver.wait_for_failed_handshakes(1));
     BOOST_TEST(receiver.failed_handshakes() == 1);
     BOOST_TEST(e.stats().requests == 1U);  // not retried: it would be refused again
     BOOST_TEST(e.stats().dropped_spans == 3U);

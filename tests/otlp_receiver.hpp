@@ -109,6 +109,17 @@ class otlp_receiver {
   /// TLS handshakes that failed on the receiver's side (e.g. no client certificate).
   int failed_handshakes() const { return failed_handshakes_.load(); }
 
+  /// Waits until `n` handshakes failed (or the timeout passes). The receiver counts a
+  /// failure after its alert went out, so the client may see the alert first.
+  bool wait_for_failed_handshakes(int n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (failed_handshakes_.load() < n) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+
   std::vector<request> requests() const {
     std::lock_guard lock(mu_);
     return requests_;
