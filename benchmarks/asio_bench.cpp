@@ -32,24 +32,22 @@ void run_iterations(benchmark::State& state, int ops_per_iteration, Spawn spawn)
     io.run();
     io.restart();
   }
-  state.counters["ns_per_op"] = benchmark::Counter(static_cast<double>(ops_per_iteration) * 1e-9,
-                                                   benchmark::Counter::kIsIterationInvariantRate |
-                                                       benchmark::Counter::kInvert);
+  state.counters["ns_per_op"] =
+      benchmark::Counter(static_cast<double>(ops_per_iteration) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 // co_await post(use_awaitable): the resumption path, plain executor.
 void post_resume_plain(benchmark::State& state) {
-  run_iterations(state, posts_per_run, [](net::io_context& io) {
-    net::co_spawn(io, post_loop(), net::detached);
-  });
+  run_iterations(state, posts_per_run,
+                 [](net::io_context& io) { net::co_spawn(io, post_loop(), net::detached); });
 }
 BENCHMARK(post_resume_plain);
 
 // The same through context_executor: a context install and restore per resumption.
 void post_resume_context_executor(benchmark::State& state) {
-  run_iterations(state, posts_per_run, [](net::io_context& io) {
-    prela::asio::co_spawn(io, post_loop(), net::detached);
-  });
+  run_iterations(state, posts_per_run,
+                 [](net::io_context& io) { prela::asio::co_spawn(io, post_loop(), net::detached); });
 }
 BENCHMARK(post_resume_context_executor);
 
@@ -71,7 +69,9 @@ void paired(benchmark::State& state, MakeExecutor make_executor) {
   };
   bool plain_first = true;
   for (auto _ : state) {
-    auto run_plain = [&] { plain += timed([&] { net::co_spawn(make_executor(io), post_loop(), net::detached); }); };
+    auto run_plain = [&] {
+      plain += timed([&] { net::co_spawn(make_executor(io), post_loop(), net::detached); });
+    };
     auto run_traced = [&] {
       traced += timed([&] { prela::asio::co_spawn(make_executor(io), post_loop(), net::detached); });
     };
@@ -88,8 +88,9 @@ void paired(benchmark::State& state, MakeExecutor make_executor) {
   state.counters["plain_ns"] = static_cast<double>(plain.count()) / ops;
   state.counters["prela_ns"] = static_cast<double>(traced.count()) / ops;
   state.counters["overhead_pct"] =
-      plain.count() > 0 ? 100.0 * static_cast<double>(traced.count() - plain.count()) / static_cast<double>(plain.count())
-                        : 0.0;
+      plain.count() > 0
+          ? 100.0 * static_cast<double>(traced.count() - plain.count()) / static_cast<double>(plain.count())
+          : 0.0;
 }
 
 void post_resume_paired(benchmark::State& state) {
@@ -157,16 +158,14 @@ net::awaitable<void> gather_loop() {
 }
 
 void gather3_parallel_group_plain(benchmark::State& state) {
-  run_iterations(state, groups_per_run, [](net::io_context& io) {
-    net::co_spawn(io, parallel_group_loop(), net::detached);
-  });
+  run_iterations(state, groups_per_run,
+                 [](net::io_context& io) { net::co_spawn(io, parallel_group_loop(), net::detached); });
 }
 BENCHMARK(gather3_parallel_group_plain);
 
 void gather3_prela(benchmark::State& state) {
-  run_iterations(state, groups_per_run, [](net::io_context& io) {
-    prela::asio::co_spawn(io, gather_loop(), net::detached);
-  });
+  run_iterations(state, groups_per_run,
+                 [](net::io_context& io) { prela::asio::co_spawn(io, gather_loop(), net::detached); });
 }
 BENCHMARK(gather3_prela);
 

@@ -20,7 +20,8 @@ struct null_exporter final : prela::exporter {
 };
 
 void init_with(std::shared_ptr<prela::sampler> sampler) {
-  prela::init({.service_name = "bench", .sampler = std::move(sampler),
+  prela::init({.service_name = "bench",
+               .sampler = std::move(sampler),
                .exporters = {std::make_shared<null_exporter>()}});
 }
 
@@ -30,7 +31,8 @@ void report_drops(benchmark::State& state, const prela::tracer_stats& before) {
   prela::force_flush();
   const auto after = prela::get_tracer().stats();
   const double ended = static_cast<double>(after.ended - before.ended);
-  state.counters["dropped%"] = ended > 0 ? 100.0 * static_cast<double>(after.dropped - before.dropped) / ended : 0;
+  state.counters["dropped%"] =
+      ended > 0 ? 100.0 * static_cast<double>(after.dropped - before.dropped) / ended : 0;
 }
 
 void span_sampled(benchmark::State& state) {

@@ -147,7 +147,8 @@ class loopback_receiver {
 void otlp_end_to_end(benchmark::State& state) {
   loopback_receiver receiver;
   prela::otlp_http_options options{.endpoint = receiver.endpoint()};
-  options.protocol = state.range(1) == 0 ? prela::otlp_protocol::http_json : prela::otlp_protocol::http_protobuf;
+  options.protocol =
+      state.range(1) == 0 ? prela::otlp_protocol::http_json : prela::otlp_protocol::http_protobuf;
   options.compression = state.range(1) == 2 ? prela::otlp_compression::gzip : prela::otlp_compression::none;
   state.SetLabel(state.range(1) == 0 ? "json" : state.range(1) == 1 ? "protobuf" : "protobuf+gzip");
   auto otlp = std::make_shared<prela::otlp_http_exporter>(options);

@@ -134,7 +134,8 @@ void continue_requests(long n) {
   header_map out;
   for (long i = 0; i < n; ++i) {
     auto request = prela::new_trace_context();
-    auto span = prela::get_tracer().span("server", prela::span_type::agent, prela::extract(in, prela::formats::w3c));
+    auto span =
+        prela::get_tracer().span("server", prela::span_type::agent, prela::extract(in, prela::formats::w3c));
     prela::inject(out, prela::formats::w3c);
   }
   if (out.size() != 3) std::abort();
@@ -146,9 +147,11 @@ int main(int argc, char** argv) {
   const std::string_view loop = argc > 1 ? argv[1] : "";
   const long n = argc > 2 ? std::atol(argv[2]) : 0;
   if (n <= 0) {
-    std::fprintf(stderr,
-                 "usage: instruction_probe unsampled|unsampled-nested|sampled|sampled-attributes|resume-plain|resume-prela|spawn-plain|"
-                 "spawn-prela|gather|extract|inject|continue <n>\n");
+    std::fprintf(
+        stderr,
+        "usage: instruction_probe "
+        "unsampled|unsampled-nested|sampled|sampled-attributes|resume-plain|resume-prela|spawn-plain|"
+        "spawn-prela|gather|extract|inject|continue <n>\n");
     return 2;
   }
   if (loop == "unsampled") {

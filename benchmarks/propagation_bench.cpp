@@ -104,7 +104,8 @@ void continue_and_propagate(benchmark::State& state) {
   header_map out;
   for (auto _ : state) {
     auto request = prela::new_trace_context();
-    auto span = prela::get_tracer().span("server", prela::span_type::agent, prela::extract(in, prela::formats::w3c));
+    auto span =
+        prela::get_tracer().span("server", prela::span_type::agent, prela::extract(in, prela::formats::w3c));
     prela::inject(out, prela::formats::w3c);
     benchmark::DoNotOptimize(out);
   }

@@ -22,7 +22,8 @@ inline std::vector<prela::span_data> typical_spans(std::size_t n) {
     s.trace_id = prela::trace_id::generate();
     s.span_id = prela::span_id::generate();
     s.parent_span_id = prela::span_id::generate();
-    s.start_time = std::chrono::nanoseconds(1'763'900'000'000'000'000LL + static_cast<std::int64_t>(i) * 1000);
+    s.start_time =
+        std::chrono::nanoseconds(1'763'900'000'000'000'000LL + static_cast<std::int64_t>(i) * 1000);
     s.end_time = s.start_time + std::chrono::microseconds(1234);
     s.attributes = {{"gen_ai.request.model", "gpt-4o-mini"},
                     {"gen_ai.response.model", "gpt-4o-mini-2024-07-18"},

@@ -7,6 +7,9 @@ packages=(g++ cmake make libboost1.81-all-dev nlohmann-json3-dev libbenchmark-de
 if [[ "${PRELA_WITH_FUZZING:-0}" == 1 ]]; then
   packages+=(clang libclang-rt-14-dev)
 fi
+if [[ "${PRELA_WITH_FORMAT:-0}" == 1 ]]; then  # scripts/format.sh
+  packages+=(clang-format-16)
+fi
 if [[ "${PRELA_WITH_CHROMIUM:-0}" == 1 ]]; then  # the demo's page test in .ci/run
   packages+=(chromium)
 fi

@@ -16,7 +16,8 @@ const clock_base& base() noexcept {
 
 std::chrono::nanoseconds now_since_epoch() noexcept {
   const clock_base& b = base();
-  return b.wall + std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - b.mono);
+  return b.wall +
+         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - b.mono);
 }
 
 }  // namespace prela

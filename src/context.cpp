@@ -4,8 +4,8 @@
 #include <atomic>
 #include <cstddef>
 #include <iterator>
-#include <type_traits>
 #include <mutex>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -199,7 +199,8 @@ void* trace_context::operator new(std::size_t size) {
   // is what arranges that.
   if (!t.registered) detail::register_thread();
   auto* block = static_cast<context_block*>(t.free_contexts);
-  if (block == nullptr && !t.exiting && detail::shared_free_contexts.load(std::memory_order_relaxed) != nullptr) {
+  if (block == nullptr && !t.exiting &&
+      detail::shared_free_contexts.load(std::memory_order_relaxed) != nullptr) {
     // Take the whole shared stack at once (no ABA: nothing is popped singly).
     block = detail::shared_free_contexts.exchange(nullptr, std::memory_order_acquire);
     std::uint32_t n = 0;
@@ -337,7 +338,8 @@ trace_context::state trace_context::swap_state(state next) noexcept {
 }
 
 void trace_context::push(span* s) {
-  if (foreign_ends_.load(std::memory_order_relaxed) != 0) [[unlikely]] drop_foreign_ends();
+  if (foreign_ends_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    drop_foreign_ends();
   s->link_.store(span::linked, std::memory_order_relaxed);  // not yet visible elsewhere
   st_.stack.push_back(s);
 }
@@ -407,7 +409,8 @@ trace_context::removed trace_context::unlink(std::vector<span*>& stack, const sp
 // Everything but popping the innermost span branches off to separate functions, so that
 // the common path stays free of calls (no register saving on every push and pop).
 trace_context::removed trace_context::remove(const span* s) noexcept {
-  if (foreign_ends_.load(std::memory_order_relaxed) != 0) [[unlikely]] return remove_after_foreign_ends(s);
+  if (foreign_ends_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    return remove_after_foreign_ends(s);
   auto& stack = st_.stack;
   if (!stack.empty() && stack.back() == s) [[likely]] {
     stack.pop_back();
@@ -462,8 +465,7 @@ context_scope new_trace_context(new_trace_options options) {
   fresh.explicit_trace = true;
   fresh.sampled = options.sampled;
   if (!options.baggage.empty()) {
-    fresh.baggage = std::make_shared<detail::baggage_entries>(options.baggage.begin(),
-                                                              options.baggage.end());
+    fresh.baggage = std::make_shared<detail::baggage_entries>(options.baggage.begin(), options.baggage.end());
   }
   trace_context::state saved = ctx.swap_state(std::move(fresh));
   return {context_ref(&ctx), std::move(saved)};

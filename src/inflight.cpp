@@ -59,7 +59,8 @@ void push_free(inflight_table& t, inflight_slot& s) noexcept {
 
 /// Takes back the slots other threads closed.
 void take_back(inflight_table& t) noexcept {
-  for (auto* c = t.first.load(std::memory_order_relaxed); c != nullptr; c = c->next.load(std::memory_order_relaxed)) {
+  for (auto* c = t.first.load(std::memory_order_relaxed); c != nullptr;
+       c = c->next.load(std::memory_order_relaxed)) {
     for (std::size_t i = 0; i < c->size; ++i) {
       inflight_slot& s = c->slots[i];
       const std::uint64_t st = s.state.load(std::memory_order_acquire);
@@ -137,11 +138,13 @@ void inflight_after_fork_in_child() noexcept {
   const std::size_t orphaned = orphans.size();
   for (inflight_table* t = all_tables.load(std::memory_order_acquire); t != nullptr; t = t->next) {
     if (t == tls.inflight) continue;
-    for (auto* c = t->first.load(std::memory_order_relaxed); c != nullptr; c = c->next.load(std::memory_order_relaxed)) {
+    for (auto* c = t->first.load(std::memory_order_relaxed); c != nullptr;
+         c = c->next.load(std::memory_order_relaxed)) {
       for (std::size_t i = 0; i < c->size; ++i) {
         const std::uint64_t st = c->slots[i].state.load(std::memory_order_relaxed);
         if ((st & 3) == inflight_slot::open) {
-          c->slots[i].state.store((st & ~std::uint64_t{3}) | inflight_slot::closed_elsewhere, std::memory_order_relaxed);
+          c->slots[i].state.store((st & ~std::uint64_t{3}) | inflight_slot::closed_elsewhere,
+                                  std::memory_order_relaxed);
         }
       }
     }
@@ -197,7 +200,8 @@ inflight_span to_span(const std::uint64_t (&w)[word_count], std::chrono::nanosec
   const auto generation = static_cast<std::uint32_t>(w[6] >> 32);
   s.thread = static_cast<std::uint32_t>(w[6]);
   const std::uint64_t bits = w[7];
-  s.type = static_cast<span_type>(std::min<std::uint64_t>(bits & 0xFF, static_cast<std::uint64_t>(span_type::custom)));
+  s.type = static_cast<span_type>(
+      std::min<std::uint64_t>(bits & 0xFF, static_cast<std::uint64_t>(span_type::custom)));
   s.sampled = ((bits >> 8) & trace_flag_sampled) != 0;
   const std::size_t len = std::min<std::size_t>((bits >> 16) & 0xFF, inline_name_bytes);
   const bool cut = ((bits >> 24) & 1) != 0;
@@ -235,7 +239,8 @@ std::vector<inflight_span> inflight() {
   std::vector<inflight_span> out;
   std::uint64_t w[word_count];
   for (inflight_table* t = all_tables.load(std::memory_order_acquire); t != nullptr; t = t->next) {
-    for (auto* c = t->first.load(std::memory_order_acquire); c != nullptr; c = c->next.load(std::memory_order_acquire)) {
+    for (auto* c = t->first.load(std::memory_order_acquire); c != nullptr;
+         c = c->next.load(std::memory_order_acquire)) {
       for (std::size_t i = 0; i < c->size; ++i) {
         if (read_slot(c->slots[i], w, now)) out.push_back(to_span(w, now, installed));
       }
@@ -261,7 +266,8 @@ void append_age(std::string& out, std::chrono::nanoseconds age) {
     std::snprintf(buf, sizeof buf, "%.2f s", us / 1e6);
   } else {
     const auto s = std::chrono::duration_cast<std::chrono::seconds>(age).count();
-    std::snprintf(buf, sizeof buf, "%lld min %02lld s", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+    std::snprintf(buf, sizeof buf, "%lld min %02lld s", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
   }
   out += buf;
 }
@@ -307,7 +313,8 @@ const inflight_span* open_parent(const inflight_span& s, const spans_by_id& by_i
 /// The span's open ancestors and itself, root first (at most 64 levels).
 std::vector<const inflight_span*> ancestors(const inflight_span& s, const spans_by_id& by_id) {
   std::vector<const inflight_span*> chain{&s};
-  for (const inflight_span* p = open_parent(s, by_id); p != nullptr && chain.size() < 64; p = open_parent(*p, by_id)) {
+  for (const inflight_span* p = open_parent(s, by_id); p != nullptr && chain.size() < 64;
+       p = open_parent(*p, by_id)) {
     chain.push_back(p);
   }
   std::reverse(chain.begin(), chain.end());
@@ -360,7 +367,8 @@ void write_inflight(std::ostream& out, const std::vector<inflight_span>& spans) 
       append_age(text, s->age);
       text += "  ";
       append_flow(text, *s);
-      if (depth == 1 && s->parent_span_id.is_valid()) text += "  parent " + s->parent_span_id.to_hex() + " not open";
+      if (depth == 1 && s->parent_span_id.is_valid())
+        text += "  parent " + s->parent_span_id.to_hex() + " not open";
       if (!s->sampled) text += "  unsampled";
       text += '\n';
       const auto c = children.find(s);

@@ -11,16 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "detail/diagnostics.hpp"
+#include "detail/printable.hpp"
+#include "detail/text.hpp"
+#include "exporters/http_header.hpp"
 #include "prela/exporter_registry.hpp"
 #include "prela/exporters/console.hpp"
 #include "prela/exporters/jsonl.hpp"
 #include "prela/exporters/otlp_http.hpp"
 #include "prela/exporters/perfetto.hpp"
 #include "prela/tracer.hpp"
-#include "detail/diagnostics.hpp"
-#include "detail/printable.hpp"
-#include "detail/text.hpp"
-#include "exporters/http_header.hpp"
 
 namespace prela {
 namespace {
@@ -57,9 +57,8 @@ std::string lower(std::string s) {
 // keys in OTEL_EXPORTER_OTLP_HEADERS) and must not reach a log.
 void warn_entry(const char* var, std::string_view entry, const char* why) {
   const auto eq = entry.find('=');
-  const std::string shown = eq == std::string_view::npos
-                                ? detail::printable(entry, 200)
-                                : detail::printable(entry.substr(0, eq), 200) + "=…";
+  const std::string shown = eq == std::string_view::npos ? detail::printable(entry, 200)
+                                                         : detail::printable(entry.substr(0, eq), 200) + "=…";
   detail::diagnose(std::string("prela: ignoring the entry \"") + shown + "\" of " + var + " (" + why +
                    "); the other entries apply");
 }
@@ -79,8 +78,8 @@ T env_count(const char* var, T fallback, unsigned long long min, unsigned long l
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
   if (ec != std::errc() || end != s.data() + s.size() || parsed < min || parsed > max) {
     warn(var, *v,
-         "the default " + std::to_string(fallback) + " (valid: " + std::to_string(min) + " to " + std::to_string(max) +
-             ")");
+         "the default " + std::to_string(fallback) + " (valid: " + std::to_string(min) + " to " +
+             std::to_string(max) + ")");
     return fallback;
   }
   return static_cast<T>(parsed);
@@ -88,8 +87,9 @@ T env_count(const char* var, T fallback, unsigned long long min, unsigned long l
 
 // Milliseconds within [min, limits::max_duration].
 std::chrono::milliseconds env_millis(const char* var, std::chrono::milliseconds fallback, long long min) {
-  return std::chrono::milliseconds(env_count<long long>(var, fallback.count(), static_cast<unsigned long long>(min),
-                                                        static_cast<unsigned long long>(limits::max_duration.count())));
+  return std::chrono::milliseconds(
+      env_count<long long>(var, fallback.count(), static_cast<unsigned long long>(min),
+                           static_cast<unsigned long long>(limits::max_duration.count())));
 }
 
 double env_ratio(const char* var, double fallback) {
@@ -196,15 +196,17 @@ std::shared_ptr<exporter> otlp_from_env() {
     if (v == "http/json") {
       o.protocol = otlp_protocol::http_json;
     } else if (v == "grpc") {
-      detail::diagnose(std::string("prela: ") + protocol_var +
-                       "=grpc is not supported (prela speaks OTLP over HTTP); using http/protobuf, which every "
-                       "Collector also receives, on port 4318");
+      detail::diagnose(
+          std::string("prela: ") + protocol_var +
+          "=grpc is not supported (prela speaks OTLP over HTTP); using http/protobuf, which every "
+          "Collector also receives, on port 4318");
     } else if (v != "http/protobuf") {
       warn(protocol_var, *p, "http/protobuf (the values are http/protobuf and http/json)");
     }
   }
   const char* compression_var = nullptr;
-  if (auto c = env_pair("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION", &compression_var)) {
+  if (auto c = env_pair("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION",
+                        &compression_var)) {
     const std::string v = lower(trimmed(*c));
     if (v == "gzip") {
       o.compression = otlp_compression::gzip;
@@ -213,11 +215,12 @@ std::shared_ptr<exporter> otlp_from_env() {
     }
   }
   const char* file_var = nullptr;
-  if (auto f = env_pair("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE", &file_var)) {
+  if (auto f =
+          env_pair("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE", &file_var)) {
     o.certificate_file = trimmed(*f);
   }
-  if (auto f = env_pair("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-                        &file_var)) {
+  if (auto f = env_pair("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+                        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &file_var)) {
     o.client_certificate_file = trimmed(*f);
   }
   if (auto f = env_pair("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY", &file_var)) {
@@ -226,8 +229,8 @@ std::shared_ptr<exporter> otlp_from_env() {
   try {
     return std::make_shared<otlp_http_exporter>(o);
   } catch (const std::invalid_argument& e) {
-    if (o.endpoint.rfind("https://", 0) == 0 || !o.certificate_file.empty() || !o.client_certificate_file.empty() ||
-        !o.client_key_file.empty()) {
+    if (o.endpoint.rfind("https://", 0) == 0 || !o.certificate_file.empty() ||
+        !o.client_certificate_file.empty() || !o.client_key_file.empty()) {
       // TLS was asked for: never fall back to another trust store or to plain text.
       detail::diagnose(std::string(e.what()) + "; OTLP export is off");
       return nullptr;
@@ -303,7 +306,8 @@ tracer_options tracer_options::from_env() {
       env_count<std::size_t>("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1, limits::max_queue_size);
   if (o.max_export_batch_size > o.max_queue_size) {
     warn("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", std::to_string(o.max_export_batch_size),
-         "OTEL_BSP_MAX_QUEUE_SIZE (" + std::to_string(o.max_queue_size) + "), a batch cannot exceed the queue");
+         "OTEL_BSP_MAX_QUEUE_SIZE (" + std::to_string(o.max_queue_size) +
+             "), a batch cannot exceed the queue");
     o.max_export_batch_size = o.max_queue_size;
   }
   o.schedule_delay = env_millis("OTEL_BSP_SCHEDULE_DELAY", std::chrono::milliseconds(5000), 0);

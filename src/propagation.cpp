@@ -33,11 +33,11 @@ bool equals_lower(std::string_view s, std::string_view lower) noexcept {
 
 // Character classes of the header grammars, one table lookup per character.
 enum : std::uint8_t {
-  cls_tchar = 1,       // RFC 9110 token character (baggage keys, property keys)
-  cls_baggage = 2,     // W3C Baggage baggage-octet (values, unencoded)
-  cls_ts_key = 4,      // tracestate keychar: lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"
-  cls_ts_value = 8,    // tracestate value character (chr: %x20-7E except "," and "=")
-  cls_safe_out = 16,   // written as is in an injected baggage value (baggage-octet but "%")
+  cls_tchar = 1,      // RFC 9110 token character (baggage keys, property keys)
+  cls_baggage = 2,    // W3C Baggage baggage-octet (values, unencoded)
+  cls_ts_key = 4,     // tracestate keychar: lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"
+  cls_ts_value = 8,   // tracestate value character (chr: %x20-7E except "," and "=")
+  cls_safe_out = 16,  // written as is in an injected baggage value (baggage-octet but "%")
 };
 
 constexpr std::array<std::uint8_t, 256> char_classes = [] {
@@ -49,8 +49,21 @@ constexpr std::array<std::uint8_t, 256> char_classes = [] {
     const bool digit = c >= '0' && c <= '9';
     if (lower || upper || digit) v |= cls_tchar;
     switch (c) {
-      case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-      case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      case '!':
+      case '#':
+      case '$':
+      case '%':
+      case '&':
+      case '\'':
+      case '*':
+      case '+':
+      case '-':
+      case '.':
+      case '^':
+      case '_':
+      case '`':
+      case '|':
+      case '~':
         v |= cls_tchar;
         break;
       default:
@@ -285,7 +298,7 @@ prela::baggage parse_baggage(const std::string_view* lines, std::size_t count) {
   // one side buffer); then, in key order, the entries, built once each.
   struct member {
     std::string_view key;
-    std::string_view value;     // as sent, when not escaped
+    std::string_view value;      // as sent, when not escaped
     std::size_t decoded_at = 0;  // else where its decoded text is in `decoded_text`
     std::size_t decoded_size = 0;
     bool escaped = false;
@@ -386,9 +399,7 @@ static_assert(header::traceparent == "traceparent" && header::tracestate == "tra
               header::baggage == "baggage" && header::x_trace_id == "X-Trace-ID" &&
               header::x_span_id == "X-Span-ID");
 
-formats format_of(header_kind k) noexcept {
-  return format_of_kind[static_cast<std::size_t>(k)];
-}
+formats format_of(header_kind k) noexcept { return format_of_kind[static_cast<std::size_t>(k)]; }
 
 /// True if `name` (of the literal's length) is spelled exactly as `lit`; a fixed-size
 /// comparison the compiler inlines.
@@ -468,7 +479,8 @@ remote_context decode(const incoming_headers& in, formats f) {
       r.sampled = (tp->flags & trace_flag_sampled) != 0;
       r.random_trace_id = (tp->flags & trace_flag_random) != 0;
       have_parent = true;
-      if (in.tracestate.count > 0) r.trace_state = w3c::parse_tracestate(in.tracestate.values.data(), in.tracestate.count);
+      if (in.tracestate.count > 0)
+        r.trace_state = w3c::parse_tracestate(in.tracestate.values.data(), in.tracestate.count);
     }
   }
   if (!have_parent && includes(f, formats::x_trace_id) && in.x_trace_id.count == 1) {
@@ -558,7 +570,8 @@ std::optional<std::string_view> value_for(const outgoing_headers& out, formats f
       if (includes(f, formats::trace_context) && out.has_traceparent) return out.traceparent_value();
       break;
     case header_kind::tracestate:
-      if (includes(f, formats::trace_context) && out.has_traceparent && !out.tracestate.empty()) return out.tracestate;
+      if (includes(f, formats::trace_context) && out.has_traceparent && !out.tracestate.empty())
+        return out.tracestate;
       break;
     case header_kind::baggage:
       if (includes(f, formats::baggage) && !out.baggage.empty()) return out.baggage;

@@ -57,9 +57,9 @@ class rate_limiting_sampler final : public sampler {
   }
   bool should_sample(const sampling_parameters&) override {
     if (per_second_ <= 0) return false;
-    const auto now = static_cast<double>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-            .count());
+    const auto now = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::chrono::steady_clock::now().time_since_epoch())
+                                             .count());
     double tat = tat_.load(std::memory_order_relaxed);
     for (;;) {
       const double start = std::max(tat, now - burst_ns_);

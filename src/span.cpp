@@ -11,21 +11,30 @@ namespace prela {
 
 std::string_view to_string(span_type type) noexcept {
   switch (type) {
-    case span_type::agent: return "agent";
-    case span_type::llm: return "llm";
-    case span_type::tool: return "tool";
-    case span_type::retrieval: return "retrieval";
-    case span_type::embedding: return "embedding";
-    case span_type::custom: return "custom";
+    case span_type::agent:
+      return "agent";
+    case span_type::llm:
+      return "llm";
+    case span_type::tool:
+      return "tool";
+    case span_type::retrieval:
+      return "retrieval";
+    case span_type::embedding:
+      return "embedding";
+    case span_type::custom:
+      return "custom";
   }
   return "custom";
 }
 
 std::string_view to_string(span_status status) noexcept {
   switch (status) {
-    case span_status::unset: return "unset";
-    case span_status::ok: return "ok";
-    case span_status::error: return "error";
+    case span_status::unset:
+      return "unset";
+    case span_status::ok:
+      return "ok";
+    case span_status::error:
+      return "error";
   }
   return "unset";
 }
@@ -101,9 +110,9 @@ void span::record_error(std::string_view type, std::string_view message) {
   upsert(attributes_, "error.type", attribute_value(type), dropped_attributes_);
   upsert(attributes_, "error.message", attribute_value(message), dropped_attributes_);
   if (events_.size() < max_events_per_span) {
-    events_.push_back({"exception", now_since_epoch(),
-                       {{"exception.type", std::string(type)},
-                        {"exception.message", std::string(message)}}});
+    events_.push_back({"exception",
+                       now_since_epoch(),
+                       {{"exception.type", std::string(type)}, {"exception.message", std::string(message)}}});
   } else {
     ++dropped_events_;
   }

@@ -17,9 +17,9 @@
 #include <utility>
 
 #include "detail/batch_processor.hpp"
+#include "detail/diagnostics.hpp"
 #include "detail/exception_info.hpp"
 #include "detail/fork.hpp"
-#include "detail/diagnostics.hpp"
 #include "detail/inflight.hpp"
 #include "detail/printable.hpp"
 #include "detail/tracer_impl.hpp"
@@ -168,9 +168,12 @@ void tracer_impl::init(tracer_options options) {
   if (options.max_export_batch_size == 0 || options.max_export_batch_size > limits::max_queue_size) {
     throw std::invalid_argument("prela::init: max_export_batch_size must be 1 to 2^24");
   }
-  const auto in_range = [](std::chrono::milliseconds d) { return d.count() >= 0 && d <= limits::max_duration; };
+  const auto in_range = [](std::chrono::milliseconds d) {
+    return d.count() >= 0 && d <= limits::max_duration;
+  };
   if (!in_range(options.schedule_delay) || !in_range(options.export_timeout)) {
-    throw std::invalid_argument("prela::init: schedule_delay and export_timeout must be 0 to 86400000 ms (a day)");
+    throw std::invalid_argument(
+        "prela::init: schedule_delay and export_timeout must be 0 to 86400000 ms (a day)");
   }
   if (!in_range(options.slow_span_threshold)) {
     throw std::invalid_argument("prela::init: slow_span_threshold must be 0 (off) to 86400000 ms (a day)");
@@ -258,9 +261,8 @@ void tracer_impl::after_fork_in_child() noexcept {
   lifecycle_.unlock();
 }
 
-span_factory::started span_factory::start(const tracer_impl& tracer, std::string_view name,
-                                           span_type type, const remote_context* remote,
-                                           prela::attributes* attrs) {
+span_factory::started span_factory::start(const tracer_impl& tracer, std::string_view name, span_type type,
+                                          const remote_context* remote, prela::attributes* attrs) {
   trace_context& ctx = get_trace_context();
   const tracer_impl::pin cfg(tracer);
 
@@ -504,12 +506,7 @@ activation& activation::operator=(activation&& other) noexcept {
 
 namespace {
 // One flag per kind of report: each is printed once per process.
-enum class report : std::uint8_t {
-  installed_elsewhere,
-  scope_in_other_flow,
-  scope_below_open_scope,
-  count_
-};
+enum class report : std::uint8_t { installed_elsewhere, scope_in_other_flow, scope_below_open_scope, count_ };
 std::atomic<bool> reported[static_cast<std::size_t>(report::count_)] = {};
 
 bool first_report(report r) noexcept {
@@ -549,7 +546,8 @@ void report_misuse(misuse kind) noexcept {
   if (!first_report(report::installed_elsewhere)) return;
   diagnose(
       "prela: a flow's context was wanted on two threads at once, and the second ran under its thread's own "
-      "context (its spans may have the wrong parent). Usual causes: callbacks on sockets or timers built from "
+      "context (its spans may have the wrong parent). Usual causes: callbacks on sockets or timers built "
+      "from "
       "a task's executor (co_await this_coro::executor) running while the task runs (give each "
       "callback-style session its own flow with prela::asio::new_flow), a coroutine started with "
       "boost::asio::co_spawn on a task's executor (use prela::asio::co_spawn), or one prela::asio::fork() "
@@ -671,7 +669,8 @@ tracer& get_tracer() {
   // queued at exit are flushed by the atexit handler registered by init().
   static tracer* const global = [] {
     auto* t = new tracer();
-    pthread_atfork([] { get_tracer().impl_->before_fork(); }, [] { get_tracer().impl_->after_fork_in_parent(); },
+    pthread_atfork([] { get_tracer().impl_->before_fork(); },
+                   [] { get_tracer().impl_->after_fork_in_parent(); },
                    [] { get_tracer().impl_->after_fork_in_child(); });
     return t;
   }();

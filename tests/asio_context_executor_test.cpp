@@ -66,7 +66,8 @@ BOOST_AUTO_TEST_CASE(queries_are_forwarded_and_require_keeps_the_context) {
   BOOST_TEST(never.context() == ex.context());
   auto tracked = net::prefer(ex, net::execution::outstanding_work.tracked);
   BOOST_TEST(tracked.context() == ex.context());
-  BOOST_TEST((net::query(tracked, net::execution::outstanding_work) == net::execution::outstanding_work.tracked));
+  BOOST_TEST(
+      (net::query(tracked, net::execution::outstanding_work) == net::execution::outstanding_work.tracked));
   auto copy = ex;
   BOOST_TEST((copy == ex));
   auto other = asio::fork(io.get_executor());

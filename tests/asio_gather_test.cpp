@@ -24,9 +24,7 @@ net::awaitable<int> child(std::string name, int ms, std::size_t depth = 1) {
   co_return ms;
 }
 
-net::awaitable<void> void_child(std::string name) {
-  co_await child(std::move(name), 1);
-}
+net::awaitable<void> void_child(std::string name) { co_await child(std::move(name), 1); }
 
 net::awaitable<int> failing(std::string name, int ms) {
   auto s = get_tracer().span(name, span_type::tool);

@@ -5,8 +5,8 @@
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <map>
-#include <set>
 #include <random>
+#include <set>
 
 #include "asio_test_support.hpp"
 
@@ -27,7 +27,8 @@ net::awaitable<void> echo_session(tcp::socket socket) {
   char buf[64];
   for (;;) {
     boost::system::error_code ec;
-    const std::size_t n = co_await socket.async_read_some(net::buffer(buf), net::redirect_error(net::use_awaitable, ec));
+    const std::size_t n =
+        co_await socket.async_read_some(net::buffer(buf), net::redirect_error(net::use_awaitable, ec));
     PRELA_THREAD_CHECK(current_span() == mine);
     if (ec) break;
     co_await net::async_write(socket, net::buffer(buf, n), net::redirect_error(net::use_awaitable, ec));
@@ -63,7 +64,8 @@ net::awaitable<void> producer(std::shared_ptr<channel> ch, int value) {
   PRELA_THREAD_CHECK(current_span() == mine);
 }
 
-net::awaitable<void> worker(int id, tcp::endpoint server, net::strand<net::io_context::executor_type> strand) {
+net::awaitable<void> worker(int id, tcp::endpoint server,
+                            net::strand<net::io_context::executor_type> strand) {
   auto root = get_tracer().span("worker", span_type::agent);
   const span* mine = &*root;
   auto check_mine = [&] { PRELA_THREAD_CHECK(current_span() == mine); };
@@ -152,8 +154,8 @@ void run_scenario(int threads) {
   std::map<span_id, const span_data*> by_id;
   for (const auto& s : spans) by_id[s.span_id] = &s;
   const std::map<std::string, std::string> expected_parent = {
-      {"timer", "worker"}, {"post", "worker"},      {"child", "worker"}, {"tcp", "worker"},
-      {"channel", "worker"}, {"strand", "worker"},  {"grandchild", "child"}, {"producer", "channel"}};
+      {"timer", "worker"},   {"post", "worker"},   {"child", "worker"},     {"tcp", "worker"},
+      {"channel", "worker"}, {"strand", "worker"}, {"grandchild", "child"}, {"producer", "channel"}};
   int wrong_links = 0;
   int workers = 0;
   int echoes = 0;
@@ -166,7 +168,8 @@ void run_scenario(int threads) {
       continue;
     }
     const auto it = by_id.find(s.parent_span_id);
-    if (it == by_id.end() || it->second->trace_id != s.trace_id || it->second->name != expected_parent.at(s.name)) {
+    if (it == by_id.end() || it->second->trace_id != s.trace_id ||
+        it->second->name != expected_parent.at(s.name)) {
       ++wrong_links;
     }
   }

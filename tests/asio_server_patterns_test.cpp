@@ -47,9 +47,7 @@ struct server {
   }
 };
 
-tcp::endpoint loopback(unsigned short port) {
-  return {net::ip::address_v4::loopback(), port};
-}
+tcp::endpoint loopback(unsigned short port) { return {net::ip::address_v4::loopback(), port}; }
 
 // --- A listener coroutine handing sockets to callback-style sessions -------------------
 // (Asio's cpp11 echo server's session class, accepted by a cpp20-style listener that

@@ -49,13 +49,17 @@ BOOST_AUTO_TEST_CASE(the_spawned_coroutine_is_a_child_flow_and_the_handler_runs_
 BOOST_AUTO_TEST_CASE(awaiting_a_spawn_resumes_the_awaiting_coroutine_in_its_own_flow) {
   traced t;
   net::io_context io;
-  asio::co_spawn(io, [&]() -> net::awaitable<void> {
-    auto outer = get_tracer().span("outer");
-    const int r = co_await asio::co_spawn(co_await net::this_coro::executor, spans_then_returns(3), net::use_awaitable);
-    PRELA_THREAD_CHECK(r == 3);
-    PRELA_THREAD_CHECK(current_span() == &*outer);
-    PRELA_THREAD_CHECK(get_trace_context().depth() == 1);
-  }, net::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        auto outer = get_tracer().span("outer");
+        const int r = co_await asio::co_spawn(co_await net::this_coro::executor, spans_then_returns(3),
+                                              net::use_awaitable);
+        PRELA_THREAD_CHECK(r == 3);
+        PRELA_THREAD_CHECK(current_span() == &*outer);
+        PRELA_THREAD_CHECK(get_trace_context().depth() == 1);
+      },
+      net::detached);
   io.run();
   BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(get_tracer().stats().context_mismatches == 0U);
@@ -97,22 +101,26 @@ BOOST_AUTO_TEST_CASE(fork_of_a_coroutines_own_executor_is_a_new_flow) {
   span_id worker_parent;
   trace_context* task_context = nullptr;
   trace_context* worker_context = nullptr;
-  asio::co_spawn(io, [&]() -> net::awaitable<void> {
-    auto task = get_tracer().span("task");
-    task_span = task->span_id();
-    task_context = &get_trace_context();
-    const auto ex = co_await net::this_coro::executor;
-    // Forked over the executor beneath the task's adapter: one adapter, not two.
-    PRELA_THREAD_CHECK(asio::fork(ex).get_inner_executor().target<net::io_context::executor_type>() != nullptr);
-    net::post(asio::fork(ex), [&] {
-      worker_context = prela::detail::peek_context();
-      auto w = get_tracer().span("worker");
-      worker_parent = w->parent_span_id();
-    });
-    co_await net::post(ex, net::use_awaitable);  // the worker runs first, the task waits
-    PRELA_THREAD_CHECK(current_span() == &*task);
-    PRELA_THREAD_CHECK(get_trace_context().depth() == 1);
-  }, net::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        auto task = get_tracer().span("task");
+        task_span = task->span_id();
+        task_context = &get_trace_context();
+        const auto ex = co_await net::this_coro::executor;
+        // Forked over the executor beneath the task's adapter: one adapter, not two.
+        PRELA_THREAD_CHECK(asio::fork(ex).get_inner_executor().target<net::io_context::executor_type>() !=
+                           nullptr);
+        net::post(asio::fork(ex), [&] {
+          worker_context = prela::detail::peek_context();
+          auto w = get_tracer().span("worker");
+          worker_parent = w->parent_span_id();
+        });
+        co_await net::post(ex, net::use_awaitable);  // the worker runs first, the task waits
+        PRELA_THREAD_CHECK(current_span() == &*task);
+        PRELA_THREAD_CHECK(get_trace_context().depth() == 1);
+      },
+      net::detached);
   io.run();
   BOOST_TEST(prela::testing::take_thread_failures() == 0);
   BOOST_TEST(worker_context != nullptr);
@@ -130,22 +138,25 @@ BOOST_AUTO_TEST_CASE(handles_ended_on_a_pool_while_their_coroutine_runs_on) {
   constexpr int tasks = 8;
   constexpr int ops = 200;
   for (int i = 0; i < tasks; ++i) {
-    asio::co_spawn(io, [&]() -> net::awaitable<void> {
-      auto request = get_tracer().span("request");
-      std::set<span_id> mine{request->span_id()};
-      for (int k = 0; k < ops; ++k) {
-        auto op = std::make_shared<span_handle>(get_tracer().start_span("db_call"));
-        mine.insert((*op)->span_id());
-        net::post(pool, [op] { op->end(); });
-        // The parent is this flow's own: the request, or an operation not yet ended.
-        auto step = get_tracer().span("step");
-        PRELA_THREAD_CHECK(mine.count(step->parent_span_id()) == 1);
-        co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
-        PRELA_THREAD_CHECK(current_span() == &*step);
-      }
-      // The request may end while some operations are still open: they stop being
-      // current (not a nesting error) and end on the pool later.
-    }, net::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+          auto request = get_tracer().span("request");
+          std::set<span_id> mine{request->span_id()};
+          for (int k = 0; k < ops; ++k) {
+            auto op = std::make_shared<span_handle>(get_tracer().start_span("db_call"));
+            mine.insert((*op)->span_id());
+            net::post(pool, [op] { op->end(); });
+            // The parent is this flow's own: the request, or an operation not yet ended.
+            auto step = get_tracer().span("step");
+            PRELA_THREAD_CHECK(mine.count(step->parent_span_id()) == 1);
+            co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
+            PRELA_THREAD_CHECK(current_span() == &*step);
+          }
+          // The request may end while some operations are still open: they stop being
+          // current (not a nesting error) and end on the pool later.
+        },
+        net::detached);
   }
   run_on_threads(io, 2);
   pool.join();
@@ -208,9 +219,9 @@ BOOST_AUTO_TEST_CASE(bind_context_on_a_composed_operation) {
     auto s = get_tracer().span("compose_start");
     parent = s->span_id();
     async_double_wait(timer, asio::bind_context([&](boost::system::error_code ec) {
-      called = !ec;
-      PRELA_THREAD_CHECK(current_span() != nullptr && current_span()->span_id() == parent);
-    }));
+                        called = !ec;
+                        PRELA_THREAD_CHECK(current_span() != nullptr && current_span()->span_id() == parent);
+                      }));
   }
   io.run();
   BOOST_TEST(called);
@@ -224,20 +235,24 @@ BOOST_AUTO_TEST_CASE(frames_destroyed_while_suspended_end_their_spans_as_cancell
     net::io_context io;
     int suspended = 0;
     for (int i = 0; i < 200; ++i) {
-      asio::co_spawn(io, [&suspended]() -> net::awaitable<void> {
-        auto s = get_tracer().span("suspended_forever");
-        auto inner = get_tracer().span("inner");
-        ++suspended;
-        co_await sleep_for(std::chrono::hours(1));
-      }, net::detached);
+      asio::co_spawn(
+          io,
+          [&suspended]() -> net::awaitable<void> {
+            auto s = get_tracer().span("suspended_forever");
+            auto inner = get_tracer().span("inner");
+            ++suspended;
+            co_await sleep_for(std::chrono::hours(1));
+          },
+          net::detached);
     }
     // Run until every coroutine has reached its suspension point (bounded, so a bug
     // cannot hang the suite).
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (suspended < 200 && std::chrono::steady_clock::now() < give_up) io.run_one_for(std::chrono::milliseconds(10));
+    while (suspended < 200 && std::chrono::steady_clock::now() < give_up)
+      io.run_one_for(std::chrono::milliseconds(10));
     BOOST_REQUIRE(suspended == 200);
     io.stop();
-  }  // io_context destroyed here: the frames are destroyed on this thread
+  }                                    // io_context destroyed here: the frames are destroyed on this thread
   BOOST_TEST(current_span() == mine);  // the destroying thread's context is untouched
   BOOST_TEST(get_trace_context().depth() == 1U);
   const auto spans = t.spans();
@@ -260,11 +275,14 @@ BOOST_AUTO_TEST_CASE(resumptions_queued_when_the_io_context_is_destroyed_end_the
     net::io_context io;
     int started = 0;
     for (int i = 0; i < 100; ++i) {
-      asio::co_spawn(io, [&started]() -> net::awaitable<void> {
-        auto s = get_tracer().span("posting_forever");
-        ++started;
-        for (;;) co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
-      }, net::detached);
+      asio::co_spawn(
+          io,
+          [&started]() -> net::awaitable<void> {
+            auto s = get_tracer().span("posting_forever");
+            ++started;
+            for (;;) co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
+          },
+          net::detached);
     }
     for (int i = 0; i < 1000; ++i) io.run_one();
     BOOST_REQUIRE(started == 100);
@@ -285,10 +303,13 @@ BOOST_AUTO_TEST_CASE(a_cancelled_operation_ends_the_span_with_the_error) {
   traced t;
   net::io_context io;
   net::cancellation_signal signal;
-  asio::co_spawn(io, []() -> net::awaitable<void> {
-    auto s = get_tracer().span("waits");
-    co_await sleep_for(std::chrono::hours(1));
-  }, net::bind_cancellation_slot(signal.slot(), net::detached));
+  asio::co_spawn(
+      io,
+      []() -> net::awaitable<void> {
+        auto s = get_tracer().span("waits");
+        co_await sleep_for(std::chrono::hours(1));
+      },
+      net::bind_cancellation_slot(signal.slot(), net::detached));
   io.run_for(std::chrono::milliseconds(5));
   signal.emit(net::cancellation_type::terminal);
   io.run();
@@ -302,20 +323,23 @@ BOOST_AUTO_TEST_CASE(without_the_throw_hook_exceptions_are_still_errors_and_name
   // error status with the type "unknown"; traced() catches, so it names the exception.
   traced t;
   net::io_context io;
-  asio::co_spawn(io, []() -> net::awaitable<void> {
-    try {
-      auto plain = get_tracer().span("plain scope");
-      throw std::out_of_range("index 7");
-    } catch (const std::out_of_range&) {
-    }
-    try {
-      co_await asio::traced("traced", span_type::tool, []() -> net::awaitable<void> {
-        co_await sleep_for(std::chrono::milliseconds(1));
-        throw std::invalid_argument("bad input");
-      }());
-    } catch (const std::invalid_argument&) {
-    }
-  }, net::detached);
+  asio::co_spawn(
+      io,
+      []() -> net::awaitable<void> {
+        try {
+          auto plain = get_tracer().span("plain scope");
+          throw std::out_of_range("index 7");
+        } catch (const std::out_of_range&) {
+        }
+        try {
+          co_await asio::traced("traced", span_type::tool, []() -> net::awaitable<void> {
+            co_await sleep_for(std::chrono::milliseconds(1));
+            throw std::invalid_argument("bad input");
+          }());
+        } catch (const std::invalid_argument&) {
+        }
+      },
+      net::detached);
   io.run();
   const auto spans = t.spans();
   const span_data* plain = find(spans, "plain scope");
@@ -338,10 +362,14 @@ BOOST_AUTO_TEST_CASE(plain_boost_co_spawn_is_reported_not_silent) {
   // another flow's span is current. prela still ends each span in its own context and
   // counts the misuse.
   for (int i = 0; i < 2; ++i) {
-    net::co_spawn(io, [i]() -> net::awaitable<void> {
-      auto s = get_tracer().span("plain_" + std::to_string(i));
-      co_await sleep_for(std::chrono::milliseconds(1 + i));  // the first ends while the second is innermost
-    }, net::detached);
+    net::co_spawn(
+        io,
+        [i]() -> net::awaitable<void> {
+          auto s = get_tracer().span("plain_" + std::to_string(i));
+          co_await sleep_for(
+              std::chrono::milliseconds(1 + i));  // the first ends while the second is innermost
+        },
+        net::detached);
   }
   io.run();
   BOOST_TEST(get_tracer().stats().context_mismatches > before);

@@ -41,9 +41,9 @@ namespace prela::testing {
 struct forest {
   std::size_t spans = 0;
   std::size_t roots = 0;
-  std::size_t orphans = 0;            // parent id not among the exported spans
+  std::size_t orphans = 0;              // parent id not among the exported spans
   std::size_t cross_trace_parents = 0;  // parent exported, but in another trace
-  std::size_t max_depth = 0;          // 1 for a root
+  std::size_t max_depth = 0;            // 1 for a root
   std::map<span_id, const span_data*> by_id;
 
   /// The parent's name, or "" for a root or an orphan.
@@ -91,18 +91,21 @@ inline int run_echo_clients(net::ip::tcp::endpoint server, int connections, int 
   net::io_context io;
   std::atomic<int> echoes{0};
   for (int c = 0; c < connections; ++c) {
-    net::co_spawn(io, [&, c]() -> net::awaitable<void> {
-      net::ip::tcp::socket socket(io);
-      co_await socket.async_connect(server, net::use_awaitable);
-      for (int m = 0; m < messages; ++m) {
-        char out[16] = {};
-        std::snprintf(out, sizeof out, "c%03d m%03d", c % 1000, m % 1000);
-        co_await net::async_write(socket, net::buffer(out), net::use_awaitable);
-        char in[16];
-        co_await net::async_read(socket, net::buffer(in), net::use_awaitable);
-        if (std::memcmp(in, out, sizeof out) == 0) ++echoes;
-      }
-    }, net::detached);
+    net::co_spawn(
+        io,
+        [&, c]() -> net::awaitable<void> {
+          net::ip::tcp::socket socket(io);
+          co_await socket.async_connect(server, net::use_awaitable);
+          for (int m = 0; m < messages; ++m) {
+            char out[16] = {};
+            std::snprintf(out, sizeof out, "c%03d m%03d", c % 1000, m % 1000);
+            co_await net::async_write(socket, net::buffer(out), net::use_awaitable);
+            char in[16];
+            co_await net::async_read(socket, net::buffer(in), net::use_awaitable);
+            if (std::memcmp(in, out, sizeof out) == 0) ++echoes;
+          }
+        },
+        net::detached);
   }
   io.run_for(std::chrono::seconds(60));
   return echoes.load();

@@ -32,7 +32,9 @@ BOOST_AUTO_TEST_CASE(a_saturated_pipeline_drops_and_counts_exactly) {
   // 10 being handed over by the collector,
   // 10 in the queue. Everything else must be dropped, counted, and never block.
   auto blocked = hung_exporter();
-  init({.exporters = {blocked}, .max_queue_size = 10, .max_export_batch_size = 10,
+  init({.exporters = {blocked},
+        .max_queue_size = 10,
+        .max_export_batch_size = 10,
         .schedule_delay = std::chrono::hours(1)});
   const auto before = get_tracer().stats();
   make_spans(10);
@@ -55,7 +57,9 @@ BOOST_AUTO_TEST_CASE(a_saturated_pipeline_drops_and_counts_exactly) {
 BOOST_AUTO_TEST_CASE(a_hung_exporter_never_blocks_the_application_or_the_others) {
   auto hung = hung_exporter();
   auto healthy = std::make_shared<memory_exporter>();
-  init({.exporters = {hung, healthy}, .max_queue_size = 512, .max_export_batch_size = 16,
+  init({.exporters = {hung, healthy},
+        .max_queue_size = 512,
+        .max_export_batch_size = 16,
         .schedule_delay = std::chrono::milliseconds(10)});
   const auto before = get_tracer().stats();
   // Ending spans never waits on the hung exporter. The pauses only keep the shared
@@ -80,7 +84,9 @@ BOOST_AUTO_TEST_CASE(shutdown_counts_what_a_hung_exporter_still_holds) {
   // An unreachable collector at exit: shutdown gives up at its deadline. The spans the
   // exporter never got are counted as dropped by then, not left uncounted in a backlog.
   auto hung = hung_exporter();
-  init({.exporters = {hung}, .max_queue_size = 100, .max_export_batch_size = 10,
+  init({.exporters = {hung},
+        .max_queue_size = 100,
+        .max_export_batch_size = 10,
         .schedule_delay = std::chrono::hours(1)});
   const auto before = get_tracer().stats();
   make_spans(10);

@@ -33,7 +33,8 @@ BOOST_AUTO_TEST_CASE(prints_one_tree_per_trace_with_durations_and_bars) {
   BOOST_TEST(text.find("service=console-test") != std::string::npos);
   // Two traces, the first with its tree in start order.
   std::size_t traces = 0;
-  for (std::size_t p = text.find("trace "); p != std::string::npos; p = text.find("\ntrace ", p + 1)) ++traces;
+  for (std::size_t p = text.find("trace "); p != std::string::npos; p = text.find("\ntrace ", p + 1))
+    ++traces;
   BOOST_TEST(traces == 2U);
   const auto root = text.find("handle_request [agent]");
   const auto search = text.find("├─ search [tool]");
@@ -112,8 +113,9 @@ BOOST_AUTO_TEST_CASE(control_characters_in_names_and_values_are_escaped) {
   // a status message with a bell and a bidirectional override, invalid UTF-8.
   prela::testing::traced t;
   {
-    auto root = get_tracer().span("\x1b]0;pwned\x07root", span_type::agent,
-                                  {{"note\r", "ok\nprela: delivers again"}, {"bytes", std::string("\xff\xfe", 2)}});
+    auto root =
+        get_tracer().span("\x1b]0;pwned\x07root", span_type::agent,
+                          {{"note\r", "ok\nprela: delivers again"}, {"bytes", std::string("\xff\xfe", 2)}});
     root->add_event("tick\x1b[2J");
     root->set_status(span_status::error, "bad\a \u202Egnp.exe");
   }

@@ -103,8 +103,14 @@ BOOST_AUTO_TEST_CASE(nested_scopes_form_a_stack) {
 BOOST_AUTO_TEST_CASE(each_root_starts_its_own_trace) {
   traced t;
   trace_id first;
-  { auto a = get_tracer().span("first"); first = a->trace_id(); }
-  { auto b = get_tracer().span("second"); BOOST_TEST((b->trace_id() != first)); }
+  {
+    auto a = get_tracer().span("first");
+    first = a->trace_id();
+  }
+  {
+    auto b = get_tracer().span("second");
+    BOOST_TEST((b->trace_id() != first));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(start_span_handles_ended_out_of_order_remove_exactly_their_span) {
@@ -458,7 +464,8 @@ BOOST_AUTO_TEST_CASE(a_handle_ended_elsewhere_after_its_trace_scope_ended) {
 BOOST_AUTO_TEST_CASE(bind_context_is_an_alias_and_results_pass_through) {
   traced t;
   auto s = get_tracer().span("s");
-  auto f = bind_context([](std::string a, int b) { return a + std::to_string(b) + std::string(current_span()->name()); });
+  auto f = bind_context(
+      [](std::string a, int b) { return a + std::to_string(b) + std::string(current_span()->name()); });
   BOOST_TEST(std::async(std::launch::async, f, "x", 1).get() == "x1s");
   auto move_only = bind_context([p = std::make_unique<int>(5)] { return *p; });
   BOOST_TEST(std::move(move_only)() == 5);
@@ -491,14 +498,16 @@ BOOST_AUTO_TEST_CASE(setting_many_entries_at_once_merges_with_what_is_there) {
     set_baggage("d", "kept");
     auto& ctx = get_trace_context();
     ctx.set_baggage(std::map<std::string, std::string>{{"a", "1"}, {"b", "new"}, {"c", "3"}, {"e", "5"}});
-    const std::map<std::string, std::string> expected{{"a", "1"}, {"b", "new"}, {"c", "3"}, {"d", "kept"}, {"e", "5"}};
+    const std::map<std::string, std::string> expected{
+        {"a", "1"}, {"b", "new"}, {"c", "3"}, {"d", "kept"}, {"e", "5"}};
     PRELA_THREAD_CHECK(ctx.baggage() == expected);
     // Still sorted: single-key lookups, updates and removals find every entry.
     for (const auto& [k, v] : expected) PRELA_THREAD_CHECK(get_baggage(k).value_or("") == v);
     set_baggage("c", "33");
     PRELA_THREAD_CHECK(remove_baggage("e"));
     PRELA_THREAD_CHECK(remove_baggage("a"));
-    PRELA_THREAD_CHECK((ctx.baggage() == std::map<std::string, std::string>{{"b", "new"}, {"c", "33"}, {"d", "kept"}}));
+    PRELA_THREAD_CHECK(
+        (ctx.baggage() == std::map<std::string, std::string>{{"b", "new"}, {"c", "33"}, {"d", "kept"}}));
     ctx.set_baggage(std::map<std::string, std::string>{});
     PRELA_THREAD_CHECK(ctx.baggage().size() == 3U);
   }).join();
@@ -519,9 +528,11 @@ BOOST_AUTO_TEST_CASE(a_baggage_value_is_sorted_unique_and_shares_its_entries) {
   BOOST_TEST(!b.get("absent").has_value());
   BOOST_TEST(b.contains("region"));
   BOOST_TEST(!b.contains("Region"));
-  BOOST_TEST((b.to_map() == std::map<std::string, std::string>{{"plan", "pro"}, {"region", "eu"}, {"tenant", "acme"}}));
+  BOOST_TEST((b.to_map() ==
+              std::map<std::string, std::string>{{"plan", "pro"}, {"region", "eu"}, {"tenant", "acme"}}));
 
-  const prela::baggage from_map(std::map<std::string, std::string>{{"tenant", "acme"}, {"plan", "pro"}, {"region", "eu"}});
+  const prela::baggage from_map(
+      std::map<std::string, std::string>{{"tenant", "acme"}, {"plan", "pro"}, {"region", "eu"}});
   BOOST_TEST((from_map == b));
   BOOST_TEST(!(from_map == prela::baggage{{"tenant", "acme"}}));
   BOOST_TEST((prela::baggage{} == prela::baggage(std::map<std::string, std::string>{})));

@@ -138,7 +138,10 @@ BOOST_AUTO_TEST_CASE(without_preserve_the_resumers_context_leaks_in) {
     co_await sched.schedule();
     saw_foreign = current_span() != mine;
   };
-  { auto ctx = new_trace_context(); plain(); }
+  {
+    auto ctx = new_trace_context();
+    plain();
+  }
   std::thread([&] {
     auto other = get_tracer().span("other");
     sched.run_all();
@@ -151,7 +154,7 @@ BOOST_AUTO_TEST_CASE(a_coroutine_resumed_through_preserve_shows_as_running_in_th
   scheduler sched;
   std::vector<inflight_span> seen;
   bind_context([&] { snapshot_after_resume(sched, seen); })();  // a flow of its own
-  std::thread([&] { sched.run_all(); }).join();                  // resumed on another thread
+  std::thread([&] { sched.run_all(); }).join();                 // resumed on another thread
   const auto it = std::find_if(seen.begin(), seen.end(),
                                [](const inflight_span& s) { return s.name == "resumed_through_preserve"; });
   BOOST_REQUIRE(it != seen.end());
@@ -167,7 +170,9 @@ struct probe_awaiter {
   int* moves;
   probe_awaiter(const probe_awaiter** a, int* c, int* m) : awaited(a), copies(c), moves(m) {}
   probe_awaiter(const probe_awaiter& o) : awaited(o.awaited), copies(o.copies), moves(o.moves) { ++*copies; }
-  probe_awaiter(probe_awaiter&& o) noexcept : awaited(o.awaited), copies(o.copies), moves(o.moves) { ++*moves; }
+  probe_awaiter(probe_awaiter&& o) noexcept : awaited(o.awaited), copies(o.copies), moves(o.moves) {
+    ++*moves;
+  }
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<>) const noexcept {
     *awaited = this;
@@ -212,4 +217,3 @@ BOOST_AUTO_TEST_CASE(preserve_awaits_the_same_object_a_plain_co_await_would) {
   BOOST_TEST(awaited == &owner.inner);
   BOOST_TEST(copies == 0);
 }
-

@@ -92,7 +92,8 @@ BOOST_AUTO_TEST_CASE(jsonl_lines_have_the_to_dict_shape) {
   BOOST_REQUIRE(lines.size() == spans.size());
   const std::regex iso(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)");
   for (const auto& s : spans) {
-    auto it = std::find_if(lines.begin(), lines.end(), [&](const json& j) { return j.at("span_id") == s.span_id.to_hex(); });
+    auto it = std::find_if(lines.begin(), lines.end(),
+                           [&](const json& j) { return j.at("span_id") == s.span_id.to_hex(); });
     BOOST_REQUIRE(it != lines.end());
     const json& j = *it;
     BOOST_TEST_CONTEXT(s.name) {
@@ -122,11 +123,13 @@ BOOST_AUTO_TEST_CASE(jsonl_lines_have_the_to_dict_shape) {
       BOOST_TEST(j.at("events").size() == s.events.size());
     }
   }
-  const json& agent = *std::find_if(lines.begin(), lines.end(), [](const json& j) { return j.at("name") == "agent"; });
+  const json& agent =
+      *std::find_if(lines.begin(), lines.end(), [](const json& j) { return j.at("name") == "agent"; });
   BOOST_TEST(agent.at("attributes").at("user") == "alice");
   BOOST_TEST(agent.at("attributes").at("n") == 3);
   BOOST_TEST(agent.at("attributes").at("ratio") == 0.5);
-  const json& llm = *std::find_if(lines.begin(), lines.end(), [](const json& j) { return j.at("span_type") == "llm"; });
+  const json& llm =
+      *std::find_if(lines.begin(), lines.end(), [](const json& j) { return j.at("span_type") == "llm"; });
   BOOST_TEST(llm.at("events").at(0).at("name") == "token");
   BOOST_TEST(std::regex_match(llm.at("events").at(0).at("timestamp").get<std::string>(), iso));
   BOOST_TEST(llm.at("events").at(0).at("attributes").at("index") == 1);
@@ -217,7 +220,8 @@ BOOST_AUTO_TEST_CASE(perfetto_file_is_valid_json_with_one_process_per_trace) {
   for (const auto& [key, intervals] : tracks) {
     for (const auto& a : intervals) {
       for (const auto& b : intervals) {
-        const bool ok = a.second <= b.first || b.second <= a.first || (a.first <= b.first && b.second <= a.second) ||
+        const bool ok = a.second <= b.first || b.second <= a.first ||
+                        (a.first <= b.first && b.second <= a.second) ||
                         (b.first <= a.first && a.second <= b.second);
         BOOST_TEST(ok);
       }
@@ -286,7 +290,7 @@ BOOST_AUTO_TEST_CASE(jsonl_after_a_short_write_keeps_every_line_whole_and_counts
     BOOST_TEST((e.export_spans(spans_named("second", 100)) == export_result::failure));
   }
   BOOST_TEST(std::filesystem::file_size(path) == before);  // the part written was removed
-  BOOST_TEST(!e.force_flush(1s));                           // a batch failed since the last call
+  BOOST_TEST(!e.force_flush(1s));                          // a batch failed since the last call
   BOOST_TEST((e.export_spans(spans_named("third", 5)) == export_result::success));
   BOOST_TEST(e.force_flush(1s));
   const auto lines = read_lines(path);  // throws on a line that is not JSON
@@ -325,6 +329,7 @@ BOOST_AUTO_TEST_CASE(perfetto_refuses_a_path_it_cannot_write) {
   BOOST_TEST(ok.force_flush(1s));
   BOOST_TEST(ok.shutdown(1s));
   std::ifstream in(dir.path / "trace.json");
-  BOOST_TEST(json::accept(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())));
+  BOOST_TEST(
+      json::accept(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())));
   BOOST_TEST(w.lines().empty());
 }

@@ -58,8 +58,7 @@ std::shared_ptr<exporter> slow_exporter() {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_forked_child_exits_at_once_and_can_trace_after_its_own_init) {
-  prela::testing::traced parent_tracing({.exporters = {slow_exporter()},
-                                         .export_timeout = 30s});
+  prela::testing::traced parent_tracing({.exporters = {slow_exporter()}, .export_timeout = 30s});
   for (int i = 0; i < 100; ++i) auto s = get_tracer().span("parent before fork");
   (void)force_flush(0ms);  // exports in flight while forking
 

@@ -61,7 +61,8 @@ BOOST_AUTO_TEST_CASE(from_hex_rejects_bad_input) {
                                "4bf92f3577b34da6-3ce929d0e0e4736", " bf92f3577b34da6a3ce929d0e0e4736"}) {
     BOOST_TEST(!trace_id::from_hex(bad).has_value(), bad);
   }
-  for (std::string_view bad : {"", "00f067aa0ba902b", "00f067aa0ba902b77", "0000000000000000", "00f067aa0ba902bz"}) {
+  for (std::string_view bad :
+       {"", "00f067aa0ba902b", "00f067aa0ba902b77", "0000000000000000", "00f067aa0ba902bz"}) {
     BOOST_TEST(!span_id::from_hex(bad).has_value(), bad);
   }
 }

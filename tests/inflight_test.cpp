@@ -110,13 +110,16 @@ BOOST_AUTO_TEST_CASE(suspended_coroutines_show_as_suspended_trees) {
   std::atomic<int> waiting{0};
   net::steady_timer gate(io, std::chrono::steady_clock::time_point::max());
   for (int i = 0; i < tasks; ++i) {
-    asio::co_spawn(io, [&, i]() -> net::awaitable<void> {
-      auto request = get_tracer().span("request " + std::to_string(i), span_type::agent);
-      auto handler = get_tracer().span("handler", span_type::tool);
-      ++waiting;
-      boost::system::error_code ec;
-      co_await gate.async_wait(net::redirect_error(net::use_awaitable, ec));
-    }, net::detached);
+    asio::co_spawn(
+        io,
+        [&, i]() -> net::awaitable<void> {
+          auto request = get_tracer().span("request " + std::to_string(i), span_type::agent);
+          auto handler = get_tracer().span("handler", span_type::tool);
+          ++waiting;
+          boost::system::error_code ec;
+          co_await gate.async_wait(net::redirect_error(net::use_awaitable, ec));
+        },
+        net::detached);
   }
   std::thread runner([&] { io.run(); });
   while (waiting.load() < tasks) std::this_thread::sleep_for(1ms);
@@ -163,13 +166,16 @@ BOOST_AUTO_TEST_CASE(a_running_flow_names_its_thread) {
   std::latch inside(1);
   std::latch release(1);
   std::uint32_t runner_id = 0;
-  asio::co_spawn(io, [&]() -> net::awaitable<void> {
-    auto busy = get_tracer().span("busy");
-    runner_id = this_thread_id();
-    inside.count_down();
-    release.wait();  // blocked inside the flow: it is running
-    co_return;
-  }, net::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        auto busy = get_tracer().span("busy");
+        runner_id = this_thread_id();
+        inside.count_down();
+        release.wait();  // blocked inside the flow: it is running
+        co_return;
+      },
+      net::detached);
   std::thread runner([&] { io.run(); });
   inside.wait();
   bool found = false;
@@ -235,7 +241,8 @@ BOOST_AUTO_TEST_CASE(snapshots_during_churn_are_consistent) {
       PRELA_THREAD_CHECK(s.trace_id.is_valid() && s.span_id.is_valid());
       if (inner) {
         const auto p = by_id.find(s.parent_span_id.value());
-        if (p != by_id.end()) PRELA_THREAD_CHECK(p->second->name == s.name.substr(9) && p->second->trace_id == s.trace_id);
+        if (p != by_id.end())
+          PRELA_THREAD_CHECK(p->second->name == s.name.substr(9) && p->second->trace_id == s.trace_id);
       }
     }
     ++snapshots;
@@ -266,11 +273,14 @@ BOOST_AUTO_TEST_CASE(slow_spans_are_reported_once_with_their_ancestors) {
   traced t({.slow_span_threshold = 50ms});
   const auto before = get_tracer().stats();
   net::io_context io;
-  asio::co_spawn(io, []() -> net::awaitable<void> {
-    auto request = get_tracer().span("request", span_type::agent);
-    auto query = get_tracer().span("db query", span_type::retrieval);
-    co_await sleep_for(400ms);  // suspended, past the threshold
-  }, net::detached);
+  asio::co_spawn(
+      io,
+      []() -> net::awaitable<void> {
+        auto request = get_tracer().span("request", span_type::agent);
+        auto query = get_tracer().span("db query", span_type::retrieval);
+        co_await sleep_for(400ms);  // suspended, past the threshold
+      },
+      net::detached);
   {
     auto quick = get_tracer().span("quick");  // ends long before the threshold
   }
@@ -305,7 +315,8 @@ BOOST_AUTO_TEST_CASE(slow_span_threshold_is_validated) {
   BOOST_TEST(tracer_options::from_env().slow_span_threshold.count() == 2500);
   ::unsetenv("PRELA_SLOW_SPAN_THRESHOLD");
   int named = 0;
-  for (const auto& l : warnings.lines()) named += l.find("PRELA_SLOW_SPAN_THRESHOLD") != std::string::npos ? 1 : 0;
+  for (const auto& l : warnings.lines())
+    named += l.find("PRELA_SLOW_SPAN_THRESHOLD") != std::string::npos ? 1 : 0;
   BOOST_TEST(named == 2);
 }
 

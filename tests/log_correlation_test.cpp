@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE log_correlation
 #include <boost/test/unit_test.hpp>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/log/core.hpp>
 #include <boost/log/expressions.hpp>
@@ -9,8 +11,6 @@
 #include <boost/log/sources/logger.hpp>
 #include <boost/log/sources/record_ostream.hpp>
 #include <boost/smart_ptr/make_shared_object.hpp>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <map>
 #include <mutex>
@@ -47,7 +47,8 @@ struct loggers {
     add_boost_log_attributes();
     auto backend = boost::make_shared<blog::sinks::text_ostream_backend>();
     backend->add_stream(boost::shared_ptr<std::ostream>(&boost_lines, [](std::ostream*) {}));
-    boost_sink = boost::make_shared<blog::sinks::synchronous_sink<blog::sinks::text_ostream_backend>>(backend);
+    boost_sink =
+        boost::make_shared<blog::sinks::synchronous_sink<blog::sinks::text_ostream_backend>>(backend);
     namespace expr = blog::expressions;
     boost_sink->set_formatter(expr::stream << expr::attr<std::string>("TraceId") << ' '
                                            << expr::attr<std::string>("SpanId") << ' ' << expr::smessage);
@@ -146,7 +147,8 @@ BOOST_AUTO_TEST_CASE(log_lines_carry_the_ids_of_the_coroutine_that_wrote_them) {
       BOOST_REQUIRE(it != by_name.end());
       ++checked;
       if (l.trace_id != it->second->trace_id.to_hex() || l.span_id != it->second->span_id.to_hex()) {
-        if (mismatches++ < 5) BOOST_TEST_MESSAGE("mismatch: " << l.trace_id << ' ' << l.span_id << ' ' << l.message);
+        if (mismatches++ < 5)
+          BOOST_TEST_MESSAGE("mismatch: " << l.trace_id << ' ' << l.span_id << ' ' << l.message);
       }
     }
     BOOST_TEST(checked == 5 * requests);

@@ -23,18 +23,33 @@ namespace {
 struct env_vars {
   std::vector<std::string> names;
   env_vars(std::initializer_list<std::pair<const char*, const char*>> vars) {
-    for (const char* n : {"OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
-                          "OTEL_TRACES_EXPORTER", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT",
-                          "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-                          "OTEL_RESOURCE_ATTRIBUTES", "OTEL_EXPORTER_OTLP_ENDPOINT",
-                          "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS",
-                          "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
-                          "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_PROTOCOL",
-                          "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_COMPRESSION",
-                          "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_CERTIFICATE",
-                          "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-                          "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-                          "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "PRELA_JSONL_PATH", "PRELA_PERFETTO_PATH"}) {
+    for (const char* n : {"OTEL_SERVICE_NAME",
+                          "OTEL_TRACES_SAMPLER",
+                          "OTEL_TRACES_SAMPLER_ARG",
+                          "OTEL_TRACES_EXPORTER",
+                          "OTEL_BSP_SCHEDULE_DELAY",
+                          "OTEL_BSP_EXPORT_TIMEOUT",
+                          "OTEL_BSP_MAX_QUEUE_SIZE",
+                          "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                          "OTEL_RESOURCE_ATTRIBUTES",
+                          "OTEL_EXPORTER_OTLP_ENDPOINT",
+                          "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                          "OTEL_EXPORTER_OTLP_HEADERS",
+                          "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                          "OTEL_EXPORTER_OTLP_TIMEOUT",
+                          "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                          "OTEL_EXPORTER_OTLP_PROTOCOL",
+                          "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                          "OTEL_EXPORTER_OTLP_COMPRESSION",
+                          "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                          "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                          "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                          "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                          "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+                          "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                          "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+                          "PRELA_JSONL_PATH",
+                          "PRELA_PERFETTO_PATH"}) {
       unsetenv(n);
     }
     for (auto [k, v] : vars) {
@@ -50,14 +65,18 @@ struct env_vars {
 // Captures what is written to stderr (fd 2) while it lives.
 class stderr_capture {
  public:
-  stderr_capture() : path_(std::filesystem::temp_directory_path() / ("prela-stderr-" + std::to_string(getpid()))) {
+  stderr_capture()
+      : path_(std::filesystem::temp_directory_path() / ("prela-stderr-" + std::to_string(getpid()))) {
     std::fflush(stderr);
     saved_ = dup(2);
     std::FILE* f = std::fopen(path_.c_str(), "w");
     dup2(fileno(f), 2);
     std::fclose(f);
   }
-  ~stderr_capture() { restore(); std::filesystem::remove(path_); }
+  ~stderr_capture() {
+    restore();
+    std::filesystem::remove(path_);
+  }
   std::string text() {
     restore();
     std::ifstream in(path_);
@@ -123,7 +142,8 @@ BOOST_AUTO_TEST_CASE(values_are_read) {
 }
 
 BOOST_AUTO_TEST_CASE(service_name_falls_back_to_resource_attributes) {
-  env_vars env({{"OTEL_TRACES_EXPORTER", "none"}, {"OTEL_RESOURCE_ATTRIBUTES", "service.name=from-resource"}});
+  env_vars env(
+      {{"OTEL_TRACES_EXPORTER", "none"}, {"OTEL_RESOURCE_ATTRIBUTES", "service.name=from-resource"}});
   BOOST_TEST(tracer_options::from_env().service_name == "from-resource");
 }
 
@@ -146,10 +166,14 @@ BOOST_AUTO_TEST_CASE(values_beyond_their_range_warn_with_the_range_and_use_the_d
   // records), the batch thread spin (a schedule delay that overflows the clock) or
   // every export fail at once (a timeout that overflows the deadline).
   const std::pair<const char*, const char*> cases[] = {
-      {"OTEL_BSP_MAX_QUEUE_SIZE", "18446744073709551615"},   {"OTEL_BSP_MAX_QUEUE_SIZE", "2147483648000"},
-      {"OTEL_BSP_MAX_QUEUE_SIZE", "99999999999999999999999"}, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16777217"},
-      {"OTEL_BSP_SCHEDULE_DELAY", "9223372036854775807"},     {"OTEL_BSP_EXPORT_TIMEOUT", "86400001"},
-      {"OTEL_EXPORTER_OTLP_TIMEOUT", "9223372036854775807"},  {"OTEL_EXPORTER_OTLP_TIMEOUT", "0"},
+      {"OTEL_BSP_MAX_QUEUE_SIZE", "18446744073709551615"},
+      {"OTEL_BSP_MAX_QUEUE_SIZE", "2147483648000"},
+      {"OTEL_BSP_MAX_QUEUE_SIZE", "99999999999999999999999"},
+      {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16777217"},
+      {"OTEL_BSP_SCHEDULE_DELAY", "9223372036854775807"},
+      {"OTEL_BSP_EXPORT_TIMEOUT", "86400001"},
+      {"OTEL_EXPORTER_OTLP_TIMEOUT", "9223372036854775807"},
+      {"OTEL_EXPORTER_OTLP_TIMEOUT", "0"},
       {"OTEL_BSP_SCHEDULE_DELAY", "-1"},
   };
   for (const auto& [var, value] : cases) {
@@ -186,13 +210,15 @@ BOOST_AUTO_TEST_CASE(init_refuses_absurd_limits_with_invalid_argument) {
 }
 
 BOOST_AUTO_TEST_CASE(invalid_sampler_argument_uses_the_default_ratio) {
-  env_vars env({{"OTEL_TRACES_EXPORTER", "none"}, {"OTEL_TRACES_SAMPLER", "traceidratio"},
+  env_vars env({{"OTEL_TRACES_EXPORTER", "none"},
+                {"OTEL_TRACES_SAMPLER", "traceidratio"},
                 {"OTEL_TRACES_SAMPLER_ARG", "2.5"}});
   BOOST_TEST(tracer_options::from_env().sampler->description() == "probability(1)");
 }
 
 BOOST_AUTO_TEST_CASE(batch_larger_than_queue_is_clamped) {
-  env_vars env({{"OTEL_TRACES_EXPORTER", "none"}, {"OTEL_BSP_MAX_QUEUE_SIZE", "64"},
+  env_vars env({{"OTEL_TRACES_EXPORTER", "none"},
+                {"OTEL_BSP_MAX_QUEUE_SIZE", "64"},
                 {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512"}});
   const auto o = tracer_options::from_env();
   BOOST_TEST(o.max_export_batch_size == 64U);
@@ -267,7 +293,8 @@ BOOST_AUTO_TEST_CASE(protocol_and_compression_variables) {
     BOOST_TEST((otlp->options().compression == otlp_compression::none));
   }
   {
-    env_vars env({{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"}, {"OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"}});
+    env_vars env(
+        {{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"}, {"OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"}});
     stderr_capture err;
     const auto o = tracer_options::from_env();
     auto* otlp = find_exporter<otlp_http_exporter>(o);
@@ -308,8 +335,8 @@ BOOST_AUTO_TEST_CASE(invalid_otlp_values_warn_and_use_the_default) {
   BOOST_TEST(otlp->options().endpoint == "http://localhost:4318/v1/traces");
   BOOST_TEST(otlp->options().timeout.count() == 10000);
   BOOST_TEST(otlp->options().headers.size() == 1U);
-  for (const char* var : {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_PROTOCOL",
-                          "OTEL_EXPORTER_OTLP_HEADERS"}) {
+  for (const char* var : {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TIMEOUT",
+                          "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS"}) {
     BOOST_TEST_CONTEXT(var) { BOOST_TEST(text.find(var) != std::string::npos); }
   }
   BOOST_TEST(text.find("expected an http:// or https:// URL") != std::string::npos);  // says why
@@ -333,8 +360,9 @@ BOOST_AUTO_TEST_CASE(a_bad_header_entry_is_skipped_with_a_warning_naming_it) {
   BOOST_TEST(otlp->options().headers.at("good") == "A");
   BOOST_TEST(text.find("OTEL_EXPORTER_OTLP_ENDPOINT") == std::string::npos);
   BOOST_TEST(text.find("OTLP export is off") == std::string::npos);
-  for (const char* entry : {"\"x-bad=…\" of OTEL_EXPORTER_OTLP_HEADERS", "\"k=…\" of OTEL_EXPORTER_OTLP_HEADERS",
-                            "\"bad name=…\" of OTEL_EXPORTER_OTLP_HEADERS"}) {
+  for (const char* entry :
+       {"\"x-bad=…\" of OTEL_EXPORTER_OTLP_HEADERS", "\"k=…\" of OTEL_EXPORTER_OTLP_HEADERS",
+        "\"bad name=…\" of OTEL_EXPORTER_OTLP_HEADERS"}) {
     BOOST_TEST_CONTEXT(entry) { BOOST_TEST(text.find(entry) != std::string::npos); }
   }
   BOOST_TEST(text.find("s3cret") == std::string::npos);  // values are never shown: they may be secrets
@@ -357,7 +385,8 @@ BOOST_AUTO_TEST_CASE(several_exporters_with_their_path_variables) {
     BOOST_TEST(find_exporter<console_exporter>(o) != nullptr);
   }
   {
-    env_vars env({{"OTEL_TRACES_EXPORTER", "jsonl,console"}, {"PRELA_JSONL_PATH", "/nonexistent-dir/s.jsonl"}});
+    env_vars env(
+        {{"OTEL_TRACES_EXPORTER", "jsonl,console"}, {"PRELA_JSONL_PATH", "/nonexistent-dir/s.jsonl"}});
     stderr_capture err;
     const auto o = tracer_options::from_env();
     const std::string text = err.text();

@@ -3,11 +3,11 @@
 #define BOOST_TEST_MODULE otlp_http
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <limits>
-#include <stdexcept>
-#include <unistd.h>
 #include <map>
+#include <stdexcept>
 
 #include "otlp_receiver.hpp"
 #include "prela/exporters/otlp_http.hpp"
@@ -71,7 +71,8 @@ json expected_any_value(const attribute_value& v) {
           return {{"stringValue", x}};
         } else {
           json values = json::array();
-          for (const auto& e : x) values.push_back(expected_any_value(attribute_value(typename T::value_type(e))));
+          for (const auto& e : x)
+            values.push_back(expected_any_value(attribute_value(typename T::value_type(e))));
           return {{"arrayValue", {{"values", values}}}};
         }
       },
@@ -94,7 +95,8 @@ void check_span(const json& j, const span_data& s) {
     BOOST_TEST(j.at("flags") == (s.trace_flags | 0x100 | (s.parent_is_remote ? 0x200 : 0)));
     if (!s.trace_state.empty()) BOOST_TEST(j.at("traceState") == s.trace_state);
     const json& attrs = j.at("attributes");
-    BOOST_TEST(*json_attribute(attrs, "prela.span_type") == json({{"stringValue", std::string(to_string(s.type))}}));
+    BOOST_TEST(*json_attribute(attrs, "prela.span_type") ==
+               json({{"stringValue", std::string(to_string(s.type))}}));
     for (const auto& a : s.attributes) {
       BOOST_TEST_CONTEXT(a.key) {
         const json* v = json_attribute(attrs, a.key);
@@ -108,7 +110,8 @@ void check_span(const json& j, const span_data& s) {
       const json& e = j.at("events").at(i);
       BOOST_TEST(e.at("name") == s.events[i].name);
       BOOST_TEST(e.at("timeUnixNano") == std::to_string(s.events[i].time.count()));
-      for (const auto& a : s.events[i].attributes) BOOST_TEST(*json_attribute(e.at("attributes"), a.key) == expected_any_value(a.value));
+      for (const auto& a : s.events[i].attributes)
+        BOOST_TEST(*json_attribute(e.at("attributes"), a.key) == expected_any_value(a.value));
     }
     const json& status = j.at("status");
     BOOST_TEST(status.value("code", 0) == static_cast<int>(s.status));  // UNSET 0, OK 1, ERROR 2
@@ -119,9 +122,11 @@ void check_span(const json& j, const span_data& s) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(endpoints_are_validated_at_construction) {
-  for (const char* bad : {"collector:4318", "http://", "http://host:0/",
-                          "http://host:99999/", "http://host:12ab/", "http://[::1/v1", "ftp://x"}) {
-    BOOST_TEST_CONTEXT(bad) { BOOST_CHECK_THROW(otlp_http_exporter({.endpoint = bad}), std::invalid_argument); }
+  for (const char* bad : {"collector:4318", "http://", "http://host:0/", "http://host:99999/",
+                          "http://host:12ab/", "http://[::1/v1", "ftp://x"}) {
+    BOOST_TEST_CONTEXT(bad) {
+      BOOST_CHECK_THROW(otlp_http_exporter({.endpoint = bad}), std::invalid_argument);
+    }
   }
   BOOST_CHECK_NO_THROW(otlp_http_exporter({.endpoint = "https://collector:4318/v1/traces"}));
   BOOST_CHECK_THROW(otlp_http_exporter({.timeout = 0ms}), std::invalid_argument);
@@ -140,19 +145,24 @@ void check_every_field_arrives(otlp_protocol protocol, otlp_compression compress
   options.compression = compression;
   options.headers = {{"x-api-key", "secret"}, {"X-Tenant", "acme"}};
   auto otlp = std::make_shared<otlp_http_exporter>(options);
-  traced t({.service_name = "otlp-test", .exporters = {otlp}, .resource_attributes = {{"deployment.environment", "test"}}});
+  traced t({.service_name = "otlp-test",
+            .exporters = {otlp},
+            .resource_attributes = {{"deployment.environment", "test"}}});
   {
     std::map<std::string, std::string> headers = {
         {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, {"tracestate", "rojo=1"}};
     auto server = get_tracer().span("handle request", span_type::agent, extract(headers),
-                                    {{"str", "v\"q\\\n"}, {"int", -42}, {"big", std::int64_t{9007199254740993}},
-                                     {"dbl", 2.5}, {"flag", true}, {"strs", {"a", "b"}}, {"ints", {1, 2}},
+                                    {{"str", "v\"q\\\n"},
+                                     {"int", -42},
+                                     {"big", std::int64_t{9007199254740993}},
+                                     {"dbl", 2.5},
+                                     {"flag", true},
+                                     {"strs", {"a", "b"}},
+                                     {"ints", {1, 2}},
                                      {"utf8", "caf\xc3\xa9"}});
     server->add_event("received", {{"bytes", 1024}});
     server->set_status(span_status::ok);
-    {
-      auto llm = get_tracer().span("chat", span_type::llm, {{"gen_ai.request.model", "m"}});
-    }
+    { auto llm = get_tracer().span("chat", span_type::llm, {{"gen_ai.request.model", "m"}}); }
     {
       auto tool = get_tracer().span("search", span_type::tool);
       tool->set_status(span_status::error, "backend down");
@@ -166,7 +176,8 @@ void check_every_field_arrives(otlp_protocol protocol, otlp_compression compress
   const auto arrived = receiver.accepted_spans();
   BOOST_REQUIRE(arrived.size() == 6U);
   for (const auto& s : spans) {
-    auto it = std::find_if(arrived.begin(), arrived.end(), [&](const json& j) { return j.at("spanId") == s.span_id.to_hex(); });
+    auto it = std::find_if(arrived.begin(), arrived.end(),
+                           [&](const json& j) { return j.at("spanId") == s.span_id.to_hex(); });
     BOOST_REQUIRE(it != arrived.end());
     check_span(*it, s);
   }
@@ -178,13 +189,16 @@ void check_every_field_arrives(otlp_protocol protocol, otlp_compression compress
   BOOST_TEST(by_name("chat").at("kind") == 3);            // CLIENT
   BOOST_TEST(by_name("lookup").at("kind") == 3);
   BOOST_TEST(by_name("embed").at("kind") == 3);
-  BOOST_TEST(by_name("search").at("kind") == 1);          // INTERNAL
+  BOOST_TEST(by_name("search").at("kind") == 1);  // INTERNAL
   BOOST_TEST(by_name("misc").at("kind") == 1);
-  BOOST_TEST(json_attribute(by_name("chat").at("attributes"), "gen_ai.operation.name")->at("stringValue") == "chat");
-  BOOST_TEST(json_attribute(by_name("search").at("attributes"), "gen_ai.operation.name")->at("stringValue") == "execute_tool");
-  BOOST_TEST(json_attribute(by_name("handle request").at("attributes"), "gen_ai.operation.name")->at("stringValue") ==
-             "invoke_agent");
-  BOOST_TEST(json_attribute(by_name("embed").at("attributes"), "gen_ai.operation.name")->at("stringValue") == "embeddings");
+  BOOST_TEST(json_attribute(by_name("chat").at("attributes"), "gen_ai.operation.name")->at("stringValue") ==
+             "chat");
+  BOOST_TEST(json_attribute(by_name("search").at("attributes"), "gen_ai.operation.name")->at("stringValue") ==
+             "execute_tool");
+  BOOST_TEST(json_attribute(by_name("handle request").at("attributes"), "gen_ai.operation.name")
+                 ->at("stringValue") == "invoke_agent");
+  BOOST_TEST(json_attribute(by_name("embed").at("attributes"), "gen_ai.operation.name")->at("stringValue") ==
+             "embeddings");
   BOOST_TEST(json_attribute(by_name("lookup").at("attributes"), "gen_ai.operation.name")->at("stringValue") ==
              "retrieval");
   BOOST_TEST(json_attribute(by_name("misc").at("attributes"), "gen_ai.operation.name") == nullptr);
@@ -281,7 +295,9 @@ BOOST_AUTO_TEST_CASE(protobuf_and_json_encodings_say_the_same) {
   spans[0].trace_flags = 3;
   spans[0].trace_state = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE";
   spans[0].attributes = {{"str", "quote\" backslash\\ newline\n"},
-                         {"bad utf8", "a\xff\xc3" "b"},
+                         {"bad utf8",
+                          "a\xff\xc3"
+                          "b"},
                          {"utf8", "caf\xc3\xa9 \xf0\x9f\x8d\xb5"},
                          {"zero", 0},
                          {"negative", -1},
@@ -349,7 +365,8 @@ BOOST_AUTO_TEST_CASE(protobuf_strings_and_spans_of_every_length_class_decode) {
 BOOST_AUTO_TEST_CASE(protobuf_spans_at_their_size_bound_encode_whole) {
   const auto invalid = [](std::size_t n) { return std::string(n, '\xff'); };
   auto res = std::make_shared<resource>();
-  res->attributes = {{invalid(200), invalid(300)}, {"list", std::vector<std::string>{invalid(130), invalid(1)}}};
+  res->attributes = {{invalid(200), invalid(300)},
+                     {"list", std::vector<std::string>{invalid(130), invalid(1)}}};
   std::vector<span_data> spans;
   for (const std::size_t n : {0, 1, 42, 43, 127, 128, 5461, 5462, 20000}) {
     span_data s = sample_spans(1)[0];
@@ -394,7 +411,7 @@ BOOST_AUTO_TEST_CASE(protobuf_partial_success_is_counted_and_reported_once) {
   BOOST_TEST(otlp->stats().rejected_spans == 4U);
   BOOST_TEST(otlp->stats().exported_spans == 6U);
   BOOST_TEST(after.export_failures - before.export_failures == 4U);  // in tracer_stats too
-  BOOST_TEST(after.exported - before.exported == 6U + 10U);  // and 10 to traced's memory exporter
+  BOOST_TEST(after.exported - before.exported == 6U + 10U);          // and 10 to traced's memory exporter
   const auto warnings = captured.lines();
   BOOST_REQUIRE(warnings.size() == 1U);
   BOOST_TEST(warnings[0].find("rejected 2 spans") != std::string::npos);
@@ -403,11 +420,11 @@ BOOST_AUTO_TEST_CASE(protobuf_partial_success_is_counted_and_reported_once) {
 
 BOOST_AUTO_TEST_CASE(malformed_protobuf_answers_read_as_nothing_rejected) {
   const std::vector<std::string> answers = {
-      std::string("\x0a\xff\xff\xff\xff\x0f", 6),           // a length far past the end
-      std::string("\x0a\x03\x08\xff", 4),                     // a varint cut short
+      std::string("\x0a\xff\xff\xff\xff\x0f", 6),                               // a length far past the end
+      std::string("\x0a\x03\x08\xff", 4),                                       // a varint cut short
       std::string("\x0a\x0b\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 13),  // rejected_spans -1
-      std::string("\x0f\x00\x01\x02", 4),                     // wire type 7
-      std::string(1000, '\xff'),                                // an endless varint
+      std::string("\x0f\x00\x01\x02", 4),                                       // wire type 7
+      std::string(1000, '\xff'),                                                // an endless varint
       "<html>Bad gateway</html>"};
   otlp_receiver receiver([&](std::size_t n) { return otlp_receiver::answer{.body = answers.at(n)}; });
   otlp_http_exporter e(fast_options(receiver));
@@ -467,7 +484,8 @@ BOOST_AUTO_TEST_CASE(too_many_requests_honours_retry_after) {
 }
 
 BOOST_AUTO_TEST_CASE(retry_after_beyond_the_timeout_gives_up_at_once) {
-  otlp_receiver receiver([](std::size_t) { return otlp_receiver::answer{.status = 503, .retry_after = "60"}; });
+  otlp_receiver receiver(
+      [](std::size_t) { return otlp_receiver::answer{.status = 503, .retry_after = "60"}; });
   auto options = fast_options(receiver);
   options.timeout = 2s;
   otlp_http_exporter e(options);
@@ -508,7 +526,8 @@ BOOST_AUTO_TEST_CASE(a_hostile_receivers_answer_cannot_forge_lines_of_output) {
 
 BOOST_AUTO_TEST_CASE(partial_success_counts_rejected_spans) {
   otlp_receiver receiver([](std::size_t) {
-    return otlp_receiver::answer{.body = R"({"partialSuccess":{"rejectedSpans":"2","errorMessage":"too old"}})"};
+    return otlp_receiver::answer{.body =
+                                     R"({"partialSuccess":{"rejectedSpans":"2","errorMessage":"too old"}})"};
   });
   auto options = fast_options(receiver);
   options.protocol = otlp_protocol::http_json;
@@ -530,7 +549,7 @@ BOOST_AUTO_TEST_CASE(connection_refused_finishes_within_the_timeout) {
   const auto start = std::chrono::steady_clock::now();
   BOOST_TEST((otlp->export_spans(sample_spans(7)) == export_result::failure));
   const auto took = std::chrono::steady_clock::now() - start;
-  BOOST_TEST((took < 600ms + 1s));  // slack for loaded or sanitized runs
+  BOOST_TEST((took < 600ms + 1s));           // slack for loaded or sanitized runs
   BOOST_TEST(otlp->stats().requests >= 2U);  // retried with backoff meanwhile
   BOOST_TEST(otlp->stats().failed_batches == 1U);
   BOOST_TEST(otlp->stats().dropped_spans == 7U);
@@ -607,12 +626,13 @@ struct test_certificates {
     const std::string full = "cd " + dir + " && (" + cmd + ") >/dev/null 2>&1";
     if (std::system(full.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
   }
-  void issue(const std::string& name, const std::string& ca, const std::string& ext, const std::string& days) const {
-    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + name + ".key -out " + name +
-        ".csr -subj '/CN=" + name + "'");
+  void issue(const std::string& name, const std::string& ca, const std::string& ext,
+             const std::string& days) const {
+    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + name + ".key -out " +
+        name + ".csr -subj '/CN=" + name + "'");
     run("printf '%s\\n' '" + ext + "' > " + name + ".ext");
-    run("openssl x509 -req -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca + ".key -CAcreateserial -out " +
-        name + ".crt -days " + days + " -extfile " + name + ".ext");
+    run("openssl x509 -req -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca +
+        ".key -CAcreateserial -out " + name + ".crt -days " + days + " -extfile " + name + ".ext");
   }
 };
 
@@ -638,8 +658,8 @@ std::string rejected_with(const std::string& name) {
   otlp_receiver receiver(otlp_receiver::always_ok, serving(name));
   otlp_http_exporter e(tls_options(receiver));
   BOOST_TEST((e.export_spans(sample_spans(2)) == export_result::failure));
-  BOOST_TEST(receiver.requests().empty());       // nothing went out in plain text or otherwise
-  BOOST_TEST(e.stats().requests == 1U);          // not retried: it would fail the same way
+  BOOST_TEST(receiver.requests().empty());  // nothing went out in plain text or otherwise
+  BOOST_TEST(e.stats().requests == 1U);     // not retried: it would fail the same way
   BOOST_TEST(e.stats().dropped_spans == 2U);
   const auto lines = captured.lines();
   BOOST_REQUIRE(lines.size() == 1U);
@@ -659,7 +679,8 @@ BOOST_AUTO_TEST_CASE(tls_with_a_valid_chain_delivers) {
 }
 
 BOOST_AUTO_TEST_CASE(tls_rejects_an_unknown_ca_another_name_and_an_expired_certificate) {
-  BOOST_TEST(rejected_with("wrong-ca").find("server certificate rejected (unable to get local issuer certificate)") !=
+  BOOST_TEST(rejected_with("wrong-ca")
+                 .find("server certificate rejected (unable to get local issuer certificate)") !=
              std::string::npos);
   BOOST_TEST(rejected_with("other-name").find("server certificate rejected (IP address mismatch)") !=
              std::string::npos);
@@ -712,7 +733,8 @@ BOOST_AUTO_TEST_CASE(https_to_a_plain_http_server_fails_once_and_says_why) {
                                          boost::asio::redirect_error(boost::asio::use_awaitable, ec));
         first_bytes.assign(buf, sizeof buf);
       }
-      static const std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      static const std::string answer =
+          "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
       co_await boost::asio::async_write(socket, boost::asio::buffer(answer),
                                         boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     }
@@ -753,7 +775,8 @@ BOOST_AUTO_TEST_CASE(tls_failures_are_retried_and_timed_out_like_plain_ones) {
     BOOST_TEST(receiver.connections() == 1);  // the retries reuse the TLS connection
   }
   {
-    otlp_receiver receiver([](std::size_t) { return otlp_receiver::answer{.never = true}; }, serving("server"));
+    otlp_receiver receiver([](std::size_t) { return otlp_receiver::answer{.never = true}; },
+                           serving("server"));
     auto o = tls_options(receiver);
     o.timeout = 500ms;
     otlp_http_exporter e(o);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,7 +15,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 
 #ifndef PRELA_TEST_PROTO_DIR
 #error "PRELA_TEST_PROTO_DIR must name the directory of otlp_trace.proto"
@@ -99,9 +99,9 @@ class text_format_parser {
     }
     const std::string word = token();
     if (field == "kind") {
-      static const std::map<std::string, int> kinds = {{"SPAN_KIND_UNSPECIFIED", 0}, {"SPAN_KIND_INTERNAL", 1},
-                                                       {"SPAN_KIND_SERVER", 2},      {"SPAN_KIND_CLIENT", 3},
-                                                       {"SPAN_KIND_PRODUCER", 4},    {"SPAN_KIND_CONSUMER", 5}};
+      static const std::map<std::string, int> kinds = {
+          {"SPAN_KIND_UNSPECIFIED", 0}, {"SPAN_KIND_INTERNAL", 1}, {"SPAN_KIND_SERVER", 2},
+          {"SPAN_KIND_CLIENT", 3},      {"SPAN_KIND_PRODUCER", 4}, {"SPAN_KIND_CONSUMER", 5}};
       return kinds.at(word);
     }
     if (field == "code") {
@@ -136,12 +136,24 @@ class text_format_parser {
       }
       c = in_.at(pos_++);
       switch (c) {
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case '"': out.push_back('"'); break;
-        case '\'': out.push_back('\''); break;
-        case '\\': out.push_back('\\'); break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case '"':
+          out.push_back('"');
+          break;
+        case '\'':
+          out.push_back('\'');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
         default:
           if (c >= '0' && c <= '7') {  // up to three octal digits
             int v = c - '0';
@@ -151,7 +163,8 @@ class text_format_parser {
             out.push_back(static_cast<char>(v));
           } else if (c == 'x') {
             int v = 0;
-            for (int k = 0; k < 2 && pos_ < in_.size() && std::isxdigit(static_cast<unsigned char>(in_[pos_])); ++k) {
+            for (int k = 0;
+                 k < 2 && pos_ < in_.size() && std::isxdigit(static_cast<unsigned char>(in_[pos_])); ++k) {
               v = v * 16 + std::stoi(std::string(1, in_[pos_++]), nullptr, 16);
             }
             out.push_back(static_cast<char>(v));
@@ -166,7 +179,8 @@ class text_format_parser {
 
   std::string identifier() {
     const std::string word = token();
-    if (word.empty()) throw std::runtime_error("text format: expected a field name at " + std::to_string(pos_));
+    if (word.empty())
+      throw std::runtime_error("text format: expected a field name at " + std::to_string(pos_));
     return word;
   }
 

@@ -4,12 +4,12 @@
 // for the spans (otlp_protobuf_decode.hpp).
 #pragma once
 
+#include <zlib.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
-#include <zlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -51,9 +51,9 @@ class otlp_receiver {
  public:
   struct answer {
     unsigned status = 200;
-    std::string retry_after;            // Retry-After header, if not empty
-    bool never = false;                 // accept the request, never answer
-    std::chrono::milliseconds delay{0}; // answer after this long
+    std::string retry_after;             // Retry-After header, if not empty
+    bool never = false;                  // accept the request, never answer
+    std::chrono::milliseconds delay{0};  // answer after this long
     /// The answer's body: by default an empty ExportTraceServiceResponse in the
     /// request's encoding ("{}" for JSON, no bytes for protobuf).
     std::optional<std::string> body;
@@ -62,8 +62,8 @@ class otlp_receiver {
     std::string target;
     std::string content_type;
     std::map<std::string, std::string> headers;  // lower-case names
-    std::string body;      // inflated when it came gzip-compressed
-    std::string raw_body;  // as it came
+    std::string body;                            // inflated when it came gzip-compressed
+    std::string raw_body;                        // as it came
     std::chrono::steady_clock::time_point at;
     unsigned answered = 0;  // the status sent (0: none)
   };
@@ -131,7 +131,8 @@ class otlp_receiver {
   nlohmann::json document(std::size_t n) const {
     const request r = requests().at(n);
     if (r.content_type == "application/json") return nlohmann::json::parse(r.body);
-    if (r.content_type != "application/x-protobuf") throw std::runtime_error("content type " + r.content_type);
+    if (r.content_type != "application/x-protobuf")
+      throw std::runtime_error("content type " + r.content_type);
     std::lock_guard lock(decoded_mu_);
     auto it = decoded_.find(n);
     if (it == decoded_.end()) it = decoded_.emplace(n, decode_otlp_protobuf(r.body)).first;

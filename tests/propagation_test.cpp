@@ -29,7 +29,9 @@ std::string tracestate_of(std::initializer_list<std::string_view> lines) {
   return w3c::parse_tracestate(v.data(), v.size());
 }
 
-std::map<std::string, std::string> baggage_of(std::string_view line) { return w3c::parse_baggage(&line, 1).to_map(); }
+std::map<std::string, std::string> baggage_of(std::string_view line) {
+  return w3c::parse_baggage(&line, 1).to_map();
+}
 
 bool header_safe(std::string_view v) {
   for (char c : v) {
@@ -58,8 +60,8 @@ BOOST_AUTO_TEST_CASE(valid_values) {
   };
   const row rows[] = {
       {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", 0},
-      {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03", 3},  // Level 2 random flag
-      {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff", 3},  // unknown flags dropped
+      {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03", 3},      // Level 2 random flag
+      {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff", 3},      // unknown flags dropped
       {" \t00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 ", 1},  // OWS around
       // A higher version: the first four fields are read, more may follow after a dash.
       {"01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", 1},
@@ -79,22 +81,22 @@ BOOST_AUTO_TEST_CASE(invalid_values) {
   const std::string_view rows[] = {
       "",
       "00",
-      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",            // no flags
-      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1",          // short flags
-      "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01",         // upper case
-      "00-0af7651916cd43dd8448eb211c80319c-B7ad6b7169203331-01",         // upper case parent
-      "00-00000000000000000000000000000000-b7ad6b7169203331-01",         // zero trace id
-      "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",         // zero parent id
-      "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",         // version ff
-      "0g-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",         // version not hex
-      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-",        // 00 with 5 fields
-      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",   // 00 with 5 fields
-      "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01extra",    // no dash after flags
-      "00_0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331_01",         // wrong separators
-      "00-0af7651916cd43dd8448eb211c80319-cb7ad6b7169203331-01",         // misplaced dash
-      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333g-01",         // not hex
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",           // no flags
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1",         // short flags
+      "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01",        // upper case
+      "00-0af7651916cd43dd8448eb211c80319c-B7ad6b7169203331-01",        // upper case parent
+      "00-00000000000000000000000000000000-b7ad6b7169203331-01",        // zero trace id
+      "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",        // zero parent id
+      "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",        // version ff
+      "0g-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",        // version not hex
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-",       // 00 with 5 fields
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",  // 00 with 5 fields
+      "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01extra",   // no dash after flags
+      "00_0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331_01",        // wrong separators
+      "00-0af7651916cd43dd8448eb211c80319-cb7ad6b7169203331-01",        // misplaced dash
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333g-01",        // not hex
       "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0x",
-      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n",     // CR LF is not OWS
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n",  // CR LF is not OWS
   };
   for (auto v : rows) {
     BOOST_TEST_CONTEXT(v) { BOOST_TEST(!w3c::parse_traceparent(v).has_value()); }
@@ -185,18 +187,18 @@ BOOST_AUTO_TEST_CASE(valid_lists_are_normalized) {
 
 BOOST_AUTO_TEST_CASE(invalid_lists_are_dropped_whole) {
   const std::string_view rows[] = {
-      "rojo",                           // no value
-      "rojo=",                          // empty value
-      "Rojo=1",                         // upper-case key
-      "_rojo=1",                        // key starts with a keychar that is not a letter or digit
-      "ro jo=1",                        // space in key
-      "foo.bar=1",                      // '.' in key
-      "rojo=a=b",                       // '=' in value
-      "rojo=a\tb",                      // tab in value
-      "rojo=caf\xc3\xa9",               // non-ASCII value
-      "@s=1,bar=2",                     // key starts with '@' (the w3c suite: all dropped)
-      "foo=,bar=3",                     // empty value spoils the list
-      "ok=1,bad key=2",                 // one bad member spoils the list
+      "rojo",              // no value
+      "rojo=",             // empty value
+      "Rojo=1",            // upper-case key
+      "_rojo=1",           // key starts with a keychar that is not a letter or digit
+      "ro jo=1",           // space in key
+      "foo.bar=1",         // '.' in key
+      "rojo=a=b",          // '=' in value
+      "rojo=a\tb",         // tab in value
+      "rojo=caf\xc3\xa9",  // non-ASCII value
+      "@s=1,bar=2",        // key starts with '@' (the w3c suite: all dropped)
+      "foo=,bar=3",        // empty value spoils the list
+      "ok=1,bad key=2",    // one bad member spoils the list
   };
   for (auto v : rows) {
     BOOST_TEST_CONTEXT(v) { BOOST_TEST(tracestate_of({v}).empty()); }
@@ -215,7 +217,8 @@ BOOST_AUTO_TEST_CASE(key_and_value_length_limits) {
   BOOST_TEST(tracestate_of({"foo=1", with_at + "=1"}) == "foo=1," + with_at + "=1");
   const std::string late_at = std::string(242, 't') + "@v";
   BOOST_TEST(tracestate_of({"foo=1", late_at + "=1"}) == "foo=1," + late_at + "=1");
-  BOOST_TEST(tracestate_of({"foo=1", "t@" + std::string(15, 'v') + "=1"}) == "foo=1,t@" + std::string(15, 'v') + "=1");
+  BOOST_TEST(tracestate_of({"foo=1", "t@" + std::string(15, 'v') + "=1"}) ==
+             "foo=1,t@" + std::string(15, 'v') + "=1");
   BOOST_TEST(tracestate_of({"t@" + std::string(254, 'v') + "=1"}).size() == 258U);
   BOOST_TEST(tracestate_of({"t@" + std::string(255, 'v') + "=1"}).empty());
   BOOST_TEST(tracestate_of({"k=value "}) == "k=value");  // trailing space is OWS
@@ -231,7 +234,9 @@ BOOST_AUTO_TEST_CASE(at_most_32_members) {
 
 BOOST_AUTO_TEST_CASE(long_lists_are_truncated_as_the_spec_says) {
   // 4 members of 120 characters and one of 200: 4*120 + 200 + 4 commas > 512.
-  auto member = [](char key, std::size_t size) { return std::string(1, key) + "=" + std::string(size - 2, 'x'); };
+  auto member = [](char key, std::size_t size) {
+    return std::string(1, key) + "=" + std::string(size - 2, 'x');
+  };
   const std::string a = member('a', 120);
   const std::string big = member('b', 200);
   const std::string c = member('c', 120);
@@ -255,7 +260,8 @@ BOOST_AUTO_TEST_CASE(the_specs_examples) {
   BOOST_TEST(b["serverNode"] == "DF 28");
   BOOST_TEST(b["isProduction"] == "false");
 
-  auto p = baggage_of("key1=value1;property1;property2, key2 = value2, key3=value3; propertyKey=propertyValue");
+  auto p =
+      baggage_of("key1=value1;property1;property2, key2 = value2, key3=value3; propertyKey=propertyValue");
   BOOST_TEST(p.size() == 3U);
   BOOST_TEST(p["key1"] == "value1");  // properties are parsed, then dropped
   BOOST_TEST(p["key2"] == "value2");
@@ -277,10 +283,12 @@ BOOST_AUTO_TEST_CASE(percent_decoding_and_utf8) {
   BOOST_TEST(baggage_of("k=%e2%82%ac")["k"] == "\xe2\x82\xac");  // either case of hex
   BOOST_TEST(baggage_of("k=%2C%3B%3D%25")["k"] == ",;=%");
   // Octets that are not UTF-8 become U+FFFD, one per bad byte.
-  BOOST_TEST(baggage_of("k=a%FFb")["k"] == "a\xEF\xBF\xBD" "b");
+  BOOST_TEST(baggage_of("k=a%FFb")["k"] ==
+             "a\xEF\xBF\xBD"
+             "b");
   BOOST_TEST(baggage_of("k=%C3")["k"] == "\xEF\xBF\xBD");
   BOOST_TEST(baggage_of("k=%ED%A0%80")["k"] == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
-  BOOST_TEST(baggage_of("k=%C0%AF")["k"] == "\xEF\xBF\xBD\xEF\xBF\xBD");               // overlong
+  BOOST_TEST(baggage_of("k=%C0%AF")["k"] == "\xEF\xBF\xBD\xEF\xBF\xBD");                 // overlong
 }
 
 BOOST_AUTO_TEST_CASE(later_duplicates_win_and_lines_combine) {
@@ -326,8 +334,8 @@ BOOST_AUTO_TEST_CASE(format_skips_keys_that_are_not_tokens_and_respects_limits) 
   std::map<std::string, std::string> many;
   for (int i = 0; i < 300; ++i) many["k" + std::to_string(i)] = "v";
   BOOST_TEST(baggage_of(w3c::format_baggage(many)).size() == propagation_limits::baggage_entries);
-  std::map<std::string, std::string> big = {{"a", std::string(5000, 'x')}, {"b", std::string(5000, 'y')},
-                                            {"c", "small"}};
+  std::map<std::string, std::string> big = {
+      {"a", std::string(5000, 'x')}, {"b", std::string(5000, 'y')}, {"c", "small"}};
   const std::string sized = w3c::format_baggage(big);
   BOOST_TEST(sized.size() <= propagation_limits::baggage_bytes);
   BOOST_TEST(baggage_of(sized).size() == 2U);  // "b" does not fit, "c" still does
@@ -398,7 +406,8 @@ BOOST_AUTO_TEST_CASE(getter_callable) {
 }
 
 BOOST_AUTO_TEST_CASE(x_trace_id_pair) {
-  auto hex = extract(headers{{"X-Trace-ID", "0AF7651916CD43DD8448EB211C80319C"}, {"X-Span-ID", "b7ad6b7169203331"}});
+  auto hex =
+      extract(headers{{"X-Trace-ID", "0AF7651916CD43DD8448EB211C80319C"}, {"X-Span-ID", "b7ad6b7169203331"}});
   BOOST_TEST(hex.is_valid());
   BOOST_TEST((hex.trace_id == spec_trace_id));
   BOOST_TEST((hex.span_id == spec_parent_id));
@@ -410,20 +419,26 @@ BOOST_AUTO_TEST_CASE(x_trace_id_pair) {
 
   for (std::string_view bad : {"0af76519-16cd-43dd-8448eb211c80319c-", "0af7651916cd43dd8448eb211c80319",
                                "00000000000000000000000000000000", "not-a-trace-id"}) {
-    BOOST_TEST_CONTEXT(bad) { BOOST_TEST(!extract(headers{{"X-Trace-ID", std::string(bad)}}).trace_id.is_valid()); }
+    BOOST_TEST_CONTEXT(bad) {
+      BOOST_TEST(!extract(headers{{"X-Trace-ID", std::string(bad)}}).trace_id.is_valid());
+    }
   }
   // traceparent wins over the pair.
   auto both = extract(headers{{"traceparent", std::string(spec_traceparent)},
                               {"X-Trace-ID", "11111111111111111111111111111111"}});
   BOOST_TEST((both.trace_id == spec_trace_id));
   // An invalid traceparent falls back to the pair.
-  auto fallback = extract(headers{{"traceparent", "garbage"}, {"X-Trace-ID", "11111111111111111111111111111111"}});
+  auto fallback =
+      extract(headers{{"traceparent", "garbage"}, {"X-Trace-ID", "11111111111111111111111111111111"}});
   BOOST_TEST((fallback.trace_id == trace_id(0x1111111111111111ULL, 0x1111111111111111ULL)));
 }
 
 BOOST_AUTO_TEST_CASE(hostile_input_never_throws) {
   const std::string junk(100000, '\xff');
-  headers h = {{"traceparent", junk}, {"tracestate", junk}, {"baggage", junk}, {"x-trace-id", junk},
+  headers h = {{"traceparent", junk},
+               {"tracestate", junk},
+               {"baggage", junk},
+               {"x-trace-id", junk},
                {"x-span-id", junk}};
   remote_context r;
   BOOST_CHECK_NO_THROW(r = extract(h));
@@ -451,7 +466,8 @@ BOOST_AUTO_TEST_CASE(inject_writes_the_current_span) {
     set_baggage("userId", "alice smith");
     inject(h);
     const std::string tp = h.at("traceparent");
-    BOOST_TEST(tp == "00-" + s->trace_id().to_hex() + "-" + s->span_id().to_hex() + "-03");  // sampled, random
+    BOOST_TEST(tp ==
+               "00-" + s->trace_id().to_hex() + "-" + s->span_id().to_hex() + "-03");  // sampled, random
     BOOST_TEST(h.count("tracestate") == 0U);
     BOOST_TEST(h.at("baggage") == "userId=alice%20smith");
     BOOST_TEST(h.at("X-Trace-ID") == s->trace_id().to_hex());
@@ -517,7 +533,10 @@ BOOST_AUTO_TEST_CASE(forks_inject_the_same_baggage_at_once) {
 
 BOOST_AUTO_TEST_CASE(inject_replaces_stale_headers_in_any_case) {
   traced t;
-  headers h = {{"TraceParent", "stale"}, {"tracestate", "stale=1"}, {"BAGGAGE", "stale=1"}, {"x-span-id", "1"},
+  headers h = {{"TraceParent", "stale"},
+               {"tracestate", "stale=1"},
+               {"BAGGAGE", "stale=1"},
+               {"x-span-id", "1"},
                {"Host", "example"}};
   {
     auto s = get_tracer().span("s");
@@ -557,7 +576,8 @@ BOOST_AUTO_TEST_CASE(continuing_a_remote_trace) {
     inject(out);
     // The downstream request carries our span as parent, the caller's tracestate
     // unchanged (we add no entry of our own) and the random flag preserved.
-    BOOST_TEST(out.at("traceparent") == "00-0af7651916cd43dd8448eb211c80319c-" + client->span_id().to_hex() + "-03");
+    BOOST_TEST(out.at("traceparent") ==
+               "00-0af7651916cd43dd8448eb211c80319c-" + client->span_id().to_hex() + "-03");
     BOOST_TEST(out.at("tracestate") == "rojo=00f067aa0ba902b7");
     BOOST_TEST(out.at("baggage") == "userId=alice");
   }
@@ -573,8 +593,9 @@ BOOST_AUTO_TEST_CASE(continuing_a_remote_trace) {
 BOOST_AUTO_TEST_CASE(remote_sampled_flag_is_honoured_by_parent_based) {
   traced t({.sampler = parent_based(always_on())});
   {
-    auto s = get_tracer().span("not sampled upstream", span_type::custom,
-                               extract(headers{{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"}}));
+    auto s = get_tracer().span(
+        "not sampled upstream", span_type::custom,
+        extract(headers{{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"}}));
     BOOST_TEST(!s->is_sampled());
     headers out;
     inject(out);
@@ -604,7 +625,8 @@ BOOST_AUTO_TEST_CASE(invalid_parent_starts_a_new_trace_with_the_baggage) {
 BOOST_AUTO_TEST_CASE(continuing_a_trace_shares_the_extracted_baggage) {
   traced t;
   auto flow = new_trace_context();
-  const auto r = extract(headers{{"traceparent", std::string(spec_traceparent)}, {"baggage", "tenant=acme,b=2%203"}});
+  const auto r =
+      extract(headers{{"traceparent", std::string(spec_traceparent)}, {"baggage", "tenant=acme,b=2%203"}});
   BOOST_REQUIRE(r.baggage.size() == 2U);
   auto s = get_tracer().span("server", span_type::agent, r);
   const prela::baggage in_context = get_trace_context().baggage();
@@ -625,7 +647,8 @@ BOOST_AUTO_TEST_CASE(continuing_a_trace_shares_the_extracted_baggage) {
 
 BOOST_AUTO_TEST_CASE(x_trace_id_alone_starts_a_root_in_that_trace) {
   traced t;
-  auto s = get_tracer().span("root", span_type::agent, extract(headers{{"X-Trace-ID", "0af7651916cd43dd8448eb211c80319c"}}));
+  auto s = get_tracer().span("root", span_type::agent,
+                             extract(headers{{"X-Trace-ID", "0af7651916cd43dd8448eb211c80319c"}}));
   BOOST_TEST((s->trace_id() == spec_trace_id));
   BOOST_TEST(!s->parent_span_id().is_valid());
 }

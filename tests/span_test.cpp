@@ -61,7 +61,10 @@ BOOST_AUTO_TEST_CASE(recorded_fields_reach_the_exporter) {
 BOOST_AUTO_TEST_CASE(timestamps_are_wall_clock_nanoseconds) {
   traced t;
   const auto before = std::chrono::system_clock::now().time_since_epoch();
-  { auto s = get_tracer().span("timed"); std::this_thread::sleep_for(std::chrono::milliseconds(5)); }
+  {
+    auto s = get_tracer().span("timed");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   const auto after = std::chrono::system_clock::now().time_since_epoch();
   const auto spans = t.spans();
   BOOST_REQUIRE(spans.size() == 1U);
@@ -107,7 +110,8 @@ BOOST_AUTO_TEST_CASE(mutating_an_ended_span_is_a_counted_no_op) {
   BOOST_TEST(d->attributes.empty());
   BOOST_TEST(d->events.empty());
   BOOST_TEST((d->status == span_status::unset));
-  BOOST_TEST(std::count_if(spans.begin(), spans.end(), [](const span_data& x) { return x.name == "kept"; }) == 1);
+  BOOST_TEST(std::count_if(spans.begin(), spans.end(), [](const span_data& x) { return x.name == "kept"; }) ==
+             1);
 }
 
 BOOST_AUTO_TEST_CASE(a_handle_gives_its_ended_span_until_it_goes_away) {
@@ -134,8 +138,10 @@ BOOST_AUTO_TEST_CASE(a_handle_gives_its_ended_span_until_it_goes_away) {
   BOOST_TEST(other->span_id() == id);
   BOOST_TEST(current_span() == &*parent);
   const auto spans = t.spans();
-  BOOST_TEST(std::count_if(spans.begin(), spans.end(), [](const span_data& x) { return x.name == "handled"; }) == 1);
-  BOOST_TEST(std::count_if(spans.begin(), spans.end(), [](const span_data& x) { return x.name == "other"; }) == 1);
+  BOOST_TEST(
+      std::count_if(spans.begin(), spans.end(), [](const span_data& x) { return x.name == "handled"; }) == 1);
+  BOOST_TEST(
+      std::count_if(spans.begin(), spans.end(), [](const span_data& x) { return x.name == "other"; }) == 1);
   BOOST_TEST(find(spans, "handled")->attributes.empty());
 }
 

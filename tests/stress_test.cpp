@@ -30,12 +30,16 @@ BOOST_AUTO_TEST_CASE(eight_threads_hundred_thousand_spans_each) {
   constexpr int threads = 8;
   constexpr int iterations = 20000;  // 5 spans each: 100k spans per thread
   auto recorded = std::make_shared<links>();
-  auto recorder = std::make_shared<prela::testing::scripted_exporter>([recorded](std::span<const span_data> batch) {
-    const std::lock_guard lock(recorded->mu);
-    for (const auto& s : batch) recorded->by_id.emplace(s.span_id, span_link{s.trace_id, s.parent_span_id, s.name});
-    return export_result::success;
-  });
-  init({.exporters = {recorder}, .max_queue_size = 1 << 20, .max_export_batch_size = 4096,
+  auto recorder =
+      std::make_shared<prela::testing::scripted_exporter>([recorded](std::span<const span_data> batch) {
+        const std::lock_guard lock(recorded->mu);
+        for (const auto& s : batch)
+          recorded->by_id.emplace(s.span_id, span_link{s.trace_id, s.parent_span_id, s.name});
+        return export_result::success;
+      });
+  init({.exporters = {recorder},
+        .max_queue_size = 1 << 20,
+        .max_export_batch_size = 4096,
         .schedule_delay = std::chrono::milliseconds(50)});
   const auto before = get_tracer().stats();
   std::vector<std::thread> pool;

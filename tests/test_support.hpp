@@ -10,11 +10,11 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "prela/exporters/memory.hpp"
@@ -47,8 +47,8 @@ class hang_watchdog {
     if (cv_.wait_for(lock, limit, [this] { return done_; })) return;
     const tracer_stats s = get_tracer().stats();
     std::cerr << "HANG: " << what_ << " did not finish within " << limit.count() << " s. Counters: started "
-              << s.started << ", ended " << s.ended << ", exported " << s.exported << ", dropped " << s.dropped
-              << ", context_mismatches " << s.context_mismatches << ". Open spans:\n";
+              << s.started << ", ended " << s.ended << ", exported " << s.exported << ", dropped "
+              << s.dropped << ", context_mismatches " << s.context_mismatches << ". Open spans:\n";
     write_inflight(std::cerr);
     std::cerr.flush();
     std::abort();
@@ -136,11 +136,11 @@ class scripted_exporter final : public exporter {
     return sizes_;
   }
 
-  std::atomic<int> exports{0};            ///< export_spans calls, counted as they start
-  std::atomic<std::size_t> received{0};   ///< spans of the calls that returned
+  std::atomic<int> exports{0};           ///< export_spans calls, counted as they start
+  std::atomic<std::size_t> received{0};  ///< spans of the calls that returned
   std::atomic<int> flushes{0};
   std::atomic<int> shutdowns{0};
-  std::atomic<int> max_concurrent{0};     ///< most export_spans calls at once
+  std::atomic<int> max_concurrent{0};  ///< most export_spans calls at once
 
  private:
   script on_export_;
@@ -180,8 +180,9 @@ inline const span_data* find(const std::vector<span_data>& spans, std::string_vi
 }
 
 inline std::string str(const attribute_value* v) {
-  return v != nullptr && std::holds_alternative<std::string>(v->variant()) ? std::get<std::string>(v->variant())
-                                                                            : std::string("<none>");
+  return v != nullptr && std::holds_alternative<std::string>(v->variant())
+             ? std::get<std::string>(v->variant())
+             : std::string("<none>");
 }
 
 }  // namespace prela::testing
@@ -207,15 +208,17 @@ struct thread_checks {
 
 struct unclaimed_thread_checks {
   void setup() {}
-  void teardown() { BOOST_TEST(take_thread_failures() == 0, "checks failed on other threads, in no test's count"); }
+  void teardown() {
+    BOOST_TEST(take_thread_failures() == 0, "checks failed on other threads, in no test's count");
+  }
 };
 BOOST_TEST_GLOBAL_FIXTURE(unclaimed_thread_checks);
 }  // namespace prela::testing
 
-#define PRELA_THREAD_CHECK(cond)                                                           \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      ++prela::testing::thread_failures;                                                   \
+#define PRELA_THREAD_CHECK(cond)                                                                \
+  do {                                                                                          \
+    if (!(cond)) {                                                                              \
+      ++prela::testing::thread_failures;                                                        \
       std::fprintf(stderr, "%s:%d: check failed on a thread: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                                      \
+    }                                                                                           \
   } while (0)

@@ -119,7 +119,8 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
       co_return make_response(http::status::ok, inflight_page(prela::inflight()), "text/html; charset=utf-8");
     }
     if (req.method() != http::verb::post)
-      co_return make_response(http::status::method_not_allowed, "POST only (GET /debug/prela for the open spans)\n");
+      co_return make_response(http::status::method_not_allowed,
+                              "POST only (GET /debug/prela for the open spans)\n");
     try {
       if (req.target() == "/agent") co_return co_await agent(std::move(req));
       if (req.target() == "/retrieve") co_return co_await retrieve_endpoint(std::move(req));
@@ -233,13 +234,9 @@ struct agent_service::impl : std::enable_shared_from_this<impl> {
 agent_service::agent_service(net::io_context& io, net::thread_pool& model_pool, service_options options)
     : impl_(std::make_shared<impl>(io, model_pool, options)) {}
 
-agent_service::~agent_service() {
-  stop();
-}
+agent_service::~agent_service() { stop(); }
 
-void agent_service::start() {
-  prela::asio::co_spawn(impl_->io, impl_->accept_loop(impl_), net::detached);
-}
+void agent_service::start() { prela::asio::co_spawn(impl_->io, impl_->accept_loop(impl_), net::detached); }
 
 void agent_service::stop() {
   if (impl_->stopping.exchange(true)) return;
@@ -250,12 +247,8 @@ void agent_service::stop() {
   });
 }
 
-unsigned short agent_service::port() const {
-  return impl_->port;
-}
+unsigned short agent_service::port() const { return impl_->port; }
 
-std::uint64_t agent_service::requests_served() const noexcept {
-  return impl_->served.load();
-}
+std::uint64_t agent_service::requests_served() const noexcept { return impl_->served.load(); }
 
 }  // namespace demo

@@ -29,11 +29,20 @@ void append_json_string(std::string& out, std::string_view s) {
 void append_html_escaped(std::string& out, std::string_view s) {
   for (const char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -117,8 +126,9 @@ std::string inflight_json(const std::vector<prela::inflight_span>& spans) {
            "\",\"parent_span_id\":\"" + (s.parent_span_id.is_valid() ? s.parent_span_id.to_hex() : "") +
            "\",\"name\":";
     append_json_string(out, s.name);
-    out += ",\"type\":\"" + std::string(prela::to_string(s.type)) + "\",\"sampled\":" + (s.sampled ? "true" : "false") +
-           ",\"start_time_unix_nano\":\"" + std::to_string(s.start_time.count()) + "\",\"age_ms\":";
+    out += ",\"type\":\"" + std::string(prela::to_string(s.type)) +
+           "\",\"sampled\":" + (s.sampled ? "true" : "false") + ",\"start_time_unix_nano\":\"" +
+           std::to_string(s.start_time.count()) + "\",\"age_ms\":";
     char age[32];
     std::snprintf(age, sizeof age, "%.3f", static_cast<double>(s.age.count()) / 1e6);
     out += age;

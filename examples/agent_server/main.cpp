@@ -156,8 +156,8 @@ options parse(int argc, char** argv) {
   if (o.serve) {
     // Serving runs no load of its own: the options of the runs would be silently ignored.
     for (const auto& f : given) {
-      if (f == "--requests" || f == "--concurrency" || f == "--bench-requests" || f == "--bench-concurrency" ||
-          f == "--rounds") {
+      if (f == "--requests" || f == "--concurrency" || f == "--bench-requests" ||
+          f == "--bench-concurrency" || f == "--rounds") {
         bad_argument(f + " does not apply to --serve (it sets the demo's own load)");
       }
     }
@@ -228,14 +228,12 @@ struct server {
   }
 };
 
-const char* pass(bool ok) {
-  return ok ? "" : "   <-- FAILED";
-}
+const char* pass(bool ok) { return ok ? "" : "   <-- FAILED"; }
 
 // The exporters of --exporters: files in --out (spans.jsonl afresh each run), OTLP
 // configured by the OTEL_EXPORTER_OTLP_* variables, the console.
-std::vector<std::shared_ptr<prela::exporter>> exporters_for(const options& o,
-                                                           std::shared_ptr<prela::otlp_http_exporter>* otlp) {
+std::vector<std::shared_ptr<prela::exporter>> exporters_for(
+    const options& o, std::shared_ptr<prela::otlp_http_exporter>* otlp) {
   std::vector<std::shared_ptr<prela::exporter>> out;
   std::filesystem::create_directories(o.out);
   if (wants(o, "jsonl")) {
@@ -427,7 +425,8 @@ void cost_of_tracing(const options& o, server& srv) {
     const char* verdict = "";
     if (&m != &modes[0] && !ratios.empty()) {
       std::snprintf(vs_off, sizeof vs_off, "%5.1f %% (%.1f-%.1f)", ratio, ratios.front(), ratios.back());
-      const bool within = std::abs(ratio - 100.0) <= noise || (ratios.front() <= 100.0 && ratios.back() >= 100.0);
+      const bool within =
+          std::abs(ratio - 100.0) <= noise || (ratios.front() <= 100.0 && ratios.back() >= 100.0);
       verdict = within ? "   within the noise" : (ratio < 100.0 ? "   slower" : "   faster");
     }
     char range[40];
@@ -436,9 +435,10 @@ void cost_of_tracing(const options& o, server& srv) {
     std::printf("  %-7s %-18s %8.2f %8.2f   %-25s %7llu%s\n", m.name, range, pct(m.latencies, 50),
                 pct(m.latencies, 99), vs_off, static_cast<unsigned long long>(m.dropped), verdict);
   }
-  std::printf("  (the rounds of \"off\" alone differ by up to %.1f %%: a difference from off smaller than that,\n"
-              "   or one whose per-round range includes 100 %%, is within this machine's noise)\n\n",
-              noise);
+  std::printf(
+      "  (the rounds of \"off\" alone differ by up to %.1f %%: a difference from off smaller than that,\n"
+      "   or one whose per-round range includes 100 %%, is within this machine's noise)\n\n",
+      noise);
 }
 
 }  // namespace
@@ -458,8 +458,9 @@ int main(int argc, char** argv) {
     }
     if (o.sampling_given) t.sampler = sampler_for(o.sampling);
     prela::init(std::move(t));
-    std::cout << "serving on http://127.0.0.1:" << srv.service.port() << "/agent, open spans on http://127.0.0.1:"
-              << srv.service.port() << "/debug/prela (Ctrl-C stops)" << std::endl;
+    std::cout << "serving on http://127.0.0.1:" << srv.service.port()
+              << "/agent, open spans on http://127.0.0.1:" << srv.service.port()
+              << "/debug/prela (Ctrl-C stops)" << std::endl;
     while (!interrupted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     prela::shutdown();
     return 0;

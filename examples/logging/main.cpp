@@ -3,9 +3,9 @@
 // trace and span id of the coroutine that wrote it, so a log search for one trace id
 // finds exactly that request's lines, and the warning also appears in the trace as an
 // event on the span that logged it.
-#include <boost/asio.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
 
 #include <chrono>
 #include <iostream>
@@ -29,7 +29,7 @@ net::awaitable<void> handle(int id, std::shared_ptr<spdlog::logger> log) {
   {
     auto lookup = prela::get_tracer().span("lookup", prela::span_type::retrieval);
     timer.expires_after(std::chrono::milliseconds(5 * (3 - id)));  // the requests interleave
-    co_await timer.async_wait(net::use_awaitable);                  // and may resume on another thread
+    co_await timer.async_wait(net::use_awaitable);                 // and may resume on another thread
     log->info("lookup for request {} done", id);
     if (id == 2) log->warn("request {}: cache miss, served from the origin", id);
   }
@@ -39,7 +39,8 @@ net::awaitable<void> handle(int id, std::shared_ptr<spdlog::logger> log) {
 }  // namespace
 
 int main() {
-  prela::init({.service_name = "logging-example", .exporters = {std::make_shared<prela::console_exporter>()}});
+  prela::init(
+      {.service_name = "logging-example", .exporters = {std::make_shared<prela::console_exporter>()}});
 
   // A synchronous spdlog logger (spdlog's default) with prela's flags: %* the trace id,
   // %~ the span id. The second sink turns warnings into events on the current span.

@@ -53,8 +53,8 @@ int main() {
     // workers' spans are children of answer_question.
     std::vector<std::future<std::string>> parts;
     for (const char* topic : {"coroutines", "tracing"}) {
-      parts.push_back(std::async(std::launch::async,
-                                 prela::copy_context_to_thread([topic] { return retrieve(topic); })));
+      parts.push_back(
+          std::async(std::launch::async, prela::copy_context_to_thread([topic] { return retrieve(topic); })));
     }
     std::string context;
     for (auto& p : parts) context += p.get() + "; ";

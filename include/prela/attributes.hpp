@@ -14,8 +14,8 @@
 namespace prela {
 
 using attribute_variant =
-    std::variant<bool, std::int64_t, double, std::string, std::vector<bool>,
-                 std::vector<std::int64_t>, std::vector<double>, std::vector<std::string>>;
+    std::variant<bool, std::int64_t, double, std::string, std::vector<bool>, std::vector<std::int64_t>,
+                 std::vector<double>, std::vector<std::string>>;
 
 /// One attribute value. Converts implicitly from the usual C++ types: any integer
 /// becomes int64, any floating point double, any string-like type a string, and

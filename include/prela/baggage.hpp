@@ -86,13 +86,16 @@ class baggage {
 
   baggage() noexcept = default;
   /// The map's entries (a std::map is already sorted and unique).
-  baggage(const std::map<std::string, std::string>& entries);  // NOLINT(google-explicit-constructor): a value conversion
+  baggage(const std::map<std::string, std::string>&
+              entries);  // NOLINT(google-explicit-constructor): a value conversion
   /// `{{"k", "v"}, ...}`; when a key repeats, its last value wins.
   baggage(std::initializer_list<std::pair<std::string_view, std::string_view>> entries);
 
   [[nodiscard]] size_type size() const noexcept { return entries_ ? entries_->size() : 0; }
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
-  [[nodiscard]] const_iterator begin() const noexcept { return entries_ ? entries_->begin() : const_iterator(); }
+  [[nodiscard]] const_iterator begin() const noexcept {
+    return entries_ ? entries_->begin() : const_iterator();
+  }
   [[nodiscard]] const_iterator end() const noexcept { return entries_ ? entries_->end() : const_iterator(); }
 
   /// The value of `key`, or nullopt.
@@ -108,7 +111,8 @@ class baggage {
 
  private:
   friend struct detail::baggage_access;
-  explicit baggage(std::shared_ptr<const detail::baggage_entries> entries) noexcept : entries_(std::move(entries)) {}
+  explicit baggage(std::shared_ptr<const detail::baggage_entries> entries) noexcept
+      : entries_(std::move(entries)) {}
 
   const value_type* find(std::string_view key) const noexcept {
     if (!entries_) return nullptr;
@@ -129,7 +133,9 @@ struct baggage_access {
     if (entries && entries->empty()) entries.reset();
     return baggage(std::move(entries));
   }
-  static const std::shared_ptr<const baggage_entries>& entries(const baggage& b) noexcept { return b.entries_; }
+  static const std::shared_ptr<const baggage_entries>& entries(const baggage& b) noexcept {
+    return b.entries_;
+  }
 };
 }  // namespace detail
 

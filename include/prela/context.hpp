@@ -62,7 +62,8 @@ class trace_context {
   /// Innermost active span of this context; for a fork with no span of its own, the
   /// span current where the fork was taken (possibly ended). nullptr when none.
   [[nodiscard]] span* current_span() const noexcept {
-    if (foreign_ends_.load(std::memory_order_acquire) != 0) [[unlikely]] return current_span_slow();
+    if (foreign_ends_.load(std::memory_order_acquire) != 0) [[unlikely]]
+      return current_span_slow();
     return st_.stack.empty() ? st_.fork_parent.get() : st_.stack.back();
   }
   /// W3C tracestate carried by this flow.
@@ -122,10 +123,10 @@ class trace_context {
 
   // The part that new_trace_context() swaps out and back.
   struct state {
-    prela::trace_id trace_id;           // for roots opened here; invalid: each root starts a trace
-    bool sampled = true;                // false: roots opened here are not sampled
-    bool explicit_trace = false;        // trace_id/sampled were set (new_trace_context, fork)
-    bool random_trace_id = false;       // trace_id is random (W3C Level 2 flag)
+    prela::trace_id trace_id;      // for roots opened here; invalid: each root starts a trace
+    bool sampled = true;           // false: roots opened here are not sampled
+    bool explicit_trace = false;   // trace_id/sampled were set (new_trace_context, fork)
+    bool random_trace_id = false;  // trace_id is random (W3C Level 2 flag)
     std::string trace_state;
     std::shared_ptr<const detail::baggage_entries> baggage;
     detail::ref_ptr<span> fork_parent;  // span current where this fork was taken
@@ -225,7 +226,9 @@ struct weak_context {
   trace_context* ptr = nullptr;
   std::uint32_t generation = 0;
 
-  static weak_context of(trace_context* ctx) noexcept { return {ctx, ctx != nullptr ? generation_of(ctx) : 0}; }
+  static weak_context of(trace_context* ctx) noexcept {
+    return {ctx, ctx != nullptr ? generation_of(ctx) : 0};
+  }
   /// The context if it is still the one referred to, else nullptr.
   [[nodiscard]] trace_context* get() const noexcept {
     return ptr != nullptr && generation_of(ptr) == generation ? ptr : nullptr;

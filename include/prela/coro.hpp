@@ -46,7 +46,8 @@ class awaiter_of<Awaitable, true> {
 
  public:
   explicit awaiter_of(Awaitable&& a)
-      : awaitable_(std::forward<Awaitable>(a)), awaiter_(apply_co_await(std::forward<Awaitable>(awaitable_))) {}
+      : awaitable_(std::forward<Awaitable>(a)),
+        awaiter_(apply_co_await(std::forward<Awaitable>(awaitable_))) {}
   std::remove_reference_t<awaiter_type>& get() noexcept { return awaiter_; }
 
  private:

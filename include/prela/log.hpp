@@ -47,7 +47,9 @@ class hex_digits {
   [[nodiscard]] constexpr std::size_t size() const noexcept { return size_; }
   [[nodiscard]] constexpr const char* data() const noexcept { return digits_; }
   [[nodiscard]] constexpr std::string_view view() const noexcept { return {digits_, size_}; }
-  constexpr operator std::string_view() const noexcept { return view(); }  // NOLINT(google-explicit-constructor)
+  constexpr operator std::string_view() const noexcept {
+    return view();
+  }  // NOLINT(google-explicit-constructor)
   [[nodiscard]] std::string str() const { return std::string(view()); }
 
   friend constexpr bool operator==(const hex_digits& a, std::string_view b) noexcept { return a.view() == b; }

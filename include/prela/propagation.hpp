@@ -52,8 +52,8 @@ inline constexpr std::string_view x_span_id = "X-Span-ID";
 
 /// Limits applied to incoming and outgoing headers.
 namespace propagation_limits {
-inline constexpr std::size_t baggage_entries = 180;   ///< W3C minimum: 64
-inline constexpr std::size_t baggage_bytes = 8192;    ///< of the serialized header
+inline constexpr std::size_t baggage_entries = 180;  ///< W3C minimum: 64
+inline constexpr std::size_t baggage_bytes = 8192;   ///< of the serialized header
 inline constexpr std::size_t tracestate_members = 32;
 inline constexpr std::size_t tracestate_bytes = 512;  ///< longer tracestate is truncated
 }  // namespace propagation_limits
@@ -206,8 +206,8 @@ void inject(Carrier& carrier, formats f = formats::all) {
   detail::outgoing_headers out;
   detail::encode_current(out, f);
   if constexpr (detail::field_list<Carrier>) {
-    for (std::string_view name : {header::traceparent, header::tracestate, header::baggage,
-                                  header::x_trace_id, header::x_span_id}) {
+    for (std::string_view name :
+         {header::traceparent, header::tracestate, header::baggage, header::x_trace_id, header::x_span_id}) {
       if (detail::is_propagation_header(name, f)) carrier.erase(name);
     }
     detail::write(out, f, [&](std::string_view name, std::string_view value) { carrier.set(name, value); });
@@ -238,7 +238,8 @@ void inject(Carrier& carrier, formats f = formats::all) {
       const auto k = static_cast<detail::header_kind>(i);
       if ((written & (1U << static_cast<unsigned>(i))) != 0) continue;
       if (const auto value = detail::value_for(out, f, k)) {
-        carrier.emplace(typename Carrier::key_type(detail::name_of(k)), typename Carrier::mapped_type(*value));
+        carrier.emplace(typename Carrier::key_type(detail::name_of(k)),
+                        typename Carrier::mapped_type(*value));
       }
     }
   }

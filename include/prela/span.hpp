@@ -145,10 +145,10 @@ class span {
   span_type type_ = span_type::custom;
   std::uint8_t trace_flags_ = 0;
   bool parent_is_remote_ = false;
-  bool recording_ = false;  // sampled and a processor was running at start
-  bool handle_ = false;     // owned by a span_handle (not a lexical span_scope)
+  bool recording_ = false;               // sampled and a processor was running at start
+  bool handle_ = false;                  // owned by a span_handle (not a lexical span_scope)
   std::uint32_t config_generation_ = 0;  // the tracer configuration it started under
-  span* next_free_ = nullptr;  // per-thread recycling list
+  span* next_free_ = nullptr;            // per-thread recycling list
   // Its entry in prela::inflight()'s record while open (detail::inflight_ticket).
   void* inflight_slot_ = nullptr;
   std::uint64_t inflight_state_ = 0;

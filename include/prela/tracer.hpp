@@ -114,8 +114,7 @@ class span_scope : public detail::activation {
 
  private:
   friend class tracer;
-  span_scope(detail::span_ref s, context_ref ctx) noexcept
-      : activation(std::move(s), std::move(ctx), true) {}
+  span_scope(detail::span_ref s, context_ref ctx) noexcept : activation(std::move(s), std::move(ctx), true) {}
 };
 
 /// A span ended explicitly with end() (or when the handle is destroyed). Ending a span
@@ -153,8 +152,8 @@ class tracer {
                                 prela::attributes attrs = {});
   [[nodiscard]] span_handle start_span(std::string_view name, span_type type = span_type::custom);
   [[nodiscard]] span_handle start_span(std::string_view name, span_type type, prela::attributes attrs);
-  [[nodiscard]] span_handle start_span(std::string_view name, span_type type,
-                                       const remote_context& parent, prela::attributes attrs = {});
+  [[nodiscard]] span_handle start_span(std::string_view name, span_type type, const remote_context& parent,
+                                       prela::attributes attrs = {});
 
   [[nodiscard]] tracer_stats stats() const;
 

@@ -225,7 +225,9 @@ void batch_processor::wake_if_batch_full(std::size_t size) noexcept {
   // Wake the collector once per full batch, not once per span. Taking mu_ orders this
   // with the collector's test-then-sleep, so the wake-up cannot be lost.
   if (size == limits_.max_export_batch_size) {
-    { std::lock_guard lock(mu_); }
+    {
+      std::lock_guard lock(mu_);
+    }
     wake_.notify_one();
   }
 }

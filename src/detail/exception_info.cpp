@@ -78,4 +78,3 @@ exception_info describe(const std::exception_ptr& e) {
 }
 
 }  // namespace prela::detail
-

@@ -22,7 +22,8 @@ const cxa_eh_globals* lookup_eh_globals() noexcept;
 /// looked up once and kept in prela's own thread state.
 inline int uncaught_exceptions() noexcept {
   const void* g = tls.eh_globals;
-  if (g == nullptr) [[unlikely]] g = lookup_eh_globals();
+  if (g == nullptr) [[unlikely]]
+    g = lookup_eh_globals();
   return static_cast<int>(static_cast<const cxa_eh_globals*>(g)->uncaught_exceptions);
 }
 

@@ -71,7 +71,8 @@ inline void write_hex64(std::uint64_t v, char* out) noexcept {
   const __m128i letters = _mm_cmpgt_epi8(values, _mm_set1_epi8(9));
   const __m128i digits = _mm_add_epi8(_mm_add_epi8(values, _mm_set1_epi8('0')),
                                       _mm_and_si128(letters, _mm_set1_epi8('a' - '0' - 10)));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), digits);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
+                   digits);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
 #else
   write_hex32(static_cast<std::uint32_t>(v >> 32), out);
   write_hex32(static_cast<std::uint32_t>(v), out + 8);

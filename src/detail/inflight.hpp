@@ -50,7 +50,7 @@ struct alignas(64) inflight_slot {
   // trace id (2), span id, parent span id, start time, context pointer,
   // context generation | starting thread id, type | flags | name length | bits, name.
   std::atomic<std::uint64_t> words[name_word + inline_name_bytes / 8] = {};
-  inflight_table* table = nullptr;      // set before the slot is published, then constant
+  inflight_table* table = nullptr;     // set before the slot is published, then constant
   inflight_slot* next_free = nullptr;  // in its table's free list; owner only
 };
 static_assert(sizeof(inflight_slot) == 128);
@@ -64,11 +64,11 @@ struct inflight_table {
     std::atomic<chunk*> next{nullptr};
   };
   std::atomic<chunk*> first{nullptr};
-  chunk* last = nullptr;            // owner only
-  std::size_t capacity = 0;         // slots in all chunks; owner only
-  inflight_slot* free = nullptr;    // owner only
-  std::size_t free_count = 0;       // owner only
-  inflight_table* next = nullptr;   // in the list of all tables (constant once listed)
+  chunk* last = nullptr;           // owner only
+  std::size_t capacity = 0;        // slots in all chunks; owner only
+  inflight_slot* free = nullptr;   // owner only
+  std::size_t free_count = 0;      // owner only
+  inflight_table* next = nullptr;  // in the list of all tables (constant once listed)
 };
 
 /// What a span's end needs to close its slot (null slot: the span is not in the view).
@@ -87,8 +87,9 @@ static_assert(std::endian::native == std::endian::little, "inflight_open packs n
 /// `open`). `name` is the span's name_. Never throws: without memory the span is simply
 /// not listed.
 [[gnu::always_inline]] inline inflight_ticket inflight_open(const span& s, const std::string& name,
-                                                            const trace_context& ctx, std::uint32_t ctx_generation,
-                                                            bool own_context, std::chrono::nanoseconds start) noexcept {
+                                                            const trace_context& ctx,
+                                                            std::uint32_t ctx_generation, bool own_context,
+                                                            std::chrono::nanoseconds start) noexcept {
   thread_state& t = tls;
   auto* table = static_cast<inflight_table*>(t.inflight);
   inflight_slot* slot = table != nullptr ? table->free : nullptr;
@@ -104,7 +105,9 @@ static_assert(std::endian::native == std::endian::little, "inflight_open packs n
   // `open` (the fence orders the close before the words), and drops the copy.
   const std::uint64_t uses = (slot->state.load(std::memory_order_relaxed) | 3) + 1;  // next multiple of 4
   std::atomic_thread_fence(std::memory_order_release);
-  const auto put = [slot](std::size_t i, std::uint64_t v) { slot->words[i].store(v, std::memory_order_relaxed); };
+  const auto put = [slot](std::size_t i, std::uint64_t v) {
+    slot->words[i].store(v, std::memory_order_relaxed);
+  };
   std::size_t len = name.size();
   std::uint64_t cut = 0;
   if (len > inline_name_bytes) [[unlikely]] {
@@ -119,8 +122,8 @@ static_assert(std::endian::native == std::endian::little, "inflight_open packs n
   put(4, static_cast<std::uint64_t>(start.count()));
   put(5, reinterpret_cast<std::uintptr_t>(&ctx));
   put(6, (std::uint64_t{ctx_generation} << 32) | t.thread_id);
-  put(7, static_cast<std::uint64_t>(s.type()) | (std::uint64_t{s.trace_flags()} << 8) | (std::uint64_t{len} << 16) |
-             (cut << 24) | (std::uint64_t{own_context} << 25));
+  put(7, static_cast<std::uint64_t>(s.type()) | (std::uint64_t{s.trace_flags()} << 8) |
+             (std::uint64_t{len} << 16) | (cut << 24) | (std::uint64_t{own_context} << 25));
   // The name in whole words. A partial last word is read as the 8 bytes ending at the
   // name's end, shifted down; a name shorter than 8 bytes as the first 8 bytes of the
   // string's buffer, which std::string never makes smaller than 16 bytes (its short-
@@ -156,7 +159,7 @@ static_assert(std::endian::native == std::endian::little, "inflight_open packs n
   if (slot == nullptr) return;
   inflight_table* table = slot->table;
   if (tls.inflight == table) [[likely]] {
-    if (slot->state.load(std::memory_order_relaxed) != t.state) return;  // closed already
+    if (slot->state.load(std::memory_order_relaxed) != t.state) return;         // closed already
     slot->state.store(t.state & ~std::uint64_t{3}, std::memory_order_release);  // free
     slot->next_free = table->free;
     table->free = slot;
@@ -164,7 +167,8 @@ static_assert(std::endian::native == std::endian::little, "inflight_open packs n
     return;
   }
   std::uint64_t expected = t.state;
-  slot->state.compare_exchange_strong(expected, (t.state & ~std::uint64_t{3}) | inflight_slot::closed_elsewhere,
+  slot->state.compare_exchange_strong(expected,
+                                      (t.state & ~std::uint64_t{3}) | inflight_slot::closed_elsewhere,
                                       std::memory_order_release, std::memory_order_relaxed);
 }
 

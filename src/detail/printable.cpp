@@ -45,7 +45,8 @@ std::size_t append_printable(std::string& out, std::string_view text, std::size_
       escape = buf;
     }
     const std::size_t width = escape.empty() ? 1 : escape.size();
-    if (columns + width > max_columns || (columns + width == max_columns && i + (n == 0 ? 1 : n) < text.size())) {
+    if (columns + width > max_columns ||
+        (columns + width == max_columns && i + (n == 0 ? 1 : n) < text.size())) {
       out += "…";
       return columns + 1;
     }

@@ -24,8 +24,8 @@ struct tracer_config {
   std::shared_ptr<prela::sampler> sampler;
   std::shared_ptr<const prela::resource> resource;
   std::unique_ptr<batch_processor> processor;  // null before init and after shutdown
-  slow_span_watch_ptr slow_spans;               // null unless slow_span_threshold is set
-  bool after_shutdown = false;                  // spans started now are dropped and counted
+  slow_span_watch_ptr slow_spans;              // null unless slow_span_threshold is set
+  bool after_shutdown = false;                 // spans started now are dropped and counted
 };
 
 /// Whether pins may use a compiler-only fence because the reclaimer issues a
@@ -61,7 +61,8 @@ class tracer_impl {
       }
     }
     ~pin() {
-      if (counted_) [[unlikely]] unlisted_pins.fetch_sub(1, std::memory_order_release);
+      if (counted_) [[unlikely]]
+        unlisted_pins.fetch_sub(1, std::memory_order_release);
     }
     pin(const pin&) = delete;
     pin& operator=(const pin&) = delete;
@@ -98,11 +99,11 @@ class tracer_impl {
 
  private:
   void publish(std::unique_ptr<tracer_config> next);  // caller holds lifecycle_
-  void reclaim() noexcept;                             // caller holds lifecycle_
+  void reclaim() noexcept;                            // caller holds lifecycle_
 
   std::atomic<const tracer_config*> config_{nullptr};
-  std::mutex lifecycle_;                            // serialises init/shutdown/flush
-  std::unique_ptr<tracer_config> current_;          // what config_ points to
+  std::mutex lifecycle_;                                 // serialises init/shutdown/flush
+  std::unique_ptr<tracer_config> current_;               // what config_ points to
   std::vector<std::unique_ptr<tracer_config>> retired_;  // replaced, maybe still pinned
   std::uint32_t generation_ = 0;
 };

@@ -128,10 +128,10 @@ std::vector<row> layout(const std::vector<const span_data*>& roots, const childr
 // The bar of a span's time within the trace's window, `width` cells wide.
 void write_bar(std::ostream& out, const span_data& s, std::chrono::nanoseconds window_start, double window,
                std::size_t width) {
-  const auto from = static_cast<std::size_t>(static_cast<double>((s.start_time - window_start).count()) / window *
-                                             static_cast<double>(width));
-  auto to = static_cast<std::size_t>(static_cast<double>((s.end_time - window_start).count()) / window *
-                                     static_cast<double>(width) + 0.5);
+  const auto from = static_cast<std::size_t>(static_cast<double>((s.start_time - window_start).count()) /
+                                             window * static_cast<double>(width));
+  auto to = static_cast<std::size_t>(
+      static_cast<double>((s.end_time - window_start).count()) / window * static_cast<double>(width) + 0.5);
   to = std::clamp<std::size_t>(to, std::min(from + 1, width), width);
   out << '|';
   for (std::size_t i = 0; i < width; ++i) out << (i >= from && i < to ? "█" : " ");

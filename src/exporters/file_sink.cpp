@@ -18,7 +18,8 @@ file_sink::file_sink(std::filesystem::path path, mode m, const char* exporter, s
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (m == mode::append ? O_APPEND : O_TRUNC);
   fd_ = ::open(path_.c_str(), flags, 0644);
   if (fd_ < 0) {
-    throw std::runtime_error("prela: cannot open " + path_.string() + " for writing: " + std::strerror(errno));
+    throw std::runtime_error("prela: cannot open " + path_.string() +
+                             " for writing: " + std::strerror(errno));
   }
   struct stat st {};
   regular_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);

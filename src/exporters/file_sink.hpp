@@ -43,9 +43,9 @@ class file_sink {
   const char* exporter_;
   int fd_ = -1;
   bool regular_ = false;
-  bool failing_ = false;        // reported as failing, not yet as recovered
+  bool failing_ = false;  // reported as failing, not yet as recovered
   bool failed_since_check_ = false;
-  bool line_open_ = false;      // a failed write left an unterminated line (not a regular file)
+  bool line_open_ = false;  // a failed write left an unterminated line (not a regular file)
 };
 
 }  // namespace prela::detail

@@ -3,12 +3,15 @@
 // completion; a keep-alive connection is reused across exports.
 #include "prela/exporters/otlp_http.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -16,9 +19,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <charconv>
@@ -30,14 +30,14 @@
 
 #include <zlib.h>
 
+#include "detail/diagnostics.hpp"
+#include "detail/http_token.hpp"
+#include "detail/printable.hpp"
+#include "detail/text.hpp"
+#include "exporters/http_header.hpp"
 #include "prela/ids.hpp"
 #include "prela/tracer.hpp"
 #include "prela/version.hpp"
-#include "detail/diagnostics.hpp"
-#include "detail/printable.hpp"
-#include "detail/http_token.hpp"
-#include "detail/text.hpp"
-#include "exporters/http_header.hpp"
 
 namespace prela {
 namespace {
@@ -80,7 +80,8 @@ parsed_url parse_endpoint(const std::string& url) {
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  if (authority.find('@') != std::string_view::npos) throw bad("user information in the URL is not supported");
+  if (authority.find('@') != std::string_view::npos)
+    throw bad("user information in the URL is not supported");
   std::string_view host;
   std::string_view port;
   if (!authority.empty() && authority.front() == '[') {
@@ -132,7 +133,8 @@ std::string_view tls_refusal(const boost::system::error_code& ec) noexcept {
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
     case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
       return "the server rejected our client certificate";
-    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:  // TLS 1.2 servers also send it for a missing client certificate
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:  // TLS 1.2 servers also send it for a missing client
+                                               // certificate
       return "the server refused the handshake: no TLS version or cipher in common (TLS 1.2 or later), or it "
              "requires a client certificate";
     case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
@@ -164,7 +166,8 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
   unsigned long long secs = 0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
   if (ec != std::errc() || end != v.data() + v.size() || v.empty()) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min<unsigned long long>(secs, 86400)) * 1000);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min<unsigned long long>(secs, 86400)) *
+                                   1000);
 }
 
 // The JSON answer, read without a JSON library: two fields of one small object.
@@ -238,14 +241,18 @@ bool for_each_field(std::string_view in, F&& on_field) {
 partial_success parse_protobuf_response(std::string_view body) {
   partial_success out;
   bool well_formed = true;
-  well_formed = for_each_field(body, [&](std::uint64_t field, std::uint64_t type, std::uint64_t, std::string_view bytes) {
-    if (field != 1 || type != 2) return;
-    well_formed = well_formed && for_each_field(bytes, [&](std::uint64_t f, std::uint64_t t, std::uint64_t v,
-                                                           std::string_view b) {
-      if (f == 1 && t == 0) out.rejected = v;
-      if (f == 2 && t == 2) out.message = std::string(b);
-    });
-  }) && well_formed;
+  well_formed =
+      for_each_field(body,
+                     [&](std::uint64_t field, std::uint64_t type, std::uint64_t, std::string_view bytes) {
+                       if (field != 1 || type != 2) return;
+                       well_formed =
+                           well_formed && for_each_field(bytes, [&](std::uint64_t f, std::uint64_t t,
+                                                                    std::uint64_t v, std::string_view b) {
+                             if (f == 1 && t == 0) out.rejected = v;
+                             if (f == 2 && t == 2) out.message = std::string(b);
+                           });
+                     }) &&
+      well_formed;
   // rejected_spans is an int64: a negative count is malformed too.
   if (!well_formed || static_cast<std::int64_t>(out.rejected) < 0) return {};
   return out;
@@ -290,10 +297,10 @@ class gzip_compressor {
 struct otlp_http_exporter::connection {
   parsed_url url;
   net::io_context io;
-  std::optional<ssl::context> tls;  // for an https endpoint
-  std::optional<boost::beast::tcp_stream> stream;                                  // http
+  std::optional<ssl::context> tls;                                               // for an https endpoint
+  std::optional<boost::beast::tcp_stream> stream;                                // http
   std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_stream;  // https
-  std::string body;        // the encoded request
+  std::string body;                                                              // the encoded request
   std::string compressed;  // the body as sent, when compressing
   gzip_compressor gzip;
   bool reported_rejection = false;  // the first partial success is reported, later ones counted
@@ -340,7 +347,8 @@ struct otlp_http_exporter::connection {
       guard.async_wait([&](boost::system::error_code e) {
         if (!e) resolver.cancel();
       });
-      auto endpoints = co_await resolver.async_resolve(url.host, url.port, net::redirect_error(net::use_awaitable, ec));
+      auto endpoints =
+          co_await resolver.async_resolve(url.host, url.port, net::redirect_error(net::use_awaitable, ec));
       guard.cancel();
       if (ec) co_return fail("resolve " + url.host);
       boost::beast::tcp_stream tcp_stream(io);
@@ -356,16 +364,18 @@ struct otlp_http_exporter::connection {
         // SAN, a name through SNI and a DNS name match.
         boost::system::error_code not_ip;
         (void)net::ip::make_address(url.host, not_ip);
-        const bool named = not_ip ? SSL_set_tlsext_host_name(handle, url.host.c_str()) == 1 &&
-                                        SSL_set1_host(handle, url.host.c_str()) == 1
-                                  : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), url.host.c_str()) == 1;
+        const bool named = not_ip
+                               ? SSL_set_tlsext_host_name(handle, url.host.c_str()) == 1 &&
+                                     SSL_set1_host(handle, url.host.c_str()) == 1
+                               : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), url.host.c_str()) == 1;
         if (!named) {
           disconnect();
           r.kind = outcome::fatal;
           r.reason = "TLS to " + url.host_header + ": cannot set the name to verify";
           co_return r;
         }
-        co_await tls_stream->async_handshake(ssl::stream_base::client, net::redirect_error(net::use_awaitable, ec));
+        co_await tls_stream->async_handshake(ssl::stream_base::client,
+                                             net::redirect_error(net::use_awaitable, ec));
         if (ec) {
           const long verdict = SSL_get_verify_result(handle);
           if (verdict != X509_V_OK) {
@@ -386,8 +396,8 @@ struct otlp_http_exporter::connection {
 
   // Sends the request and reads the answer on a connected stream.
   template <class Stream>
-  net::awaitable<attempt_result> exchange(Stream& s, const otlp_http_options& options, clock::time_point deadline,
-                                          attempt_result r) {
+  net::awaitable<attempt_result> exchange(Stream& s, const otlp_http_options& options,
+                                          clock::time_point deadline, attempt_result r) {
     boost::system::error_code ec;
     auto fail = [&](std::string_view what) { return failed(std::move(r), what, ec); };
     http::request<http::string_body> req{http::verb::post, url.target, 11};
@@ -463,10 +473,11 @@ struct otlp_http_exporter::connection {
   void report_rejection(const std::string& endpoint, std::uint64_t n, const std::string& message) {
     if (reported_rejection) return;
     reported_rejection = true;
-    prela::detail::diagnose("prela: OTLP receiver " + prela::detail::printable(endpoint, 200) + " rejected " +
-                            std::to_string(n) + " spans of a batch (" +
-                            (message.empty() ? std::string("no reason given") : prela::detail::printable(message, 200)) +
-                            "); further rejections are counted in export_failures, not reported");
+    prela::detail::diagnose(
+        "prela: OTLP receiver " + prela::detail::printable(endpoint, 200) + " rejected " + std::to_string(n) +
+        " spans of a batch (" +
+        (message.empty() ? std::string("no reason given") : prela::detail::printable(message, 200)) +
+        "); further rejections are counted in export_failures, not reported");
   }
 
   void report(bool now_failing, const std::string& endpoint, const std::string& reason) {
@@ -518,7 +529,8 @@ otlp_http_exporter::otlp_http_exporter(otlp_http_options options)
     if (options_.certificate_file.empty()) {
       load("system trust store", {}, [&] { ctx.set_default_verify_paths(); });
     } else {
-      load("certificate_file", options_.certificate_file, [&] { ctx.load_verify_file(options_.certificate_file.string()); });
+      load("certificate_file", options_.certificate_file,
+           [&] { ctx.load_verify_file(options_.certificate_file.string()); });
     }
     if (!options_.client_certificate_file.empty()) {
       load("client_certificate_file", options_.client_certificate_file,
@@ -586,7 +598,8 @@ export_result otlp_http_exporter::export_spans(std::span<const span_data> spans)
       // Full jitter on the upper half: between backoff/2 and backoff.
       const auto half = backoff.count() / 2;
       const auto spread = static_cast<std::uint64_t>(backoff.count() - half + 1);
-      wait = std::chrono::milliseconds(half + static_cast<std::int64_t>(span_id::generate().value() % spread));
+      wait =
+          std::chrono::milliseconds(half + static_cast<std::int64_t>(span_id::generate().value() % spread));
       backoff = std::min(backoff * 2, options_.max_backoff);
     }
     if (clock::now() + wait >= deadline) {
@@ -618,9 +631,9 @@ bool otlp_http_exporter::shutdown(std::chrono::milliseconds /*timeout*/) {
 
 otlp_http_stats otlp_http_exporter::stats() const noexcept {
   const connection& c = *conn_;
-  return {c.requests.load(std::memory_order_relaxed),       c.retries.load(std::memory_order_relaxed),
-          c.exported.load(std::memory_order_relaxed),       c.failed_batches.load(std::memory_order_relaxed),
-          c.dropped.load(std::memory_order_relaxed),        c.rejected.load(std::memory_order_relaxed),
+  return {c.requests.load(std::memory_order_relaxed),  c.retries.load(std::memory_order_relaxed),
+          c.exported.load(std::memory_order_relaxed),  c.failed_batches.load(std::memory_order_relaxed),
+          c.dropped.load(std::memory_order_relaxed),   c.rejected.load(std::memory_order_relaxed),
           c.bytes_sent.load(std::memory_order_relaxed)};
 }
 

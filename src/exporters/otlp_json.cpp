@@ -107,7 +107,8 @@ void append_ids(std::string& out, const span_data& s) {
   // Span.flags: the W3C trace flags in bits 0-7; bit 8 says bit 9 is known, bit 9 that
   // the parent is remote.
   out.append(R"(,"flags":)");
-  json::append_uint(out, static_cast<std::uint64_t>(s.trace_flags) | 0x100U | (s.parent_is_remote ? 0x200U : 0U));
+  json::append_uint(out,
+                    static_cast<std::uint64_t>(s.trace_flags) | 0x100U | (s.parent_is_remote ? 0x200U : 0U));
 }
 
 // The span's attributes after prela's own (the span type, and the GenAI operation for
@@ -206,12 +207,18 @@ span_kind kind_of(const span_data& span) noexcept {
 // "retrieval", embedding "embeddings", tool "execute_tool", agent "invoke_agent".
 std::string_view gen_ai_operation(span_type type) noexcept {
   switch (type) {
-    case span_type::llm: return "chat";
-    case span_type::tool: return "execute_tool";
-    case span_type::agent: return "invoke_agent";
-    case span_type::embedding: return "embeddings";
-    case span_type::retrieval: return "retrieval";
-    default: return {};
+    case span_type::llm:
+      return "chat";
+    case span_type::tool:
+      return "execute_tool";
+    case span_type::agent:
+      return "invoke_agent";
+    case span_type::embedding:
+      return "embeddings";
+    case span_type::retrieval:
+      return "retrieval";
+    default:
+      return {};
   }
 }
 

@@ -90,7 +90,8 @@ std::size_t any_value_max(const attribute_value& v) noexcept {
           std::size_t n = pb::message_max;
           for (const auto& e : x) n += pb::message_max + pb::string_max(e.size());
           return n;
-        } else if constexpr (std::is_same_v<T, std::vector<bool>> || std::is_same_v<T, std::vector<std::int64_t>> ||
+        } else if constexpr (std::is_same_v<T, std::vector<bool>> ||
+                             std::is_same_v<T, std::vector<std::int64_t>> ||
                              std::is_same_v<T, std::vector<double>>) {
           return pb::message_max + x.size() * (pb::message_max + pb::scalar_max);
         } else {
@@ -115,15 +116,15 @@ std::size_t string_attribute_max(std::string_view key, std::string_view value) n
 }
 
 std::size_t span_max(const span_data& s) noexcept {
-  std::size_t n = pb::message_max                                            // the span
-                  + pb::bytes_max(16) + 2 * pb::bytes_max(8)                 // ids
-                  + pb::string_max(s.trace_state.size()) + pb::string_max(s.name.size())
-                  + 3 * pb::scalar_max                                       // kind, times
-                  + string_attribute_max("prela.span_type", to_string(s.type))
-                  + string_attribute_max("gen_ai.operation.name", gen_ai_operation(s.type))
-                  + attributes_max(s.attributes) + 2 * pb::scalar_max       // dropped counts
+  std::size_t n = pb::message_max                             // the span
+                  + pb::bytes_max(16) + 2 * pb::bytes_max(8)  // ids
+                  + pb::string_max(s.trace_state.size()) + pb::string_max(s.name.size()) +
+                  3 * pb::scalar_max  // kind, times
+                  + string_attribute_max("prela.span_type", to_string(s.type)) +
+                  string_attribute_max("gen_ai.operation.name", gen_ai_operation(s.type)) +
+                  attributes_max(s.attributes) + 2 * pb::scalar_max  // dropped counts
                   + pb::message_max + pb::string_max(s.status_message.size()) + pb::scalar_max  // status
-                  + pb::scalar_max;                                          // flags
+                  + pb::scalar_max;                                                             // flags
   for (const auto& e : s.events) {
     n += pb::message_max + pb::scalar_max + pb::string_max(e.name.size()) + attributes_max(e.attributes);
   }
@@ -153,8 +154,8 @@ char* put_any_value(char* p, const attribute_value& v) noexcept {
   p = std::visit(
       [value](const auto& x) noexcept {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::int64_t> || std::is_same_v<T, double> ||
-                      std::is_same_v<T, std::string>) {
+        if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::int64_t> ||
+                      std::is_same_v<T, double> || std::is_same_v<T, std::string>) {
           return put_scalar(value, x);
         } else {
           char* array = pb::begin<5>(value);
@@ -206,7 +207,9 @@ char* put_span_id(char* p, span_id id) noexcept {
   return big_endian(p, id.value());
 }
 
-std::uint64_t unix_nanos(std::chrono::nanoseconds t) noexcept { return static_cast<std::uint64_t>(t.count()); }
+std::uint64_t unix_nanos(std::chrono::nanoseconds t) noexcept {
+  return static_cast<std::uint64_t>(t.count());
+}
 
 // Writes one span; the caller made span_max(s) bytes of room at p.
 char* put_span(char* p, const span_data& s) noexcept {
@@ -222,7 +225,8 @@ char* put_span(char* p, const span_data& s) noexcept {
   p = pb::put_fixed64<7>(p, unix_nanos(s.start_time));
   p = pb::put_fixed64<8>(p, unix_nanos(s.end_time));
   p = put_string_attribute(p, "prela.span_type", to_string(s.type));
-  if (const auto op = gen_ai_operation(s.type); !op.empty()) p = put_string_attribute(p, "gen_ai.operation.name", op);
+  if (const auto op = gen_ai_operation(s.type); !op.empty())
+    p = put_string_attribute(p, "gen_ai.operation.name", op);
   p = put_attributes<9>(p, s.attributes);
   if (s.dropped_attributes != 0) p = pb::put_uint<10>(p, s.dropped_attributes);
   for (const auto& e : s.events) {
@@ -241,7 +245,8 @@ char* put_span(char* p, const span_data& s) noexcept {
   p = pb::end(status, p);
   // The W3C trace flags in bits 0-7; bit 8 says bit 9 is known, bit 9 that the parent
   // is remote (as in the JSON encoding).
-  p = pb::put_fixed32<16>(p, static_cast<std::uint32_t>(s.trace_flags) | 0x100U | (s.parent_is_remote ? 0x200U : 0U));
+  p = pb::put_fixed32<16>(
+      p, static_cast<std::uint32_t>(s.trace_flags) | 0x100U | (s.parent_is_remote ? 0x200U : 0U));
   return pb::end_wide(span, p);
 }
 
@@ -260,7 +265,8 @@ void encode_protobuf(std::span<const span_data> spans, std::string& buffer) {
   std::size_t i = 0;
   while (i < spans.size()) {
     const resource* r = spans[i].resource.get();
-    const std::size_t head = 4 * pb::message_max + pb::string_max(5) + pb::string_max(std::string_view(prela::version).size()) +
+    const std::size_t head = 4 * pb::message_max + pb::string_max(5) +
+                             pb::string_max(std::string_view(prela::version).size()) +
                              (r != nullptr ? attributes_max(r->attributes) : 0);
     char* p = out.room(head);
     char* resource_spans = pb::begin<1>(p);

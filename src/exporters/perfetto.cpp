@@ -28,7 +28,8 @@ void append_metadata(std::string& out, const char* what, int pid, int tid, std::
 /// The head of a complete ("X", with its duration) or an instant ("i") event, given as
 /// `phase`, up to and including the opening brace of its args.
 void append_event_head(std::string& out, std::string_view phase, std::string_view name, span_type type,
-                       std::chrono::nanoseconds ts, const std::chrono::nanoseconds* duration, int pid, int tid) {
+                       std::chrono::nanoseconds ts, const std::chrono::nanoseconds* duration, int pid,
+                       int tid) {
   out.append(R"({"ph":)");
   out.append(phase);
   out.append(R"(,"name":)");
@@ -51,8 +52,8 @@ void append_event_head(std::string& out, std::string_view phase, std::string_vie
 }  // namespace
 
 perfetto_exporter::perfetto_exporter(std::filesystem::path path)
-    : sink_(std::make_unique<detail::file_sink>(std::move(path), detail::file_sink::mode::truncate, "perfetto",
-                                                "[\n")) {}
+    : sink_(std::make_unique<detail::file_sink>(std::move(path), detail::file_sink::mode::truncate,
+                                                "perfetto", "[\n")) {}
 
 perfetto_exporter::~perfetto_exporter() {
   std::lock_guard lock(mu_);
@@ -66,8 +67,9 @@ int perfetto_exporter::track_for(trace_tracks& t, const span_data& s) {
   const std::int64_t end = std::max(s.end_time.count(), start);
   for (std::size_t i = 0; i < t.tracks.size(); ++i) {
     auto& placed = t.tracks[i];
-    const bool fits = std::all_of(placed.begin(), placed.end(),
-                                  [&](const auto& iv) { return nests_or_disjoint(iv.first, iv.second, start, end); });
+    const bool fits = std::all_of(placed.begin(), placed.end(), [&](const auto& iv) {
+      return nests_or_disjoint(iv.first, iv.second, start, end);
+    });
     if (fits) {
       placed.emplace_back(start, end);
       return static_cast<int>(i) + 1;

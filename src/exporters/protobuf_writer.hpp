@@ -199,7 +199,8 @@ inline char* end_wide(char* body, char* p) noexcept {
 /// request whose strings are not UTF-8).
 template <std::uint32_t Field>
 [[gnu::always_inline]] inline char* put_string(char* p, std::string_view v) noexcept {
-  if (ascii(v)) [[likely]] return put_bytes<Field>(p, v);
+  if (ascii(v)) [[likely]]
+    return put_bytes<Field>(p, v);
   char* body = begin<Field>(p);
   return end(body, unicode(body, v));
 }
@@ -217,7 +218,8 @@ class buffer {
   ~buffer() { out_.resize(used_); }
 
   char* room(std::size_t n) {
-    if (out_.size() - used_ < n) [[unlikely]] grow(n);
+    if (out_.size() - used_ < n) [[unlikely]]
+      grow(n);
     char* p = out_.data() + used_;
     bound_ = p + n;
     return p;
@@ -225,7 +227,8 @@ class buffer {
   /// `p` is past what room() returned by at most the n given to it: a bound that is
   /// too small is a bug, and stops the process before it writes further.
   void commit(const char* p) noexcept {
-    if (p > bound_) [[unlikely]] overrun();
+    if (p > bound_) [[unlikely]]
+      overrun();
     used_ = static_cast<std::size_t>(p - out_.data());
   }
 
@@ -234,7 +237,7 @@ class buffer {
   char* at(std::size_t offset) noexcept { return out_.data() + offset; }
 
  private:
-  void grow(std::size_t n);      // otlp_protobuf.cpp
+  void grow(std::size_t n);                     // otlp_protobuf.cpp
   [[noreturn]] static void overrun() noexcept;  // otlp_protobuf.cpp
 
   std::string& out_;

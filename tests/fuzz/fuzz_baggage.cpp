@@ -10,8 +10,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view lines[prela::detail::incoming_headers::max_lines];
-  const std::size_t n = prela::fuzz::split_lines(std::string_view(reinterpret_cast<const char*>(data), size), lines,
-                                                 prela::detail::incoming_headers::max_lines);
+  const std::size_t n = prela::fuzz::split_lines(std::string_view(reinterpret_cast<const char*>(data), size),
+                                                 lines, prela::detail::incoming_headers::max_lines);
   const auto entries = prela::w3c::parse_baggage(lines, n);
   PRELA_FUZZ_CHECK(entries.size() <= prela::propagation_limits::baggage_entries);
   // Sorted by key, one entry per key.
@@ -35,8 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& [key, value] : entries) {
     if (reparsed.contains(key)) continue;
     const std::string alone = prela::w3c::format_baggage({{key, value}});
-    PRELA_FUZZ_CHECK(alone.empty() ||
-                     header.size() + (header.empty() ? 0 : 1) + alone.size() > prela::propagation_limits::baggage_bytes);
+    PRELA_FUZZ_CHECK(alone.empty() || header.size() + (header.empty() ? 0 : 1) + alone.size() >
+                                          prela::propagation_limits::baggage_bytes);
   }
   return 0;
 }

@@ -6,12 +6,12 @@
 #include <cstdlib>
 #include <string_view>
 
-#define PRELA_FUZZ_CHECK(cond)                                                    \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
+#define PRELA_FUZZ_CHECK(cond)                                                      \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                               \
-    }                                                                             \
+      std::abort();                                                                 \
+    }                                                                               \
   } while (0)
 
 namespace prela::fuzz {

@@ -61,7 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   PRELA_FUZZ_CHECK(tp->parent_id.is_valid());
   PRELA_FUZZ_CHECK((tp->flags & ~0x03U) == 0);
   static const char hex[] = "0123456789abcdef";
-  const std::string again = "00-" + tp->trace_id.to_hex() + "-" + tp->parent_id.to_hex() + "-0" + hex[tp->flags];
+  const std::string again =
+      "00-" + tp->trace_id.to_hex() + "-" + tp->parent_id.to_hex() + "-0" + hex[tp->flags];
   const auto reparsed = prela::w3c::parse_traceparent(again);
   PRELA_FUZZ_CHECK(reparsed.has_value());
   PRELA_FUZZ_CHECK(reparsed->trace_id == tp->trace_id && reparsed->parent_id == tp->parent_id);

@@ -51,8 +51,8 @@ struct collapse<std::tuple<T>> {
 };
 
 template <class T, class U>
-using and_result_t =
-    typename collapse<decltype(std::tuple_cat(std::declval<and_parts_t<T>>(), std::declval<and_parts_t<U>>()))>::type;
+using and_result_t = typename collapse<decltype(std::tuple_cat(std::declval<and_parts_t<T>>(),
+                                                               std::declval<and_parts_t<U>>()))>::type;
 
 template <class T>
 boost::asio::awaitable<and_parts_t<T>> as_parts(boost::asio::awaitable<T> a) {
@@ -108,7 +108,8 @@ struct operand_state {
 };
 
 template <class T>
-boost::asio::awaitable<T> record_finish(operand_state* state, std::size_t index, boost::asio::awaitable<T> a) {
+boost::asio::awaitable<T> record_finish(operand_state* state, std::size_t index,
+                                        boost::asio::awaitable<T> a) {
   struct on_exit {
     operand_state& s;
     std::size_t i;
@@ -126,7 +127,8 @@ struct mark_losers {
     const auto cancel = condition(std::forward<Args>(args)...);
     if (cancel != boost::asio::cancellation_type::none) {
       for (std::size_t i = 0; i < state->contexts.size(); ++i) {
-        if (!state->finished[i].load(std::memory_order_relaxed)) prela::detail::mark_cancelled(*state->contexts[i]);
+        if (!state->finished[i].load(std::memory_order_relaxed))
+          prela::detail::mark_cancelled(*state->contexts[i]);
       }
     }
     return cancel;
@@ -145,7 +147,8 @@ Result rebase(V&& v, std::index_sequence<I...>) {
 
 template <class Condition, class T, class U>
 auto run_pair(Condition condition, boost::asio::awaitable<T> t, boost::asio::awaitable<U> u)
-    -> boost::asio::awaitable<std::tuple<std::array<std::size_t, 2>, std::exception_ptr, T, std::exception_ptr, U>> {
+    -> boost::asio::awaitable<
+        std::tuple<std::array<std::size_t, 2>, std::exception_ptr, T, std::exception_ptr, U>> {
   const auto ex = co_await boost::asio::this_coro::executor;
   operand_state state;
   const auto strand = prela::asio::detail::serialized(ex);
@@ -167,10 +170,10 @@ auto run_pair(Condition condition, boost::asio::awaitable<T> t, boost::asio::awa
 /// failing throws boost::asio::multiple_exceptions, as in Asio.
 template <class T, class U>
 boost::asio::awaitable<detail::and_result_t<T, U>> operator&&(boost::asio::awaitable<T> t,
-                                                               boost::asio::awaitable<U> u) {
-  auto [order, e0, r0, e1, r1] = co_await detail::run_pair(boost::asio::experimental::wait_for_one_error(),
-                                                           detail::as_parts(std::move(t)),
-                                                           detail::as_parts(std::move(u)));
+                                                              boost::asio::awaitable<U> u) {
+  auto [order, e0, r0, e1, r1] =
+      co_await detail::run_pair(boost::asio::experimental::wait_for_one_error(),
+                                detail::as_parts(std::move(t)), detail::as_parts(std::move(u)));
   (void)order;
   if (e0 && e1) throw boost::asio::multiple_exceptions(e0);
   if (e0) std::rethrow_exception(e0);
@@ -191,10 +194,10 @@ boost::asio::awaitable<detail::and_result_t<T, U>> operator&&(boost::asio::await
 /// rethrown.
 template <class T, class U>
 boost::asio::awaitable<detail::or_result_t<T, U>> operator||(boost::asio::awaitable<T> t,
-                                                              boost::asio::awaitable<U> u) {
-  auto [order, e0, r0, e1, r1] = co_await detail::run_pair(boost::asio::experimental::wait_for_one(),
-                                                           detail::as_alternatives(std::move(t)),
-                                                           detail::as_alternatives(std::move(u)));
+                                                             boost::asio::awaitable<U> u) {
+  auto [order, e0, r0, e1, r1] =
+      co_await detail::run_pair(boost::asio::experimental::wait_for_one(),
+                                detail::as_alternatives(std::move(t)), detail::as_alternatives(std::move(u)));
   using result = detail::or_result_t<T, U>;
   using left = detail::or_parts_t<T>;
   using right = detail::or_parts_t<U>;
@@ -203,8 +206,8 @@ boost::asio::awaitable<detail::or_result_t<T, U>> operator||(boost::asio::awaita
     co_return detail::rebase<result, 0>(std::move(r0), std::make_index_sequence<std::variant_size_v<left>>{});
   }
   if (e1) std::rethrow_exception(e1);
-  co_return detail::rebase<result, std::variant_size_v<left>>(std::move(r1),
-                                                             std::make_index_sequence<std::variant_size_v<right>>{});
+  co_return detail::rebase<result, std::variant_size_v<left>>(
+      std::move(r1), std::make_index_sequence<std::variant_size_v<right>>{});
 }
 
 }  // namespace prela::asio::awaitable_operators

@@ -59,7 +59,8 @@ class context_handler {
   [[gnu::noinline]] bool retry(Args&&... args) {
     using executor = boost::asio::associated_executor_t<Handler>;
     if constexpr (std::is_same_v<executor, boost::asio::system_executor> ||
-                  !boost::asio::can_require<const executor&, boost::asio::execution::blocking_t::never_t>::value) {
+                  !boost::asio::can_require<const executor&,
+                                            boost::asio::execution::blocking_t::never_t>::value) {
       return false;  // no executor of its own to run it on later
     } else {
       if (attempts_ >= detail::max_reposts) return false;
@@ -67,7 +68,8 @@ class context_handler {
       const executor ex = boost::asio::get_associated_executor(handler_);
       detail::post_again(
           ex,
-          [self = std::move(*this), saved = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...)]() mutable {
+          [self = std::move(*this),
+           saved = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...)]() mutable {
             std::apply(std::move(self), std::move(saved));
           },
           attempt);
@@ -116,7 +118,8 @@ struct async_result<prela::asio::context_token<Token>, Signatures...> {
           std::move(initiation)(std::forward<Handler>(handler), std::forward<Args>(args)...);
           return;
         }
-        std::move(initiation)(bound(std::move(task), std::forward<Handler>(handler)), std::forward<Args>(args)...);
+        std::move(initiation)(bound(std::move(task), std::forward<Handler>(handler)),
+                              std::forward<Args>(args)...);
       } else {
         std::move(initiation)(bound(prela::detail::fork_current(), std::forward<Handler>(handler)),
                               std::forward<Args>(args)...);

@@ -19,7 +19,8 @@ namespace detail {
 /// which Asio can copy for free. Parameters live in the coroutine frame, so `ctx` lives
 /// exactly as long as the task runs (or until its frame is destroyed).
 template <class T, class Executor>
-boost::asio::awaitable<T, Executor> owned_by_frame(prela::context_ref ctx, boost::asio::awaitable<T, Executor> a) {
+boost::asio::awaitable<T, Executor> owned_by_frame(prela::context_ref ctx,
+                                                   boost::asio::awaitable<T, Executor> a) {
   (void)ctx;
   if constexpr (std::is_void_v<T>) {
     co_await std::move(a);
@@ -36,7 +37,8 @@ boost::asio::awaitable<T, Executor> owned_by_frame(prela::context_ref ctx, boost
 /// passes one adapter, not two. Over an io_context executor the adapter (24 bytes) fits
 /// any_io_executor's inline storage.
 template <class AnyIoExecutor = boost::asio::any_io_executor>
-AnyIoExecutor task_executor_over(const std::type_identity_t<AnyIoExecutor>& ex, prela::detail::weak_context weak) {
+AnyIoExecutor task_executor_over(const std::type_identity_t<AnyIoExecutor>& ex,
+                                 prela::detail::weak_context weak) {
   const AnyIoExecutor inner = beneath_adapter<AnyIoExecutor>(ex);
   if (const auto* e = inner.template target<io_executor>()) return task_executor<io_executor>(*e, weak);
   if (const auto* e = inner.template target<pool_executor>()) return task_executor<pool_executor>(*e, weak);
@@ -92,9 +94,9 @@ auto co_spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a
 }
 
 /// Overload for an execution context (io_context, thread_pool).
-template <class ExecutionContext, class T, class AwaitableExecutor,
-          class CompletionToken =
-              boost::asio::default_completion_token_t<typename ExecutionContext::executor_type>>
+template <
+    class ExecutionContext, class T, class AwaitableExecutor,
+    class CompletionToken = boost::asio::default_completion_token_t<typename ExecutionContext::executor_type>>
   requires(std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>)
 auto co_spawn(ExecutionContext& ctx, boost::asio::awaitable<T, AwaitableExecutor> a,
               CompletionToken&& token =
@@ -113,8 +115,7 @@ auto invoke_in_frame(F f) -> std::invoke_result_t<F&> {
 
 /// Overload for a function object returning an awaitable, as boost::asio::co_spawn
 /// accepts; the function object lives as long as the coroutine.
-template <class Executor, class F,
-          class CompletionToken = boost::asio::default_completion_token_t<Executor>>
+template <class Executor, class F, class CompletionToken = boost::asio::default_completion_token_t<Executor>>
   requires(boost::asio::execution::is_executor<Executor>::value && std::is_invocable_v<F&>)
 auto co_spawn(const Executor& ex, F&& f,
               CompletionToken&& token = boost::asio::default_completion_token_t<Executor>()) {
@@ -122,10 +123,11 @@ auto co_spawn(const Executor& ex, F&& f,
                                std::forward<CompletionToken>(token));
 }
 
-template <class ExecutionContext, class F,
-          class CompletionToken =
-              boost::asio::default_completion_token_t<typename ExecutionContext::executor_type>>
-  requires(std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&> && std::is_invocable_v<F&>)
+template <
+    class ExecutionContext, class F,
+    class CompletionToken = boost::asio::default_completion_token_t<typename ExecutionContext::executor_type>>
+  requires(std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&> &&
+           std::is_invocable_v<F&>)
 auto co_spawn(ExecutionContext& ctx, F&& f,
               CompletionToken&& token =
                   boost::asio::default_completion_token_t<typename ExecutionContext::executor_type>()) {

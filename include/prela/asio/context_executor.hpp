@@ -2,9 +2,9 @@
 // everything submitted through them under one trace context.
 #pragma once
 
-#include <cstdint>
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -58,7 +58,8 @@ struct is_context_executor<task_executor<E>> : std::true_type {};
 /// A coroutine resumption found inside a handler.
 struct resumption {
   const void* handler;
-  prela::detail::weak_context (*task_of)(const void* handler) noexcept;  // the task its frame's executor carries
+  prela::detail::weak_context (*task_of)(
+      const void* handler) noexcept;  // the task its frame's executor carries
 };
 /// What the associator gives for a handler that resumes no coroutine.
 struct no_resumption {};
@@ -168,9 +169,11 @@ class repost_target {
 template <class T>
 struct is_io_or_pool_executor : std::false_type {};
 template <class Allocator, std::uintptr_t Bits>
-struct is_io_or_pool_executor<boost::asio::io_context::basic_executor_type<Allocator, Bits>> : std::true_type {};
+struct is_io_or_pool_executor<boost::asio::io_context::basic_executor_type<Allocator, Bits>>
+    : std::true_type {};
 template <class Allocator, unsigned int Bits>
-struct is_io_or_pool_executor<boost::asio::thread_pool::basic_executor_type<Allocator, Bits>> : std::true_type {};
+struct is_io_or_pool_executor<boost::asio::thread_pool::basic_executor_type<Allocator, Bits>>
+    : std::true_type {};
 
 /// Posts `run` to `ex` now, or after repost_delay(attempt) on a timer of its own (the
 /// function, and the coroutine frames it may own, are kept by the timer's handler and
@@ -181,7 +184,8 @@ void post_again(const Executor& ex, Run&& run, std::uint8_t attempt) {
   if constexpr (std::is_constructible_v<boost::asio::any_io_executor, Executor>) {
     if (delay.count() != 0) {
       auto timer = std::make_shared<boost::asio::steady_timer>(ex, delay);
-      timer->async_wait([timer, r = std::forward<Run>(run)](const boost::system::error_code&) mutable { r(); });
+      timer->async_wait(
+          [timer, r = std::forward<Run>(run)](const boost::system::error_code&) mutable { r(); });
       return;
     }
   }
@@ -230,7 +234,8 @@ class run_in_context {
  public:
   run_in_context(context_ref ctx, const Executor& ex, F&& f)
       : ctx_(std::move(ctx)), repost_(ex), f_(std::move(f)) {}
-  run_in_context(context_ref ctx, const Executor& ex, const F& f) : ctx_(std::move(ctx)), repost_(ex), f_(f) {}
+  run_in_context(context_ref ctx, const Executor& ex, const F& f)
+      : ctx_(std::move(ctx)), repost_(ex), f_(f) {}
 
   void operator()() {
     prela::detail::flow_guard guard(ctx_.get());
@@ -391,7 +396,8 @@ class adapter_base {
       // own threads), and this context is already installed here: a wrapper would
       // install nothing. This is the second function of every coroutine resumption
       // (the completion handler dispatched from the function that resumed it).
-      if (boost::asio::query(inner_, boost::asio::execution::blocking) != boost::asio::execution::blocking.never &&
+      if (boost::asio::query(inner_, boost::asio::execution::blocking) !=
+              boost::asio::execution::blocking.never &&
           installed_here(ctx_) && inner_.running_in_this_thread()) {
         boost::asio::execution::execute(inner_, std::forward<F>(f));
         return;
@@ -481,9 +487,9 @@ using pool_executor = boost::asio::thread_pool::executor_type;
 using io_strand = boost::asio::strand<io_executor>;
 
 template <class T>
-inline constexpr bool is_task_base_v = std::is_same_v<T, io_executor> || std::is_same_v<T, pool_executor> ||
-                                       std::is_same_v<T, io_strand> ||
-                                       std::is_same_v<T, boost::asio::any_io_executor>;
+inline constexpr bool is_task_base_v =
+    std::is_same_v<T, io_executor> || std::is_same_v<T, pool_executor> || std::is_same_v<T, io_strand> ||
+    std::is_same_v<T, boost::asio::any_io_executor>;
 
 /// True for any_io_executor and the types derived from it (executor_with_default, what
 /// `use_awaitable.as_default_on` gives).
@@ -529,7 +535,8 @@ prela::detail::weak_context task_context_in(const Executor& ex) noexcept {
   } else {
     prela::detail::weak_context found;
     visit_context_executor(ex, [&](const auto& adapter) {
-      if constexpr (std::is_same_v<std::decay_t<decltype(adapter.reference())>, prela::detail::weak_context>) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(adapter.reference())>,
+                                   prela::detail::weak_context>) {
         found = adapter.reference();
       }
     });

@@ -60,7 +60,7 @@ using result_of_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 /// turns a void result into std::monostate, in one coroutine frame rather than two.
 template <class T, class Executor>
 boost::asio::awaitable<result_of_t<T>, Executor> owned_value(prela::context_ref ctx,
-                                                            boost::asio::awaitable<T, Executor> a) {
+                                                             boost::asio::awaitable<T, Executor> a) {
   (void)ctx;
   if constexpr (std::is_void_v<T>) {
     co_await std::move(a);
@@ -73,7 +73,8 @@ boost::asio::awaitable<result_of_t<T>, Executor> owned_value(prela::context_ref 
 /// The deferred operation that runs `a` as the child flow `child`.
 template <class T, class Executor>
 auto spawn_child(const child_flow& child, boost::asio::awaitable<T, Executor> a) {
-  return boost::asio::co_spawn(child.executor, owned_by_frame(child.context, std::move(a)), boost::asio::deferred);
+  return boost::asio::co_spawn(child.executor, owned_by_frame(child.context, std::move(a)),
+                               boost::asio::deferred);
 }
 
 /// The same for a gather child, whose result is a value even for void.
@@ -130,8 +131,9 @@ boost::asio::awaitable<std::conditional_t<std::is_void_v<T>, void, std::vector<T
       co_return std::vector<T>{};
     }
   }
-  auto [order, errors, values] = co_await boost::asio::experimental::make_parallel_group(std::move(ops))
-                                     .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::deferred);
+  auto [order, errors, values] =
+      co_await boost::asio::experimental::make_parallel_group(std::move(ops))
+          .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::deferred);
   for (std::size_t i : order) {
     if (errors[i]) std::rethrow_exception(errors[i]);
   }

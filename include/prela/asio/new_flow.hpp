@@ -108,9 +108,9 @@ class flow_executor
 /// accepted socket that executor). An any_io_executor holding a prela adapter (a task's
 /// executor) is unwrapped, so the session's handlers pass one adapter, not two.
 template <class Executor>
-requires boost::asio::execution::is_executor<Executor>::value auto new_flow(
-    const Executor& ex, std::string_view name, span_type type = span_type::custom,
-    prela::attributes attrs = {}) {
+  requires boost::asio::execution::is_executor<Executor>::value
+auto new_flow(const Executor& ex, std::string_view name, span_type type = span_type::custom,
+              prela::attributes attrs = {}) {
   auto flow = detail::flow_ref::adopt(new detail::flow_state(name, type, std::move(attrs)));
   if constexpr (detail::is_any_io_executor_v<Executor>) {
     return flow_executor<boost::asio::any_io_executor>(detail::beneath_adapter(ex), std::move(flow));

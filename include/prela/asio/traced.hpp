@@ -17,7 +17,8 @@ namespace prela::asio {
 /// (with error status and the exception's type and message if it throws: caught,
 /// recorded and rethrown, so no throw hook is needed for it).
 template <class T, class Executor>
-boost::asio::awaitable<T, Executor> traced(std::string name, span_type type, boost::asio::awaitable<T, Executor> a) {
+boost::asio::awaitable<T, Executor> traced(std::string name, span_type type,
+                                           boost::asio::awaitable<T, Executor> a) {
   auto scope = get_tracer().span(name, type);
   try {
     if constexpr (std::is_void_v<T>) {

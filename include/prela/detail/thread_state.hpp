@@ -21,22 +21,22 @@ struct thread_state {
   // thread (set_current); other threads read it relaxed: prela::inflight() reports the
   // flow installed here as running.
   std::atomic<trace_context*> current{nullptr};
-  trace_context* own = nullptr;      // this thread's own context, created on demand
-  span* free_spans = nullptr;        // recycled span objects (singly linked)
+  trace_context* own = nullptr;  // this thread's own context, created on demand
+  span* free_spans = nullptr;    // recycled span objects (singly linked)
   std::uint32_t free_count = 0;
-  void* free_contexts = nullptr;     // recycled context blocks (see context.cpp)
+  void* free_contexts = nullptr;  // recycled context blocks (see context.cpp)
   std::uint32_t free_context_count = 0;
-  bool registered = false;           // exit cleanup registered
-  bool exiting = false;              // cleanup ran: stop caching
-  bool starts_spans = false;         // keeps a span cache (threads that only end spans do not)
-  thread_state* next = nullptr;      // in the list of live threads (counters)
-  const void* eh_globals = nullptr;  // the C++ runtime's exception globals (exception_info.hpp)
+  bool registered = false;             // exit cleanup registered
+  bool exiting = false;                // cleanup ran: stop caching
+  bool starts_spans = false;           // keeps a span cache (threads that only end spans do not)
+  thread_state* next = nullptr;        // in the list of live threads (counters)
+  const void* eh_globals = nullptr;    // the C++ runtime's exception globals (exception_info.hpp)
   trace_context* unwinding = nullptr;  // see unwinding_mark in context.hpp
   // The tracer configuration this thread last read (null if none, &unlisted_thread
   // while the thread is not in the registry): a configuration the tracer has replaced
   // is freed only when no thread has it here (tracer_impl::pin).
   std::atomic<const void*> pinned_config{&unlisted_thread};
-  std::uint32_t sampling = 0;  // depth of sampler calls (tracer_impl::sampling_scope)
+  std::uint32_t sampling = 0;   // depth of sampler calls (tracer_impl::sampling_scope)
   std::uint32_t thread_id = 0;  // the kernel's id of the thread (set on registration)
   void* inflight = nullptr;     // this thread's table of open spans (inflight.hpp)
   // Event counters written only by this thread, read by tracer::stats() (see counters.hpp).
@@ -64,7 +64,8 @@ void register_thread();
 /// (a thread that only resumes flows, never starting a span, would otherwise run them
 /// unseen by prela::inflight()). For restoring a previous context, set_current().
 [[gnu::always_inline]] inline void install_current(trace_context* ctx) noexcept {
-  if (!tls.registered) [[unlikely]] register_thread();
+  if (!tls.registered) [[unlikely]]
+    register_thread();
   set_current(ctx);
 }
 

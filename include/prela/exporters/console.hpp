@@ -15,8 +15,8 @@
 namespace prela {
 
 struct console_options {
-  std::size_t bar_width = 32;        // characters of the timeline bar
-  bool show_attributes = true;       // indented lines of attributes and events under each span
+  std::size_t bar_width = 32;              // characters of the timeline bar
+  bool show_attributes = true;             // indented lines of attributes and events under each span
   std::size_t max_buffered_spans = 10000;  // past this, incomplete traces are printed as they are
   /// Columns of a name, attribute key or value, event name or status message (at least
   /// 8); longer ones are cut and end in "…". Control characters are always escaped.

@@ -53,13 +53,13 @@ struct otlp_http_options {
 
 /// What one OTLP exporter did since it was created.
 struct otlp_http_stats {
-  std::uint64_t requests = 0;         ///< HTTP requests sent (retries included)
-  std::uint64_t retries = 0;          ///< attempts after a retryable failure
-  std::uint64_t exported_spans = 0;   ///< spans the collector accepted (2xx)
-  std::uint64_t failed_batches = 0;   ///< batches given up on (timeout, non-retryable answer)
-  std::uint64_t dropped_spans = 0;    ///< spans in those batches
-  std::uint64_t rejected_spans = 0;   ///< spans a 2xx partial-success answer said it rejected
-  std::uint64_t bytes_sent = 0;       ///< request bodies as sent (compressed), retries included
+  std::uint64_t requests = 0;        ///< HTTP requests sent (retries included)
+  std::uint64_t retries = 0;         ///< attempts after a retryable failure
+  std::uint64_t exported_spans = 0;  ///< spans the collector accepted (2xx)
+  std::uint64_t failed_batches = 0;  ///< batches given up on (timeout, non-retryable answer)
+  std::uint64_t dropped_spans = 0;   ///< spans in those batches
+  std::uint64_t rejected_spans = 0;  ///< spans a 2xx partial-success answer said it rejected
+  std::uint64_t bytes_sent = 0;      ///< request bodies as sent (compressed), retries included
 };
 
 /// POSTs each batch as an ExportTraceServiceRequest (protobuf or JSON, optionally
