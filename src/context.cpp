@@ -253,6 +253,7 @@ const std::string& trace_context::trace_state() const noexcept {
 }
 
 void trace_context::set_baggage(std::string_view key, std::string_view value) {
+  if constexpr (!instrumented) return;  // nothing would carry it
   // Copy on write: forks share the entries until one of them changes them.
   auto next = std::make_shared<detail::baggage_entries>(detail::entries_of(st_.baggage));
   auto it = detail::find_key(*next, key);
@@ -265,7 +266,7 @@ void trace_context::set_baggage(std::string_view key, std::string_view value) {
 }
 
 void trace_context::set_baggage(const prela::baggage& entries) {
-  if (entries.empty()) return;
+  if (!instrumented || entries.empty()) return;
   const auto& current = detail::entries_of(st_.baggage);
   if (current.empty()) {
     st_.baggage = detail::baggage_access::entries(entries);
@@ -456,15 +457,17 @@ context_scope::~context_scope() {
 context_scope new_trace_context(new_trace_options options) {
   trace_context& ctx = get_trace_context();
   trace_context::state fresh;
-  if (options.trace_id && options.trace_id->is_valid()) {
+  if (!instrumented) {
+    // No trace, no baggage: the scope only restores what was there.
+  } else if (options.trace_id && options.trace_id->is_valid()) {
     fresh.trace_id = *options.trace_id;
   } else {
     fresh.trace_id = prela::trace_id::generate();
     fresh.random_trace_id = true;
   }
-  fresh.explicit_trace = true;
+  fresh.explicit_trace = instrumented;
   fresh.sampled = options.sampled;
-  if (!options.baggage.empty()) {
+  if (instrumented && !options.baggage.empty()) {
     fresh.baggage = std::make_shared<detail::baggage_entries>(options.baggage.begin(), options.baggage.end());
   }
   trace_context::state saved = ctx.swap_state(std::move(fresh));

@@ -119,15 +119,18 @@ void span::record_error(std::string_view type, std::string_view message) {
 }
 
 void span::record_exception(const std::exception& e) {
+  if constexpr (!instrumented) return;
   record_error(detail::demangle(typeid(e).name()), e.what());
 }
 
 void span::record_exception(std::exception_ptr e) {
+  if constexpr (!instrumented) return;
   const detail::exception_info info = detail::describe(e);
   record_error(info.type, info.message);
 }
 
 void span::end() noexcept {
+  if constexpr (!instrumented) return;  // only detail::inert_span() exists
   if (recording_) {
     {
       std::lock_guard lock(mu_);
@@ -153,5 +156,18 @@ void span::end() noexcept {
 }
 
 void span::destroy() noexcept { detail::span_factory::recycle(this); }
+
+span& detail::inert_span() noexcept {
+  // Not recording and never ended, so every mutator returns at once; never destroyed,
+  // so spans ended during static destruction still find it.
+  static span* const inert = new span();
+  return *inert;
+}
+
+#if PRELA_INSTRUMENTATION
+const char detail::library_built_with_instrumentation = 1;
+#else
+const char detail::library_built_without_instrumentation = 0;
+#endif
 
 }  // namespace prela

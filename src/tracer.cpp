@@ -178,6 +178,9 @@ void tracer_impl::init(tracer_options options) {
   if (!in_range(options.slow_span_threshold)) {
     throw std::invalid_argument("prela::init: slow_span_threshold must be 0 (off) to 86400000 ms (a day)");
   }
+  // Without instrumentation no span ever reaches an exporter: nothing is started, and
+  // the exporters are released unused.
+  if constexpr (!instrumented) return;
   std::lock_guard lock(lifecycle_);
   if (current_->processor) current_->processor->shutdown(options.export_timeout);
   current_->slow_spans.reset();
@@ -263,6 +266,7 @@ void tracer_impl::after_fork_in_child() noexcept {
 
 span_factory::started span_factory::start(const tracer_impl& tracer, std::string_view name, span_type type,
                                           const remote_context* remote, prela::attributes* attrs) {
+  if constexpr (!instrumented) return {};  // scopes and handles then show inert_span()
   trace_context& ctx = get_trace_context();
   const tracer_impl::pin cfg(tracer);
 
@@ -484,7 +488,7 @@ void span_factory::take_data(span& s, span_data& d) noexcept {
 
 activation::activation(span_ref s, context_ref ctx, bool is_scope) noexcept
     : span_(std::move(s)), ctx_(std::move(ctx)), uncaught_(uncaught_exceptions()), is_scope_(is_scope) {
-  span_->handle_ = !is_scope;
+  if constexpr (instrumented) span_->handle_ = !is_scope;  // else there is no span
 }
 
 activation::activation(activation&& other) noexcept

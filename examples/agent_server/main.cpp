@@ -31,6 +31,11 @@
 #include <prela/exporters/perfetto.hpp>
 #include <prela/prela.hpp>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "agent_service.hpp"
 #include "load_generator.hpp"
 #include "verify.hpp"
@@ -53,8 +58,9 @@ constexpr const char* usage = R"(prela agent server demo
                       it (default 1000)
   --bench-concurrency B  requests in flight during the comparison (default 64: enough to
                       keep the CPUs busy, so that what tracing costs shows in throughput)
-  --rounds K          rounds of the comparison, each running off, 10 % and 100 % in
-                      rotating order (default 6)
+  --rounds K          rounds of the comparison, each running the server built without
+                      instrumentation (agent_server_untraced), then sampled at 0 %, 10 %
+                      and 100 %, in rotating order (default 6)
   --model-work U      CPU work units of the simulated model per request (default 300)
   --out DIR           where spans.jsonl and trace.json go (default: current directory)
   --port P            listen on 127.0.0.1:P (default: a free port)
@@ -354,21 +360,104 @@ struct mode {
   std::vector<double> throughput;  // per round
   std::vector<double> latencies;
   std::uint64_t dropped = 0;
+  unsigned short port = 0;  // the server this mode's load goes to
 };
 
-// The same server and load with tracing off, at 10 % and at 100 %, in many short rounds
+// agent_server_untraced, the same service built with PRELA_INSTRUMENTATION=0, running as a
+// child process beside this one: the floor of the comparison. It serves until the pipe
+// to its standard input closes.
+class untraced_server {
+ public:
+  untraced_server(const options& o) {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const auto path = self.parent_path() / "agent_server_untraced";
+    if (ec || !std::filesystem::exists(path, ec)) return;
+    int to_child[2];
+    int from_child[2];
+    if (::pipe2(to_child, O_CLOEXEC) != 0) return;
+    if (::pipe2(from_child, O_CLOEXEC) != 0) {
+      ::close(to_child[0]);
+      ::close(to_child[1]);
+      return;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
+    const std::string program = path.string();
+    const std::string threads = std::to_string(o.threads);
+    const std::string work = std::to_string(o.model_work);
+    char* const argv[] = {const_cast<char*>(program.c_str()), const_cast<char*>(threads.c_str()),
+                          const_cast<char*>(work.c_str()), nullptr};
+    const int rc = ::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    input_ = to_child[1];
+    if (rc != 0) {
+      pid_ = -1;
+      ::close(from_child[0]);
+      return;
+    }
+    char line[16] = {};
+    std::size_t n = 0;
+    while (n + 1 < sizeof line) {
+      const ssize_t r = ::read(from_child[0], line + n, 1);
+      if (r <= 0 || line[n] == '\n') break;
+      ++n;
+    }
+    ::close(from_child[0]);
+    unsigned port = 0;
+    const auto [end, perr] = std::from_chars(line, line + n, port);
+    if (perr == std::errc() && end == line + n && port > 0 && port <= 65535) {
+      port_ = static_cast<unsigned short>(port);
+    }
+  }
+  untraced_server(const untraced_server&) = delete;
+  untraced_server& operator=(const untraced_server&) = delete;
+  ~untraced_server() {
+    if (input_ >= 0) ::close(input_);  // end of file: the child stops serving
+    if (pid_ <= 0) return;
+    for (int i = 0; i < 50; ++i) {  // up to 5 s, then it is stopped
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) != 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+
+  /// 0 when the program is not beside this one or did not start.
+  [[nodiscard]] unsigned short port() const noexcept { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  int input_ = -1;
+  unsigned short port_ = 0;
+};
+
+// The same service and load with no instrumentation compiled in (agent_server_untraced),
+// with tracing built in but sampled at 0 %, at 10 % and at 100 %, in many short rounds
 // whose order rotates, so that drifts of the machine affect every mode alike. Spans go to
 // a JSONL exporter writing to /dev/null: the serialization and the processor's thread
-// cost what they cost. Each mode is compared with "off" round by round, and the spread
-// of "off" itself is the noise a difference must exceed to mean anything.
+// cost what they cost. The load generator is this process's, sampled at the mode's rate
+// (0 % for the untraced server). Each mode is compared with the floor round by round,
+// and the spread of the floor itself is the noise a difference must exceed to mean
+// anything.
 void cost_of_tracing(const options& o, server& srv) {
-  std::vector<mode> modes{{"off", 0.0, {}, {}}, {"10 %", 0.1, {}, {}}, {"100 %", 1.0, {}, {}}};
+  const untraced_server untraced(o);
+  std::vector<mode> modes{{"none", 0.0, {}, {}, 0, untraced.port()},
+                          {"0 %", 0.0, {}, {}, 0, srv.service.port()},
+                          {"10 %", 0.1, {}, {}, 0, srv.service.port()},
+                          {"100 %", 1.0, {}, {}, 0, srv.service.port()}};
+  if (untraced.port() == 0) modes.erase(modes.begin());
   auto run = [&](mode* m, int requests, int first_id) {
     prela::tracer_options t{.service_name = service_name(), .sampler = sampler_for(m ? m->rate : 0.0)};
     t.exporters.push_back(std::make_shared<prela::jsonl_exporter>("/dev/null"));
     const auto before = prela::get_tracer().stats();
     prela::init(std::move(t));
-    const demo::load_result r = demo::run_load({.port = srv.service.port(),
+    const demo::load_result r = demo::run_load({.port = m ? m->port : srv.service.port(),
                                                 .requests = requests,
                                                 .concurrency = o.bench_concurrency,
                                                 .first_id = first_id,
@@ -381,10 +470,24 @@ void cost_of_tracing(const options& o, server& srv) {
   };
 
   std::cout << "== cost of tracing: " << o.bench_requests << " requests per run, " << o.bench_concurrency
-            << " at a time, " << o.rounds << " rounds of off / 10 % / 100 % in rotating order, same server\n";
+            << " at a time, " << o.rounds << " rounds of";
+  for (const auto& m : modes) std::cout << (&m == &modes[0] ? " " : " / ") << m.name;
+  std::cout << " in rotating order\n";
+  if (untraced.port() != 0) {
+    std::cout
+        << "  none: the same server built with PRELA_INSTRUMENTATION=0 (agent_server_untraced, a child\n"
+           "  process); 0 %, 10 %, 100 %: this server, instrumented, at that sampling rate\n";
+  } else {
+    std::cout
+        << "  (agent_server_untraced is not beside this program: the floor is tracing sampled at 0 %)\n";
+  }
   int id = 1'000'000;
-  run(nullptr, std::max(100, o.bench_requests / 2), id);  // warm-up, not counted
-  id += o.bench_requests;
+  for (const unsigned short port : {modes.front().port, srv.service.port()}) {  // warm-up, not counted
+    mode warm{"warm-up", 0.0, {}, {}, 0, port};
+    run(&warm, std::max(100, o.bench_requests / 2), id);
+    id += o.bench_requests;
+    if (port == srv.service.port()) break;
+  }
   for (int round = 0; round < o.rounds && !interrupted; ++round) {
     for (std::size_t k = 0; k < modes.size() && !interrupted; ++k) {
       run(&modes[(k + static_cast<std::size_t>(round)) % modes.size()], o.bench_requests, id);
@@ -407,38 +510,48 @@ void cost_of_tracing(const options& o, server& srv) {
     r.latencies_ms = v;
     return r.percentile(p);
   };
-  const std::vector<double> off = sorted(modes[0].throughput);
-  const double off_median = median(off);
-  // The noise: how far apart the rounds of "off" alone are, relative to their median.
-  const double noise = off_median > 0 && !off.empty() ? 100.0 * (off.back() - off.front()) / off_median : 0.0;
-  std::printf("  tracing   req/s (min-max)    p50 ms   p99 ms   vs off, per-round range   dropped\n");
+  const mode& floor = modes[0];
+  const std::vector<double> base = sorted(floor.throughput);
+  const double base_median = median(base);
+  // The noise: how far apart the rounds of the floor alone are, relative to their median.
+  const double noise =
+      base_median > 0 && !base.empty() ? 100.0 * (base.back() - base.front()) / base_median : 0.0;
+  std::printf("  tracing   req/s (min-max)    p50 ms   p99 ms   vs %-4s per-round range   dropped\n",
+              floor.name);
   for (auto& m : modes) {
     const std::vector<double> tp = sorted(m.throughput);
-    // Per round, against that round's "off": drifts between rounds cancel.
+    // Per round, against that round's floor: drifts between rounds cancel.
     std::vector<double> ratios;
-    for (std::size_t r = 0; r < m.throughput.size() && r < modes[0].throughput.size(); ++r) {
-      if (modes[0].throughput[r] > 0) ratios.push_back(100.0 * m.throughput[r] / modes[0].throughput[r]);
+    for (std::size_t r = 0; r < m.throughput.size() && r < floor.throughput.size(); ++r) {
+      if (floor.throughput[r] > 0) ratios.push_back(100.0 * m.throughput[r] / floor.throughput[r]);
     }
     ratios = sorted(ratios);
     const double ratio = median(ratios);
-    char vs_off[64] = "100.0 %";
+    char vs_floor[64] = "100.0 %";
     const char* verdict = "";
-    if (&m != &modes[0] && !ratios.empty()) {
-      std::snprintf(vs_off, sizeof vs_off, "%5.1f %% (%.1f-%.1f)", ratio, ratios.front(), ratios.back());
-      const bool within =
-          std::abs(ratio - 100.0) <= noise || (ratios.front() <= 100.0 && ratios.back() >= 100.0);
+    if (&m != &floor && !ratios.empty()) {
+      std::snprintf(vs_floor, sizeof vs_floor, "%5.1f %% (%.1f-%.1f)", ratio, ratios.front(), ratios.back());
+      const bool within = base.size() < 2 ||  // one round cannot tell a cost from noise
+
+                          std::abs(ratio - 100.0) <= noise ||
+                          (ratios.front() <= 100.0 && ratios.back() >= 100.0);
       verdict = within ? "   within the noise" : (ratio < 100.0 ? "   slower" : "   faster");
     }
     char range[40];
     std::snprintf(range, sizeof range, "%.0f (%.0f-%.0f)", median(tp), tp.empty() ? 0.0 : tp.front(),
                   tp.empty() ? 0.0 : tp.back());
     std::printf("  %-7s %-18s %8.2f %8.2f   %-25s %7llu%s\n", m.name, range, pct(m.latencies, 50),
-                pct(m.latencies, 99), vs_off, static_cast<unsigned long long>(m.dropped), verdict);
+                pct(m.latencies, 99), vs_floor, static_cast<unsigned long long>(m.dropped), verdict);
+  }
+  if (base.size() < 2) {
+    std::printf(
+        "  (one round measures no noise: every difference counts as within it; --rounds 3 or more)\n\n");
+    return;
   }
   std::printf(
-      "  (the rounds of \"off\" alone differ by up to %.1f %%: a difference from off smaller than that,\n"
+      "  (the rounds of \"%s\" alone differ by up to %.1f %%: a difference from it smaller than that,\n"
       "   or one whose per-round range includes 100 %%, is within this machine's noise)\n\n",
-      noise);
+      floor.name, noise);
 }
 
 }  // namespace

@@ -179,6 +179,7 @@ inline trace_context& get_trace_context() {
 
 /// The innermost active span, or nullptr.
 inline span* current_span() noexcept {
+  if constexpr (!instrumented) return nullptr;
   trace_context* c = detail::peek_context();
   return c != nullptr ? c->current_span() : nullptr;
 }
@@ -383,7 +384,11 @@ class context_bound {
 /// the context current here, and the invoking thread's own context is back afterwards.
 template <class F>
 auto copy_context_to_thread(F&& f) {
-  return detail::context_bound<std::decay_t<F>>(detail::fork_current(), std::forward<F>(f));
+  if constexpr (!instrumented) {
+    return std::decay_t<F>(std::forward<F>(f));
+  } else {
+    return detail::context_bound<std::decay_t<F>>(detail::fork_current(), std::forward<F>(f));
+  }
 }
 
 /// Alias of copy_context_to_thread.

@@ -107,10 +107,16 @@ class saved_context {
 /// The code that resumes coroutines inline must restore its own context afterwards
 /// (prela's executors do; a hand-written scheduler uses prela::saved_context). The
 /// awaiter holds the context only while suspended: keep a span scope open for the
-/// task's duration so that its context stays alive between awaits.
+/// task's duration so that its context stays alive between awaits. Without
+/// instrumentation it returns the awaitable itself (an lvalue as a reference).
 template <class Awaitable>
-auto preserve(Awaitable&& a) {
-  return detail::preserving_awaiter<Awaitable>(std::forward<Awaitable>(a));
+auto preserve(Awaitable&& a)
+    -> std::conditional_t<instrumented, detail::preserving_awaiter<Awaitable>, Awaitable> {
+  if constexpr (!instrumented) {
+    return std::forward<Awaitable>(a);
+  } else {
+    return detail::preserving_awaiter<Awaitable>(std::forward<Awaitable>(a));
+  }
 }
 
 }  // namespace prela

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <utility>
 
+#include "prela/config.hpp"
 #include "prela/remote_context.hpp"
 
 namespace prela {
@@ -169,6 +170,7 @@ void write(const outgoing_headers& out, formats f, Set&& set) {
 template <class Carrier>
   requires detail::field_list<Carrier> || detail::string_map<Carrier>
 remote_context extract(const Carrier& carrier, formats f = formats::all) {
+  if constexpr (!instrumented) return {};
   detail::incoming_headers in;
   if constexpr (detail::field_list<Carrier>) {
     for (const auto& field : carrier) {
@@ -190,6 +192,7 @@ remote_context extract(const Carrier& carrier, formats f = formats::all) {
 template <class Getter>
   requires detail::header_getter<Getter> && (!detail::string_map<Getter>) && (!detail::field_list<Getter>)
 remote_context extract(const Getter& get, formats f = formats::all) {
+  if constexpr (!instrumented) return {};
   detail::incoming_headers in;
   for (std::string_view name : {"traceparent", "tracestate", "baggage", "x-trace-id", "x-span-id"}) {
     if (auto value = get(name)) in.add(name, std::string_view(*value));
@@ -203,6 +206,7 @@ remote_context extract(const Getter& get, formats f = formats::all) {
 template <class Carrier>
   requires detail::field_list<Carrier> || detail::string_map<Carrier>
 void inject(Carrier& carrier, formats f = formats::all) {
+  if constexpr (!instrumented) return;
   detail::outgoing_headers out;
   detail::encode_current(out, f);
   if constexpr (detail::field_list<Carrier>) {
@@ -250,6 +254,7 @@ void inject(Carrier& carrier, formats f = formats::all) {
 template <class Setter>
   requires detail::header_setter<Setter> && (!detail::string_map<Setter>) && (!detail::field_list<Setter>)
 void inject(Setter&& set, formats f = formats::all) {
+  if constexpr (!instrumented) return;
   detail::outgoing_headers out;
   detail::encode_current(out, f);
   detail::write(out, f, set);

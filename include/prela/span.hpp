@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "prela/attributes.hpp"
+#include "prela/config.hpp"
 #include "prela/detail/ref_ptr.hpp"
 #include "prela/ids.hpp"
 
@@ -80,9 +81,13 @@ struct span_data {
   [[nodiscard]] std::chrono::nanoseconds duration() const noexcept { return end_time - start_time; }
 };
 
+class span;
 namespace detail {
 class span_factory;
 class activation;
+/// What span scopes and handles point to in a build without instrumentation
+/// (PRELA_INSTRUMENTATION=0): one span that records nothing and never ends.
+prela::span& inert_span() noexcept;
 }  // namespace detail
 
 /// A live span. Obtained from `tracer::span()` / `tracer::start_span()` or
@@ -129,6 +134,7 @@ class span {
   friend class detail::span_factory;
   friend class detail::activation;
   friend class prela::trace_context;
+  friend prela::span& detail::inert_span() noexcept;
   span() = default;
   ~span() = default;
   void destroy() noexcept;

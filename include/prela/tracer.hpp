@@ -86,9 +86,12 @@ class activation {
   activation(const activation&) = delete;
   activation& operator=(const activation&) = delete;
 
-  prela::span* operator->() const noexcept { return span_.get(); }
-  prela::span& operator*() const noexcept { return *span_; }
-  [[nodiscard]] prela::span& get() const noexcept { return *span_; }
+  prela::span* operator->() const noexcept { return &get(); }
+  prela::span& operator*() const noexcept { return get(); }
+  [[nodiscard]] prela::span& get() const noexcept {
+    if constexpr (!instrumented) return inert_span();
+    return *span_;
+  }
 
  protected:
   activation(span_ref s, context_ref ctx, bool is_scope) noexcept;

@@ -89,9 +89,14 @@ struct context_token {
 };
 
 /// Binds a completion token: `timer.async_wait(prela::asio::bind_context(handler))`.
+/// Without instrumentation it returns the token unchanged.
 template <class Token>
-context_token<std::decay_t<Token>> bind_context(Token&& token) {
-  return {std::forward<Token>(token)};
+auto bind_context(Token&& token) {
+  if constexpr (!prela::instrumented) {
+    return std::decay_t<Token>(std::forward<Token>(token));
+  } else {
+    return context_token<std::decay_t<Token>>{std::forward<Token>(token)};
+  }
 }
 
 }  // namespace prela::asio

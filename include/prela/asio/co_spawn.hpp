@@ -87,10 +87,14 @@ template <class Executor, class T, class AwaitableExecutor,
   requires(boost::asio::execution::is_executor<Executor>::value)
 auto co_spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a,
               CompletionToken&& token = boost::asio::default_completion_token_t<Executor>()) {
-  prela::context_ref ctx = prela::detail::fork_current();
-  auto child = detail::make_task_executor(ex, ctx);
-  return boost::asio::co_spawn(std::move(child), detail::owned_by_frame(std::move(ctx), std::move(a)),
-                               detail::bind_completion(std::forward<CompletionToken>(token)));
+  if constexpr (!prela::instrumented) {
+    return boost::asio::co_spawn(ex, std::move(a), std::forward<CompletionToken>(token));
+  } else {
+    prela::context_ref ctx = prela::detail::fork_current();
+    auto child = detail::make_task_executor(ex, ctx);
+    return boost::asio::co_spawn(std::move(child), detail::owned_by_frame(std::move(ctx), std::move(a)),
+                                 detail::bind_completion(std::forward<CompletionToken>(token)));
+  }
 }
 
 /// Overload for an execution context (io_context, thread_pool).
@@ -119,8 +123,12 @@ template <class Executor, class F, class CompletionToken = boost::asio::default_
   requires(boost::asio::execution::is_executor<Executor>::value && std::is_invocable_v<F&>)
 auto co_spawn(const Executor& ex, F&& f,
               CompletionToken&& token = boost::asio::default_completion_token_t<Executor>()) {
-  return prela::asio::co_spawn(ex, detail::invoke_in_frame(std::decay_t<F>(std::forward<F>(f))),
-                               std::forward<CompletionToken>(token));
+  if constexpr (!prela::instrumented) {
+    return boost::asio::co_spawn(ex, std::forward<F>(f), std::forward<CompletionToken>(token));
+  } else {
+    return prela::asio::co_spawn(ex, detail::invoke_in_frame(std::decay_t<F>(std::forward<F>(f))),
+                                 std::forward<CompletionToken>(token));
+  }
 }
 
 template <

@@ -40,6 +40,7 @@ struct child_flow {
 
 template <class AnyIoExecutor = boost::asio::any_io_executor>
 child_flow make_child(const std::type_identity_t<AnyIoExecutor>& ex) {
+  if constexpr (!prela::instrumented) return {ex, {}};  // the child runs on `ex` as it is
   prela::context_ref ctx = prela::detail::fork_current();
   auto executor = make_task_executor(ex, ctx);
   return {std::move(executor), std::move(ctx)};

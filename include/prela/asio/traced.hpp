@@ -12,13 +12,10 @@
 
 namespace prela::asio {
 
-/// `co_await traced("fetch", span_type::retrieval, fetch())`: the span is a child of
-/// the current span, current while the awaitable runs, and ends when it completes
-/// (with error status and the exception's type and message if it throws: caught,
-/// recorded and rethrown, so no throw hook is needed for it).
+namespace detail {
 template <class T, class Executor>
-boost::asio::awaitable<T, Executor> traced(std::string name, span_type type,
-                                           boost::asio::awaitable<T, Executor> a) {
+boost::asio::awaitable<T, Executor> in_span(std::string name, span_type type,
+                                            boost::asio::awaitable<T, Executor> a) {
   auto scope = get_tracer().span(name, type);
   try {
     if constexpr (std::is_void_v<T>) {
@@ -30,6 +27,19 @@ boost::asio::awaitable<T, Executor> traced(std::string name, span_type type,
     scope->record_exception(std::current_exception());
     throw;
   }
+}
+}  // namespace detail
+
+/// `co_await traced("fetch", span_type::retrieval, fetch())`: the span is a child of
+/// the current span, current while the awaitable runs, and ends when it completes
+/// (with error status and the exception's type and message if it throws: caught,
+/// recorded and rethrown, so no throw hook is needed for it). Without instrumentation
+/// it returns `a` itself.
+template <class T, class Executor>
+boost::asio::awaitable<T, Executor> traced(std::string name, span_type type,
+                                           boost::asio::awaitable<T, Executor> a) {
+  if constexpr (!prela::instrumented) return a;
+  return detail::in_span(std::move(name), type, std::move(a));
 }
 
 }  // namespace prela::asio
