@@ -140,11 +140,17 @@ BOOST_AUTO_TEST_CASE(asio_code_runs_as_plain_asio) {
         auto [two, three] = co_await prela::asio::gather(child(2), child(3));
         const int four = co_await prela::preserve(child(4));
         const int five = co_await prela::asio::traced("five", span_type::llm, child(5));
-        result = one + two + three + four + five;
+        using namespace prela::asio::awaitable_operators;
+        auto [six, seven] = co_await (child(6) && child(7));
+        // The loser is cancelled (its timer never fires) with no context to mark.
+        net::steady_timer never(ex, std::chrono::hours(1));
+        const auto first = co_await (child(8) || never.async_wait(net::use_awaitable));
+        const int eight = std::get<0>(first);
+        result = one + two + three + four + five + six + seven + eight;
         order += "done";
       },
       [&](std::exception_ptr e) { order += e ? " failed" : " completed"; });
   io.run();
-  BOOST_TEST(result == 15);
+  BOOST_TEST(result == 36);
   BOOST_TEST(order == "done completed");
 }

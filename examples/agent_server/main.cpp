@@ -581,6 +581,10 @@ int main(int argc, char** argv) {
 
   std::cout << "prela agent server demo: http://127.0.0.1:" << srv.service.port() << " on " << o.threads
             << " io_context threads, the model on a pool of 2\n\n";
+  if constexpr (!prela::instrumented) {
+    std::cout << "this build has prela compiled out (PRELA_INSTRUMENTATION=0): no span is made, so the\n"
+                 "verification fails and every row of the comparison is the same untraced service\n\n";
+  }
   const bool ok = traced_run(o, srv);
   if (o.bench_requests > 0 && !interrupted) cost_of_tracing(o, srv);
   if (interrupted) return 130;

@@ -127,7 +127,8 @@ struct mark_losers {
     const auto cancel = condition(std::forward<Args>(args)...);
     if (cancel != boost::asio::cancellation_type::none) {
       for (std::size_t i = 0; i < state->contexts.size(); ++i) {
-        if (!state->finished[i].load(std::memory_order_relaxed))
+        // No context without instrumentation (make_child).
+        if (!state->finished[i].load(std::memory_order_relaxed) && state->contexts[i])
           prela::detail::mark_cancelled(*state->contexts[i]);
       }
     }
