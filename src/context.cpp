@@ -15,6 +15,7 @@
 #include "detail/counters.hpp"
 #include "detail/fork.hpp"
 #include "detail/inflight.hpp"
+#include "detail/recycling_pool.hpp"
 #include "detail/tracer_impl.hpp"
 
 namespace prela {
@@ -40,38 +41,21 @@ static_assert(std::is_standard_layout_v<context_block>);
 static_assert(offsetof(context_block, owner) == context_block_owner, "see owner_of()");
 static_assert(offsetof(context_block, storage) == context_block_header, "see generation_of()");
 
-constexpr std::uint32_t max_cached_contexts = 64;
-std::atomic<context_block*> shared_free_contexts{nullptr};
+// Blocks are never freed (type-stable memory), so the shared stack is unbounded.
+recycling_pool<context_block, &context_block::next_free, 64> context_pool;
 
 context_block* block_of(const void* p) noexcept {
   return reinterpret_cast<context_block*>(const_cast<unsigned char*>(static_cast<const unsigned char*>(p)) -
                                           offsetof(context_block, storage));
 }
 
-void push_shared(context_block* first, context_block* last) noexcept {
-  context_block* head = shared_free_contexts.load(std::memory_order_relaxed);
-  do {
-    last->next_free = head;
-  } while (!shared_free_contexts.compare_exchange_weak(head, first, std::memory_order_release,
-                                                       std::memory_order_relaxed));
-}
-
-void drain_context_cache() noexcept {
-  auto* first = static_cast<context_block*>(tls.free_contexts);
-  if (first == nullptr) return;
-  context_block* last = first;
-  while (last->next_free != nullptr) last = last->next_free;
-  push_shared(first, last);
-  tls.free_contexts = nullptr;
-  tls.free_context_count = 0;
-}
-
-// Registered on a thread's first slow-path use; runs at thread exit.
+// Registered on a thread's first slow-path use; runs at thread exit. (A thread that
+// started spans registered the span cache's cleanup after this one, so that one has
+// run already.)
 struct thread_cleanup {
   ~thread_cleanup() {
     retire_thread_counts();
-    span_factory::drain_thread_cache();
-    drain_context_cache();
+    context_pool.drain(tls.free_contexts, [](context_block*) {});
     inflight_release_thread();
     if (peek_context() == tls.own) set_current(nullptr);
     if (tls.own != nullptr) std::exchange(tls.own, nullptr)->release();
@@ -198,20 +182,7 @@ void* trace_context::operator new(std::size_t size) {
   // Blocks cached by this thread go back to the shared stack at its exit: registering
   // is what arranges that.
   if (!t.registered) detail::register_thread();
-  auto* block = static_cast<context_block*>(t.free_contexts);
-  if (block == nullptr && !t.exiting &&
-      detail::shared_free_contexts.load(std::memory_order_relaxed) != nullptr) {
-    // Take the whole shared stack at once (no ABA: nothing is popped singly).
-    block = detail::shared_free_contexts.exchange(nullptr, std::memory_order_acquire);
-    std::uint32_t n = 0;
-    for (context_block* b = block; b != nullptr; b = b->next_free) ++n;
-    t.free_context_count += n;
-  }
-  if (block != nullptr) {
-    t.free_contexts = block->next_free;
-    --t.free_context_count;
-    return block->storage;
-  }
+  if (context_block* block = detail::context_pool.take(t.free_contexts, !t.exiting)) return block->storage;
   return (new context_block())->storage;  // never deleted: type-stable memory
 }
 
@@ -225,14 +196,8 @@ void trace_context::operator delete(void* p) noexcept {
   block->owner.store(nullptr, std::memory_order_relaxed);
   block->generation.fetch_add(1, std::memory_order_release);
   detail::thread_state& t = detail::tls;
-  if (t.registered && !t.exiting && t.free_context_count < detail::max_cached_contexts) {
-    block->next_free = static_cast<context_block*>(t.free_contexts);
-    t.free_contexts = block;
-    ++t.free_context_count;
-    return;
-  }
-  block->next_free = nullptr;
-  detail::push_shared(block, block);
+  if (t.registered && !t.exiting && detail::context_pool.keep(t.free_contexts, block)) return;
+  detail::context_pool.share(block);
 }
 
 context_ref trace_context::create() { return context_ref::adopt(new trace_context()); }

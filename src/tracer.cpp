@@ -62,10 +62,14 @@ std::unique_ptr<tracer_config> default_config() {
 // spans (a fork kept its parent span alive there) go to a shared lock-free stack that
 // starting threads take whole when their cache runs dry, keeping span memory out of
 // the allocator's cross-thread free path.
-constexpr std::uint32_t max_cached_spans = 256;
-constexpr std::uint32_t max_shared_spans = 8192;
-std::atomic<span*> shared_free_spans{nullptr};
-std::atomic<std::uint32_t> shared_free_count{0};
+span_factory::pool span_pool;
+
+// Registered by a thread's first span start (after the thread's context cleanup, so it
+// runs before that one): returns the thread's cached spans to the allocator and closes
+// the cache, so that spans released later on this thread are not cached.
+struct span_cache_cleanup {
+  ~span_cache_cleanup() { span_factory::close_thread_cache(); }
+};
 
 // What the sampler sees for a span started without attributes. At namespace scope: a
 // function-local static would cost a guard check on every span start.
@@ -365,25 +369,27 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
   return {span_ref::adopt(s), context_ref(&ctx)};
 }
 
+void span_factory::open_thread_cache() noexcept {
+  thread_state& t = tls;
+  if (!t.registered) register_thread();  // first: its cleanup must run after the cache's
+  if (t.span_cache_closed || t.exiting) return;
+  static thread_local span_cache_cleanup cleanup;
+  (void)cleanup;  // odr-use: constructs it, so its destructor runs at thread exit
+  t.span_cache_open = true;
+}
+
+void span_factory::close_thread_cache() noexcept {
+  thread_state& t = tls;
+  t.span_cache_open = false;
+  t.span_cache_closed = true;
+  span_pool.drain(t.free_spans, [](span* s) { delete s; });
+}
+
 span* span_factory::allocate() {
   thread_state& t = tls;
-  if (!t.registered) register_thread();  // the thread-exit cleanup frees this thread's cache
-  if (t.free_spans == nullptr && !t.exiting && shared_free_spans.load(std::memory_order_relaxed) != nullptr) {
-    // Take the whole shared stack at once (no ABA: nothing is popped singly).
-    span* list = shared_free_spans.exchange(nullptr, std::memory_order_acquire);
-    std::uint32_t n = 0;
-    for (span* p = list; p != nullptr; p = p->next_free_) ++n;
-    shared_free_count.fetch_sub(n, std::memory_order_relaxed);
-    t.free_spans = list;
-    t.free_count += n;
-  }
-  t.starts_spans = true;
-  if (t.free_spans != nullptr) {
-    span* s = t.free_spans;
-    t.free_spans = s->next_free_;
-    --t.free_count;
-    return s;
-  }
+  if (!t.span_cache_open) [[unlikely]]
+    open_thread_cache();
+  if (span* s = span_pool.take(t.free_spans, t.span_cache_open && !t.exiting)) return s;
   return new span();
 }
 
@@ -428,32 +434,8 @@ void span_factory::recycle(span* s) noexcept {
     delete s;  // do not keep unusually large buffers around
     return;
   }
-  if (t.starts_spans && t.registered && !t.exiting && t.free_count < max_cached_spans) {
-    s->next_free_ = t.free_spans;
-    t.free_spans = s;
-    ++t.free_count;
-    return;
-  }
-  if (shared_free_count.fetch_add(1, std::memory_order_relaxed) < max_shared_spans) {
-    span* head = shared_free_spans.load(std::memory_order_relaxed);
-    do {
-      s->next_free_ = head;
-    } while (!shared_free_spans.compare_exchange_weak(head, s, std::memory_order_release,
-                                                      std::memory_order_relaxed));
-    return;
-  }
-  shared_free_count.fetch_sub(1, std::memory_order_relaxed);
-  delete s;
-}
-
-void span_factory::drain_thread_cache() noexcept {
-  thread_state& t = tls;
-  while (t.free_spans != nullptr) {
-    span* s = t.free_spans;
-    t.free_spans = s->next_free_;
-    delete s;
-  }
-  t.free_count = 0;
+  if (t.span_cache_open && !t.exiting && span_pool.keep(t.free_spans, s)) return;
+  if (!span_pool.share(s)) delete s;
 }
 
 void span_factory::take_data(span& s, span_data& d) noexcept {

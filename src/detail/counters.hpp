@@ -20,6 +20,8 @@ enum class counter : std::uint8_t {
   context_mismatches,
   slow_spans,
 };
+static_assert(static_cast<std::size_t>(counter::slow_spans) + 1 == counter_slots,
+              "thread_state::counts has one slot per counter");
 
 /// Adds n to this thread's slot (or, while the thread is exiting, to the shared total).
 void count_slow(counter c, std::uint64_t n) noexcept;

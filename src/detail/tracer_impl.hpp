@@ -9,6 +9,7 @@
 
 #include "detail/counters.hpp"
 #include "detail/inflight.hpp"
+#include "detail/recycling_pool.hpp"
 #include "prela/detail/thread_state.hpp"
 #include "prela/tracer.hpp"
 
@@ -134,13 +135,21 @@ class span_factory {
     inflight_close({static_cast<inflight_slot*>(s.inflight_slot_), s.inflight_state_});
   }
   static void recycle(span* s) noexcept;
-  /// Frees this thread's cache of span objects (thread exit).
-  static void drain_thread_cache() noexcept;
+  /// Recycled spans: up to 256 per thread that starts spans, up to 8192 shared (spans
+  /// released on threads that start none: a fork kept its parent span alive there).
+  using pool = recycling_pool<span, &span::next_free_, 256, 8192>;
   /// Moves an ended span's record into d. The resource is left for the processor.
   static void take_data(span& s, span_data& d) noexcept;
 
  private:
   static span* allocate();
+  /// Opens this thread's span cache and registers its exit cleanup (first span start).
+  static void open_thread_cache() noexcept;
+
+ public:
+  /// Thread exit: frees the thread's cached spans; spans released later on this thread
+  /// are not cached.
+  static void close_thread_cache() noexcept;
   static const std::string& empty_trace_state();
 };
 

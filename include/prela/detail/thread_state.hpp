@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace prela {
@@ -16,19 +17,29 @@ namespace prela::detail {
 /// What thread_state::pinned_config holds while the thread is not in the registry.
 inline constexpr char unlisted_thread = 0;
 
+/// A thread's own list of recycled objects (src/detail/recycling_pool.hpp).
+struct free_list {
+  void* head = nullptr;
+  std::uint32_t count = 0;
+};
+
+/// Slots of thread_state::counts, one per detail::counter (src/detail/counters.hpp).
+inline constexpr std::size_t counter_slots = 8;
+
 struct thread_state {
   // The installed context, not owned (the installer owns it). Written only by this
   // thread (set_current); other threads read it relaxed: prela::inflight() reports the
   // flow installed here as running.
   std::atomic<trace_context*> current{nullptr};
   trace_context* own = nullptr;  // this thread's own context, created on demand
-  span* free_spans = nullptr;    // recycled span objects (singly linked)
-  std::uint32_t free_count = 0;
-  void* free_contexts = nullptr;  // recycled context blocks (see context.cpp)
-  std::uint32_t free_context_count = 0;
-  bool registered = false;             // exit cleanup registered
-  bool exiting = false;                // cleanup ran: stop caching
-  bool starts_spans = false;           // keeps a span cache (threads that only end spans do not)
+  free_list free_contexts;       // recycled context blocks (context.cpp)
+  free_list free_spans;          // recycled spans (tracer.cpp)
+  bool registered = false;       // listed, and the context runtime's exit cleanup registered
+  bool exiting = false;          // that cleanup ran: stop caching, count into the shared totals
+  // The span cache: opened (with its own exit cleanup) by the thread's first span
+  // start, so threads that only end spans keep none; closed by that cleanup.
+  bool span_cache_open = false;
+  bool span_cache_closed = false;
   thread_state* next = nullptr;        // in the list of live threads (counters)
   const void* eh_globals = nullptr;    // the C++ runtime's exception globals (exception_info.hpp)
   trace_context* unwinding = nullptr;  // see unwinding_mark in context.hpp
@@ -40,7 +51,7 @@ struct thread_state {
   std::uint32_t thread_id = 0;  // the kernel's id of the thread (set on registration)
   void* inflight = nullptr;     // this thread's table of open spans (inflight.hpp)
   // Event counters written only by this thread, read by tracer::stats() (see counters.hpp).
-  std::atomic<std::uint64_t> counts[8] = {};
+  std::atomic<std::uint64_t> counts[counter_slots] = {};
 };
 
 extern constinit thread_local thread_state tls;
