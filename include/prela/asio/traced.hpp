@@ -38,8 +38,11 @@ boost::asio::awaitable<T, Executor> in_span(std::string name, span_type type,
 template <class T, class Executor>
 boost::asio::awaitable<T, Executor> traced(std::string name, span_type type,
                                            boost::asio::awaitable<T, Executor> a) {
-  if constexpr (!prela::instrumented) return a;
-  return detail::in_span(std::move(name), type, std::move(a));
+  if constexpr (!prela::instrumented) {
+    return a;
+  } else {
+    return detail::in_span(std::move(name), type, std::move(a));
+  }
 }
 
 }  // namespace prela::asio
