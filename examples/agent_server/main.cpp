@@ -368,7 +368,7 @@ struct mode {
 // to its standard input closes.
 class untraced_server {
  public:
-  untraced_server(const options& o) {
+  explicit untraced_server(const options& o) {
     std::error_code ec;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     const auto path = self.parent_path() / "agent_server_untraced";
