@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "detail/attribute_set.hpp"
 #include "detail/exception_info.hpp"
 #include "detail/tracer_impl.hpp"
 #include "prela/clock.hpp"
@@ -46,22 +47,6 @@ const attribute_value* span_data::attribute(std::string_view key) const noexcept
   return nullptr;
 }
 
-namespace {
-void upsert(attributes& attrs, std::string_view key, attribute_value&& value, std::uint32_t& dropped) {
-  for (auto& a : attrs) {
-    if (a.key == key) {
-      a.value = std::move(value);
-      return;
-    }
-  }
-  if (attrs.size() >= max_attributes_per_span) {
-    ++dropped;
-    return;
-  }
-  attrs.push_back({std::string(key), std::move(value)});
-}
-}  // namespace
-
 bool span::begin_mutation() {
   if (ended_.load(std::memory_order_acquire)) {
     detail::span_factory::count_mutation_after_end(*this);
@@ -80,7 +65,7 @@ bool span::begin_mutation() {
 void span::set_attribute(std::string_view key, attribute_value value) {
   if (!begin_mutation()) return;
   std::lock_guard lock(mu_, std::adopt_lock);
-  upsert(attributes_, key, std::move(value), dropped_attributes_);
+  detail::upsert(attributes_, key, std::move(value), dropped_attributes_);
 }
 
 void span::add_event(std::string_view name, prela::attributes attrs) {
@@ -107,8 +92,8 @@ void span::record_error(std::string_view type, std::string_view message) {
   std::lock_guard lock(mu_, std::adopt_lock);
   status_ = span_status::error;
   status_message_ = std::string(message);
-  upsert(attributes_, "error.type", attribute_value(type), dropped_attributes_);
-  upsert(attributes_, "error.message", attribute_value(message), dropped_attributes_);
+  detail::upsert(attributes_, "error.type", attribute_value(type), dropped_attributes_);
+  detail::upsert(attributes_, "error.message", attribute_value(message), dropped_attributes_);
   if (events_.size() < max_events_per_span) {
     events_.push_back({"exception",
                        now_since_epoch(),

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "detail/attribute_set.hpp"
 #include "detail/batch_processor.hpp"
 #include "detail/diagnostics.hpp"
 #include "detail/exception_info.hpp"
@@ -268,21 +269,9 @@ void tracer_impl::after_fork_in_child() noexcept {
   lifecycle_.unlock();
 }
 
-span_factory::started span_factory::start(const tracer_impl& tracer, std::string_view name, span_type type,
-                                          const remote_context* remote, prela::attributes* attrs) {
-  if constexpr (!instrumented) return {};  // scopes and handles then show inert_span()
-  trace_context& ctx = get_trace_context();
-  const tracer_impl::pin cfg(tracer);
-
-  sampling_parameters params;
-  params.name = name;
-  params.type = type;
-  params.attributes = attrs != nullptr ? attrs : &no_attributes;
-  prela::span_id parent_id;
-  std::uint8_t random_flag = 0;
-  const std::string* trace_state = &ctx.st_.trace_state;
-  bool forced_off = false;
-
+span_factory::lineage span_factory::choose_parent(trace_context& ctx, const remote_context* remote,
+                                                  sampling_parameters& params) {
+  lineage from{.trace_state = &ctx.st_.trace_state};
   const span* parent = nullptr;
   if (remote != nullptr) {
     ctx.set_baggage(remote->baggage);
@@ -293,31 +282,45 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
     params.trace_id = remote->trace_id;
     params.parent_sampled = remote->sampled;
     params.parent_is_remote = true;
-    parent_id = remote->span_id;
-    random_flag = remote->random_trace_id ? trace_flag_random : 0;
-    trace_state = &remote->trace_state;
+    from.parent_id = remote->span_id;
+    from.random_flag = remote->random_trace_id ? trace_flag_random : 0;
+    from.trace_state = &remote->trace_state;
   } else if (remote != nullptr && remote->trace_id.is_valid()) {
     // A trace id without a parent span (X-Trace-ID alone): a root in that trace.
     params.trace_id = remote->trace_id;
-    trace_state = &remote->trace_state;
+    from.trace_state = &remote->trace_state;
   } else if (parent != nullptr) {
     params.trace_id = parent->trace_id_;
     params.parent_sampled = parent->is_sampled();
-    parent_id = parent->span_id_;
-    random_flag = parent->trace_flags_ & trace_flag_random;
-    trace_state = &parent->trace_state_;
+    from.parent_id = parent->span_id_;
+    from.random_flag = parent->trace_flags_ & trace_flag_random;
+    from.trace_state = &parent->trace_state_;
   } else if (remote == nullptr && ctx.st_.explicit_trace) {
     params.trace_id = ctx.st_.trace_id;
-    random_flag = ctx.st_.random_trace_id ? trace_flag_random : 0;
-    forced_off = !ctx.st_.sampled;
+    from.random_flag = ctx.st_.random_trace_id ? trace_flag_random : 0;
+    from.forced_off = !ctx.st_.sampled;
   } else {
     params.trace_id = prela::trace_id::generate();
-    random_flag = trace_flag_random;
-    if (remote != nullptr) trace_state = &empty_trace_state();
+    from.random_flag = trace_flag_random;
+    if (remote != nullptr) from.trace_state = &empty_trace_state();
   }
+  return from;
+}
+
+span_factory::started span_factory::start(const tracer_impl& tracer, std::string_view name, span_type type,
+                                          const remote_context* remote, prela::attributes* attrs) {
+  if constexpr (!instrumented) return {};  // scopes and handles then show inert_span()
+  trace_context& ctx = get_trace_context();
+  const tracer_impl::pin cfg(tracer);
+
+  sampling_parameters params;
+  params.name = name;
+  params.type = type;
+  params.attributes = attrs != nullptr ? attrs : &no_attributes;
+  const lineage from = choose_parent(ctx, remote, params);
 
   bool sampled = false;
-  if (!forced_off) {
+  if (!from.forced_off) {
     const tracer_impl::sampling_scope sampling;
     sampled = cfg->sampler->should_sample(params);
   }
@@ -326,34 +329,21 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
   s->refs_.store(1, std::memory_order_relaxed);  // the caller's (the stack does not own)
   s->ended_.store(false, std::memory_order_relaxed);
   s->type_ = type;
-  s->trace_flags_ = static_cast<std::uint8_t>((sampled ? trace_flag_sampled : 0) | random_flag);
+  s->trace_flags_ = static_cast<std::uint8_t>((sampled ? trace_flag_sampled : 0) | from.random_flag);
   s->parent_is_remote_ = params.parent_is_remote;
   s->tracer_ = &tracer;
   s->config_generation_ = cfg->generation;
   s->trace_id_ = params.trace_id;
   s->span_id_ = prela::span_id::generate();
-  s->parent_span_id_ = parent_id;
+  s->parent_span_id_ = from.parent_id;
   s->name_.assign(name);
-  s->trace_state_ = *trace_state;
+  s->trace_state_ = *from.trace_state;
   s->recording_ = sampled && cfg->processor != nullptr;
   if (s->recording_) {
     s->start_time_ = now_since_epoch();
     s->end_time_ = s->start_time_;
-    for (auto& a : attrs != nullptr ? std::span<attribute>(*attrs) : std::span<attribute>()) {
-      bool replaced = false;
-      for (auto& existing : s->attributes_) {
-        if (existing.key == a.key) {
-          existing.value = std::move(a.value);
-          replaced = true;
-          break;
-        }
-      }
-      if (replaced) continue;
-      if (s->attributes_.size() < max_attributes_per_span) {
-        s->attributes_.push_back(std::move(a));
-      } else {
-        ++s->dropped_attributes_;
-      }
+    if (attrs != nullptr) {
+      for (auto& a : *attrs) upsert(s->attributes_, std::move(a), s->dropped_attributes_);
     }
   } else if (sampled && cfg->after_shutdown) {
     count(counter::dropped);

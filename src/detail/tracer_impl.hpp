@@ -142,6 +142,19 @@ class span_factory {
   static void take_data(span& s, span_data& d) noexcept;
 
  private:
+  /// Where a new span's trace comes from (chosen by choose_parent).
+  struct lineage {
+    prela::span_id parent_id;  // invalid for a root
+    std::uint8_t random_flag = 0;
+    const std::string* trace_state = nullptr;
+    bool forced_off = false;  // new_trace_context({.sampled = false}): not sampled
+  };
+  /// The parent of a span started in `ctx`: the remote context if given (its baggage is
+  /// set in `ctx`), else the current span, else the context's own trace
+  /// (new_trace_context), else a new trace. Fills params' trace id and parent fields.
+  /// Part of start() (defined beside it, inlined into it: the span start's hot path).
+  [[gnu::always_inline]] static inline lineage choose_parent(trace_context& ctx, const remote_context* remote,
+                                                             sampling_parameters& params);
   static span* allocate();
   /// Opens this thread's span cache and registers its exit cleanup (first span start).
   static void open_thread_cache() noexcept;
