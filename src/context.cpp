@@ -55,7 +55,7 @@ context_block* block_of(const void* p) noexcept {
 struct thread_cleanup {
   ~thread_cleanup() {
     retire_thread_counts();
-    context_pool.drain(tls.free_contexts, [](context_block*) {});
+    context_pool.release(tls.free_contexts);
     inflight_release_thread();
     if (peek_context() == tls.own) set_current(nullptr);
     if (tls.own != nullptr) std::exchange(tls.own, nullptr)->release();

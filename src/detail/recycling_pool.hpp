@@ -63,22 +63,24 @@ class recycling_pool {
     return true;
   }
 
-  /// Empties the thread's list: onto the shared stack (unbounded pools), or through
-  /// `discard` (bounded ones).
-  template <class Discard>
-  void drain(free_list& local, Discard discard) noexcept {
-    auto* first = static_cast<T*>(local.head);
-    local.head = nullptr;
-    local.count = 0;
+  /// Empties the thread's list onto the shared stack (unbounded pools: objects never freed).
+  void release(free_list& local) noexcept
+    requires(!bounded)
+  {
+    auto* first = static_cast<T*>(std::exchange(local, free_list{}).head);
     if (first == nullptr) return;
-    if constexpr (bounded) {
-      while (first != nullptr) discard(std::exchange(first, first->*Next));
-    } else {
-      (void)discard;
-      T* last = first;
-      while (last->*Next != nullptr) last = last->*Next;
-      push(first, last);
-    }
+    T* last = first;
+    while (last->*Next != nullptr) last = last->*Next;
+    push(first, last);
+  }
+
+  /// Empties the thread's list, each object through `discard` (bounded pools).
+  template <class Discard>
+  void drain(free_list& local, Discard discard) noexcept
+    requires bounded
+  {
+    auto* first = static_cast<T*>(std::exchange(local, free_list{}).head);
+    while (first != nullptr) discard(std::exchange(first, first->*Next));
   }
 
  private:
