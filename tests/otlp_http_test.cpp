@@ -761,6 +761,41 @@ BOOST_AUTO_TEST_CASE(https_to_a_plain_http_server_fails_once_and_says_why) {
   BOOST_TEST(captured.lines()[0].find("does not speak TLS") != std::string::npos);
 }
 
+// An https endpoint that accepts the connection and never says a word: the handshake
+// is bounded by the export timeout like any other wait, and the batch is a counted drop.
+BOOST_AUTO_TEST_CASE(a_server_silent_during_the_tls_handshake_is_given_up_on_in_time) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(), 0});
+  std::vector<boost::asio::ip::tcp::socket> held;  // open, read from by nobody, never written to
+  std::atomic<int> connections{0};
+  const auto serve = [&]() -> boost::asio::awaitable<void> {
+    for (;;) {
+      held.push_back(co_await acceptor.async_accept(boost::asio::use_awaitable));
+      connections.fetch_add(1);
+    }
+  };
+  boost::asio::co_spawn(io, serve(), boost::asio::detached);
+  std::thread server([&] { io.run(); });
+  prela::testing::captured_warnings captured;
+  otlp_http_options o;
+  o.endpoint = "https://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1/traces";
+  o.certificate_file = certificates().path("ca.crt");
+  o.timeout = 500ms;
+  {
+    otlp_http_exporter e(o);
+    const auto start = std::chrono::steady_clock::now();
+    BOOST_TEST((e.export_spans(sample_spans(2)) == export_result::failure));
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));
+    BOOST_TEST(e.stats().dropped_spans == 2U);
+  }
+  io.stop();
+  server.join();
+  BOOST_TEST(connections.load() >= 1);
+  BOOST_REQUIRE(captured.lines().size() == 1U);
+  BOOST_TEST_MESSAGE(captured.lines()[0]);
+  BOOST_TEST(captured.lines()[0].find("500 ms") != std::string::npos);
+}
+
 // Retries, Retry-After and timeouts work over TLS as over plain http.
 BOOST_AUTO_TEST_CASE(tls_failures_are_retried_and_timed_out_like_plain_ones) {
   {
