@@ -54,11 +54,11 @@ inflight_table* adopt_or_create() {
 void push_free(inflight_table& t, inflight_slot& s) noexcept {
   s.next_free = t.free;
   t.free = &s;
-  ++t.free_count;
 }
 
-/// Takes back the slots other threads closed.
-void take_back(inflight_table& t) noexcept {
+/// Takes back the slots other threads closed; returns how many.
+std::size_t take_back(inflight_table& t) noexcept {
+  std::size_t taken = 0;
   for (auto* c = t.first.load(std::memory_order_relaxed); c != nullptr;
        c = c->next.load(std::memory_order_relaxed)) {
     for (std::size_t i = 0; i < c->size; ++i) {
@@ -67,8 +67,10 @@ void take_back(inflight_table& t) noexcept {
       if ((st & 3) != inflight_slot::closed_elsewhere) continue;
       s.state.store(st & ~std::uint64_t{3}, std::memory_order_relaxed);
       push_free(t, s);
+      ++taken;
     }
   }
+  return taken;
 }
 
 void grow(inflight_table& t) {
@@ -100,9 +102,10 @@ inflight_slot* inflight_take_slot() noexcept {
       table = adopt_or_create();
       t.inflight = table;
     }
-    if (table->free == nullptr) take_back(*table);
-    // Mostly full: add as many slots again, so that taking back stays rare.
-    if (table->free_count < std::max<std::size_t>(16, table->capacity / 4)) {
+    // Out of free slots (or a new table): take back what other threads closed. If
+    // that leaves the table mostly full, add as many slots again, so that taking back
+    // stays rare.
+    if (table->free == nullptr && take_back(*table) < std::max<std::size_t>(16, table->capacity / 4)) {
       try {
         grow(*table);
       } catch (...) {  // no memory: make do with the slots taken back
@@ -111,7 +114,6 @@ inflight_slot* inflight_take_slot() noexcept {
     inflight_slot* s = table->free;
     if (s == nullptr) return nullptr;
     table->free = s->next_free;
-    --table->free_count;
     return s;
   } catch (...) {
     return nullptr;  // no memory for a table: this span is not listed

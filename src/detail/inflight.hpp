@@ -67,7 +67,6 @@ struct inflight_table {
   chunk* last = nullptr;           // owner only
   std::size_t capacity = 0;        // slots in all chunks; owner only
   inflight_slot* free = nullptr;   // owner only
-  std::size_t free_count = 0;      // owner only
   inflight_table* next = nullptr;  // in the list of all tables (constant once listed)
 };
 
@@ -95,7 +94,6 @@ static_assert(std::endian::native == std::endian::little, "inflight_open packs n
   inflight_slot* slot = table != nullptr ? table->free : nullptr;
   if (slot != nullptr) [[likely]] {
     table->free = slot->next_free;
-    --table->free_count;
   } else {
     slot = inflight_take_slot();
     if (slot == nullptr) return {};
@@ -163,7 +161,6 @@ static_assert(std::endian::native == std::endian::little, "inflight_open packs n
     slot->state.store(t.state & ~std::uint64_t{3}, std::memory_order_release);  // free
     slot->next_free = table->free;
     table->free = slot;
-    ++table->free_count;
     return;
   }
   std::uint64_t expected = t.state;
