@@ -3,20 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
-#include <iterator>
-#include <mutex>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include "detail/counters.hpp"
-#include "detail/fork.hpp"
-#include "detail/inflight.hpp"
 #include "detail/recycling_pool.hpp"
-#include "detail/tracer_impl.hpp"
 
 namespace prela {
 namespace detail {
@@ -24,11 +14,6 @@ namespace detail {
 constinit thread_local thread_state tls{};
 
 namespace {
-// Live threads' counter slots, and what exited threads counted.
-std::mutex registry_mu;
-thread_state* live_threads = nullptr;
-std::atomic<std::uint64_t> retired_counts[8] = {};
-
 // Context memory. Blocks are recycled through a per-thread cache and a shared lock-free
 // stack and never freed, so a weak_context may read a block's generation at any time.
 struct context_block {
@@ -49,101 +34,26 @@ context_block* block_of(const void* p) noexcept {
                                           offsetof(context_block, storage));
 }
 
-// Registered on a thread's first slow-path use; runs at thread exit. (A thread that
-// started spans registered the span cache's cleanup after this one, so that one has
-// run already.)
-struct thread_cleanup {
-  ~thread_cleanup() {
-    retire_thread_counts();
+// Registered by the thread's first context allocation; runs at thread exit: the cached
+// blocks go back to the shared stack, and the thread's own context is released.
+struct context_cache_cleanup {
+  ~context_cache_cleanup() {
+    tls.contexts = cache_state::closed;
     context_pool.release(tls.free_contexts);
-    inflight_release_thread();
     if (peek_context() == tls.own) set_current(nullptr);
     if (tls.own != nullptr) std::exchange(tls.own, nullptr)->release();
   }
 };
+
+[[gnu::noinline]] void open_context_cache() noexcept {
+  static thread_local context_cache_cleanup cleanup;
+  (void)cleanup;  // odr-use: constructs it, so its destructor runs at thread exit
+  tls.contexts = cache_state::open;
+}
 }  // namespace
 
-void register_thread() {
-  if (tls.registered) return;
-  static thread_local thread_cleanup cleanup;
-  (void)cleanup;  // odr-use: constructs it, so its destructor runs at thread exit
-  tls.thread_id = static_cast<std::uint32_t>(::syscall(SYS_gettid));
-  {
-    std::lock_guard lock(registry_mu);
-    tls.next = live_threads;
-    live_threads = &tls;
-    tls.pinned_config.store(nullptr, std::memory_order_relaxed);
-  }
-  tls.registered = true;
-}
-
-std::vector<installed_flow> installed_flows() {
-  std::vector<installed_flow> out;
-  std::lock_guard lock(registry_mu);
-  for (const thread_state* t = live_threads; t != nullptr; t = t->next) {
-    if (const void* c = t->current.load(std::memory_order_relaxed)) out.push_back({c, t->thread_id});
-  }
-  return out;
-}
-
-bool config_pinned(const void* config) noexcept {
-  std::lock_guard lock(registry_mu);
-  for (thread_state* t = live_threads; t != nullptr; t = t->next) {
-    if (t->pinned_config.load(std::memory_order_seq_cst) == config) return true;
-  }
-  return false;
-}
-
-void forget_other_threads_pins() noexcept {
-  for (thread_state* t = live_threads; t != nullptr; t = t->next) {
-    if (t != &tls) {
-      t->pinned_config.store(nullptr, std::memory_order_relaxed);
-      t->current.store(nullptr, std::memory_order_relaxed);  // runs nothing in this process
-    }
-  }
-  unlisted_pins.store(0, std::memory_order_relaxed);
-}
-
-void lock_threads_for_fork() noexcept { registry_mu.lock(); }
-void unlock_threads_after_fork() noexcept { registry_mu.unlock(); }
-
-void count_slow(counter c, std::uint64_t n) noexcept {
-  if (!tls.registered && !tls.exiting) {
-    register_thread();
-    count(c, n);
-    return;
-  }
-  retired_counts[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
-}
-
-std::uint64_t total(counter c) noexcept {
-  const auto i = static_cast<std::size_t>(c);
-  std::lock_guard lock(registry_mu);
-  std::uint64_t sum = retired_counts[i].load(std::memory_order_relaxed);
-  for (thread_state* t = live_threads; t != nullptr; t = t->next) {
-    sum += t->counts[i].load(std::memory_order_relaxed);
-  }
-  return sum;
-}
-
-void retire_thread_counts() noexcept {
-  std::lock_guard lock(registry_mu);
-  tls.exiting = true;  // from now on this thread counts into the shared totals
-  tls.pinned_config.store(&unlisted_thread, std::memory_order_relaxed);
-  for (std::size_t i = 0; i < std::size(retired_counts); ++i) {
-    retired_counts[i].fetch_add(tls.counts[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
-    tls.counts[i].store(0, std::memory_order_relaxed);
-  }
-  for (thread_state** p = &live_threads; *p != nullptr; p = &(*p)->next) {
-    if (*p == &tls) {
-      *p = tls.next;
-      break;
-    }
-  }
-}
-
 trace_context& create_own_context() {
-  register_thread();
+  if (!tls.listed) register_thread();
   if (tls.own == nullptr) {
     tls.own = trace_context::create().detach();
     tls.own->thread_own_ = true;
@@ -179,10 +89,13 @@ void* trace_context::operator new(std::size_t size) {
   using detail::context_block;
   (void)size;  // sizeof(trace_context): nothing derives from it (private constructor)
   detail::thread_state& t = detail::tls;
-  // Blocks cached by this thread go back to the shared stack at its exit: registering
-  // is what arranges that.
-  if (!t.registered) detail::register_thread();
-  if (context_block* block = detail::context_pool.take(t.free_contexts, !t.exiting)) return block->storage;
+  // Blocks cached by this thread go back to the shared stack at its exit: opening the
+  // cache registers the cleanup that does it.
+  if (t.contexts == detail::cache_state::unopened) [[unlikely]]
+    detail::open_context_cache();
+  if (context_block* block =
+          detail::context_pool.take(t.free_contexts, t.contexts == detail::cache_state::open))
+    return block->storage;
   return (new context_block())->storage;  // never deleted: type-stable memory
 }
 
@@ -196,7 +109,7 @@ void trace_context::operator delete(void* p) noexcept {
   block->owner.store(nullptr, std::memory_order_relaxed);
   block->generation.fetch_add(1, std::memory_order_release);
   detail::thread_state& t = detail::tls;
-  if (t.registered && !t.exiting && detail::context_pool.keep(t.free_contexts, block)) return;
+  if (t.contexts == detail::cache_state::open && detail::context_pool.keep(t.free_contexts, block)) return;
   detail::context_pool.share(block);
 }
 

@@ -94,8 +94,8 @@ std::uint64_t flow_id(std::uint64_t context, std::uint32_t generation) noexcept 
 }  // namespace
 
 inflight_slot* inflight_take_slot() noexcept {
-  thread_state& t = tls;
-  if (t.exiting) return nullptr;
+  sdk_thread_state& t = sdk_tls;
+  if (t.phase == registry_phase::exited) return nullptr;
   try {
     auto* table = static_cast<inflight_table*>(t.inflight);
     if (table == nullptr) {
@@ -121,7 +121,7 @@ inflight_slot* inflight_take_slot() noexcept {
 }
 
 void inflight_release_thread() noexcept {
-  auto* table = static_cast<inflight_table*>(std::exchange(tls.inflight, nullptr));
+  auto* table = static_cast<inflight_table*>(std::exchange(sdk_tls.inflight, nullptr));
   if (table == nullptr) return;
   std::lock_guard lock(orphans_mu);
   try {
@@ -139,7 +139,7 @@ void inflight_after_fork_in_child() noexcept {
   // before the fork.)
   const std::size_t orphaned = orphans.size();
   for (inflight_table* t = all_tables.load(std::memory_order_acquire); t != nullptr; t = t->next) {
-    if (t == tls.inflight) continue;
+    if (t == sdk_tls.inflight) continue;
     for (auto* c = t->first.load(std::memory_order_relaxed); c != nullptr;
          c = c->next.load(std::memory_order_relaxed)) {
       for (std::size_t i = 0; i < c->size; ++i) {

@@ -113,9 +113,9 @@ bool heavy_fence() noexcept {
 }  // namespace
 
 void tracer_impl::pin::slow_path(const tracer_impl& tracer) noexcept {
-  thread_state& t = tls;
-  if (!t.registered && !t.exiting) register_thread();
-  if (t.registered && !t.exiting && t.sampling == 0) {
+  sdk_thread_state& t = sdk_tls;
+  if (t.phase == registry_phase::unlisted) register_thread();
+  if (t.phase == registry_phase::listed && t.sampling == 0) {
     const tracer_config* c = tracer.config_.load(std::memory_order_acquire);
     for (;;) {
       if (asymmetric_fences.load(std::memory_order_relaxed)) {
@@ -360,26 +360,26 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
 }
 
 void span_factory::open_thread_cache() noexcept {
-  thread_state& t = tls;
-  if (!t.registered) register_thread();  // first: its cleanup must run after the cache's
-  if (t.span_cache_closed || t.exiting) return;
+  sdk_thread_state& t = sdk_tls;
+  if (t.phase == registry_phase::unlisted)
+    register_thread();  // first: its cleanup must run after the cache's
+  if (t.spans != cache_state::unopened || t.phase == registry_phase::exited) return;
   static thread_local span_cache_cleanup cleanup;
   (void)cleanup;  // odr-use: constructs it, so its destructor runs at thread exit
-  t.span_cache_open = true;
+  t.spans = cache_state::open;
 }
 
 void span_factory::close_thread_cache() noexcept {
-  thread_state& t = tls;
-  t.span_cache_open = false;
-  t.span_cache_closed = true;
+  sdk_thread_state& t = sdk_tls;
+  t.spans = cache_state::closed;
   span_pool.drain(t.free_spans, [](span* s) { delete s; });
 }
 
 span* span_factory::allocate() {
-  thread_state& t = tls;
-  if (!t.span_cache_open) [[unlikely]]
+  sdk_thread_state& t = sdk_tls;
+  if (t.spans == cache_state::unopened) [[unlikely]]
     open_thread_cache();
-  if (span* s = span_pool.take(t.free_spans, t.span_cache_open && !t.exiting)) return s;
+  if (span* s = span_pool.take(t.free_spans, t.spans == cache_state::open)) return s;
   return new span();
 }
 
@@ -409,7 +409,7 @@ void span_factory::count_mutation_after_end(const span& s) noexcept {
 }
 
 void span_factory::recycle(span* s) noexcept {
-  thread_state& t = tls;
+  sdk_thread_state& t = sdk_tls;
   // Reset what a new span does not overwrite; strings and vectors keep their capacity.
   // A span that did not record never had any of it set (every mutator checks first).
   if (s->recording_) {
@@ -424,7 +424,7 @@ void span_factory::recycle(span* s) noexcept {
     delete s;  // do not keep unusually large buffers around
     return;
   }
-  if (t.span_cache_open && !t.exiting && span_pool.keep(t.free_spans, s)) return;
+  if (t.spans == cache_state::open && span_pool.keep(t.free_spans, s)) return;
   if (!span_pool.share(s)) delete s;
 }
 

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "prela/detail/thread_state.hpp"
+#include "detail/sdk_thread_state.hpp"
 
 namespace prela::detail {
 
@@ -21,14 +21,15 @@ enum class counter : std::uint8_t {
   slow_spans,
 };
 static_assert(static_cast<std::size_t>(counter::slow_spans) + 1 == counter_slots,
-              "thread_state::counts has one slot per counter");
+              "sdk_thread_state::counts has one slot per counter");
 
-/// Adds n to this thread's slot (or, while the thread is exiting, to the shared total).
+/// Adds n to this thread's slot (or, once the thread has left the registry, to the
+/// shared total).
 void count_slow(counter c, std::uint64_t n) noexcept;
 
 inline void count(counter c, std::uint64_t n = 1) noexcept {
-  thread_state& t = tls;
-  if (t.registered && !t.exiting) [[likely]] {
+  sdk_thread_state& t = sdk_tls;
+  if (t.phase == registry_phase::listed) [[likely]] {
     auto& slot = t.counts[static_cast<std::size_t>(c)];
     slot.store(slot.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     return;

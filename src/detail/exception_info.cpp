@@ -51,7 +51,7 @@ std::string demangle(const char* mangled) {
 
 const cxa_eh_globals* lookup_eh_globals() noexcept {
   const auto* g = reinterpret_cast<const cxa_eh_globals*>(abi::__cxa_get_globals());
-  tls.eh_globals = g;
+  sdk_tls.eh_globals = g;
   return g;
 }
 

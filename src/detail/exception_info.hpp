@@ -4,7 +4,7 @@
 #include <string>
 #include <typeinfo>
 
-#include "prela/detail/thread_state.hpp"
+#include "detail/sdk_thread_state.hpp"
 
 namespace prela::detail {
 
@@ -19,9 +19,9 @@ const cxa_eh_globals* lookup_eh_globals() noexcept;
 /// std::uncaught_exceptions(), without its cost: libstdc++ reaches its thread-local
 /// globals through __tls_get_addr on every call (43 instructions for the two calls a
 /// span scope makes). The globals' address is fixed for a thread's life, so it is
-/// looked up once and kept in prela's own thread state.
+/// looked up once and kept in prela's own thread state (sdk_thread_state).
 inline int uncaught_exceptions() noexcept {
-  const void* g = tls.eh_globals;
+  const void* g = sdk_tls.eh_globals;
   if (g == nullptr) [[unlikely]]
     g = lookup_eh_globals();
   return static_cast<int>(static_cast<const cxa_eh_globals*>(g)->uncaught_exceptions);

@@ -3,7 +3,7 @@
 
 namespace prela::detail {
 
-/// The registry of threads' counters (context.cpp).
+/// The thread registry (thread_registry.cpp).
 void lock_threads_for_fork() noexcept;
 void unlock_threads_after_fork() noexcept;
 /// The diagnostic handler's state (diagnostics.cpp).

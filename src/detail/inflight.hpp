@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "prela/detail/thread_state.hpp"
+#include "detail/sdk_thread_state.hpp"
 #include "prela/ids.hpp"
 #include "prela/span.hpp"
 
@@ -89,7 +89,7 @@ static_assert(std::endian::native == std::endian::little, "inflight_open packs n
                                                             const trace_context& ctx,
                                                             std::uint32_t ctx_generation, bool own_context,
                                                             std::chrono::nanoseconds start) noexcept {
-  thread_state& t = tls;
+  sdk_thread_state& t = sdk_tls;
   auto* table = static_cast<inflight_table*>(t.inflight);
   inflight_slot* slot = table != nullptr ? table->free : nullptr;
   if (slot != nullptr) [[likely]] {
@@ -156,7 +156,7 @@ static_assert(std::endian::native == std::endian::little, "inflight_open packs n
   inflight_slot* slot = t.slot;
   if (slot == nullptr) return;
   inflight_table* table = slot->table;
-  if (tls.inflight == table) [[likely]] {
+  if (sdk_tls.inflight == table) [[likely]] {
     if (slot->state.load(std::memory_order_relaxed) != t.state) return;         // closed already
     slot->state.store(t.state & ~std::uint64_t{3}, std::memory_order_release);  // free
     slot->next_free = table->free;
@@ -178,7 +178,7 @@ void inflight_unlock_after_fork_in_parent() noexcept;
 /// and unlocks.
 void inflight_after_fork_in_child() noexcept;
 
-/// The contexts installed on live threads now, with each thread's id (context.cpp).
+/// The contexts installed on live threads now, with each thread's id (thread_registry.cpp).
 struct installed_flow {
   const void* context;
   std::uint32_t thread;

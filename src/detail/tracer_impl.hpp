@@ -10,7 +10,7 @@
 #include "detail/counters.hpp"
 #include "detail/inflight.hpp"
 #include "detail/recycling_pool.hpp"
-#include "prela/detail/thread_state.hpp"
+#include "detail/sdk_thread_state.hpp"
 #include "prela/tracer.hpp"
 
 namespace prela::detail {
@@ -43,7 +43,7 @@ class tracer_impl {
   tracer_impl& operator=(const tracer_impl&) = delete;
 
   /// The current configuration, kept alive for the pin's scope. Each thread announces
-  /// in its thread_state the configuration it last read (a hazard pointer that stays
+  /// in its sdk_thread_state the configuration it last read (a hazard pointer that stays
   /// set between uses), and the tracer frees a replaced configuration only when no
   /// thread announces it. While the configuration is unchanged, pinning is two loads and
   /// a compare; after a change, the thread's next pin announces the new one (a store and
@@ -53,7 +53,7 @@ class tracer_impl {
   class pin {
    public:
     explicit pin(const tracer_impl& tracer) noexcept {
-      const thread_state& t = tls;
+      const sdk_thread_state& t = sdk_tls;
       const tracer_config* c = tracer.config_.load(std::memory_order_acquire);
       if (t.pinned_config.load(std::memory_order_relaxed) == c) [[likely]] {
         config_ = c;
@@ -83,8 +83,8 @@ class tracer_impl {
   /// configuration alone (a sampler may start spans).
   class sampling_scope {
    public:
-    sampling_scope() noexcept { ++tls.sampling; }
-    ~sampling_scope() { --tls.sampling; }
+    sampling_scope() noexcept { ++sdk_tls.sampling; }
+    ~sampling_scope() { --sdk_tls.sampling; }
     sampling_scope(const sampling_scope&) = delete;
     sampling_scope& operator=(const sampling_scope&) = delete;
   };
@@ -109,7 +109,7 @@ class tracer_impl {
   std::uint32_t generation_ = 0;
 };
 
-/// Whether a thread in the registry has `config` pinned now (context.cpp).
+/// Whether a thread in the registry has `config` pinned now (thread_registry.cpp).
 bool config_pinned(const void* config) noexcept;
 /// In a fork() child: forgets the pins of the threads that did not survive the fork.
 void forget_other_threads_pins() noexcept;

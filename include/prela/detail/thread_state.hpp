@@ -1,21 +1,19 @@
-// Per-thread state behind the context API. Trivially constructible and destructible
-// with constant initialisation, so every access is a plain TLS load with no guard
-// call; the parts that need cleanup at thread exit are registered on first use.
+// The context runtime's per-thread state: which flow's context is installed on this
+// thread, the thread's own context, and its cache of context blocks. Trivially
+// constructible and destructible with constant initialisation, so every access is a
+// plain TLS load with no guard call; the context cache's thread-exit cleanup is
+// registered on first use. The span and export side keeps a state of its own
+// (src/detail/sdk_thread_state.hpp).
 #pragma once
 
 #include <atomic>
-#include <cstddef>
 #include <cstdint>
 
 namespace prela {
 class trace_context;
-class span;
 }  // namespace prela
 
 namespace prela::detail {
-
-/// What thread_state::pinned_config holds while the thread is not in the registry.
-inline constexpr char unlisted_thread = 0;
 
 /// A thread's own list of recycled objects (src/detail/recycling_pool.hpp).
 struct free_list {
@@ -23,35 +21,21 @@ struct free_list {
   std::uint32_t count = 0;
 };
 
-/// Slots of thread_state::counts, one per detail::counter (src/detail/counters.hpp).
-inline constexpr std::size_t counter_slots = 8;
+/// Whether a thread's cache of recycled blocks is usable: not yet (its exit cleanup is
+/// registered on first use), open, or closed by that cleanup (blocks then go straight
+/// to the shared pool).
+enum class cache_state : std::uint8_t { unopened, open, closed };
 
 struct thread_state {
   // The installed context, not owned (the installer owns it). Written only by this
   // thread (set_current); other threads read it relaxed: prela::inflight() reports the
   // flow installed here as running.
   std::atomic<trace_context*> current{nullptr};
-  trace_context* own = nullptr;  // this thread's own context, created on demand
-  free_list free_contexts;       // recycled context blocks (context.cpp)
-  free_list free_spans;          // recycled spans (tracer.cpp)
-  bool registered = false;       // listed, and the context runtime's exit cleanup registered
-  bool exiting = false;          // that cleanup ran: stop caching, count into the shared totals
-  // The span cache: opened (with its own exit cleanup) by the thread's first span
-  // start, so threads that only end spans keep none; closed by that cleanup.
-  bool span_cache_open = false;
-  bool span_cache_closed = false;
-  thread_state* next = nullptr;        // in the list of live threads (counters)
-  const void* eh_globals = nullptr;    // the C++ runtime's exception globals (exception_info.hpp)
-  trace_context* unwinding = nullptr;  // see unwinding_mark in context.hpp
-  // The tracer configuration this thread last read (null if none, &unlisted_thread
-  // while the thread is not in the registry): a configuration the tracer has replaced
-  // is freed only when no thread has it here (tracer_impl::pin).
-  std::atomic<const void*> pinned_config{&unlisted_thread};
-  std::uint32_t sampling = 0;   // depth of sampler calls (tracer_impl::sampling_scope)
-  std::uint32_t thread_id = 0;  // the kernel's id of the thread (set on registration)
-  void* inflight = nullptr;     // this thread's table of open spans (inflight.hpp)
-  // Event counters written only by this thread, read by tracer::stats() (see counters.hpp).
-  std::atomic<std::uint64_t> counts[counter_slots] = {};
+  trace_context* own = nullptr;        // this thread's own context, created on demand
+  trace_context* unwinding = nullptr;  // see unwinding_mark in flow.hpp
+  free_list free_contexts;             // recycled context blocks (context.cpp)
+  cache_state contexts = cache_state::unopened;
+  bool listed = false;  // in the thread registry, which reads `current` (register_thread)
 };
 
 extern constinit thread_local thread_state tls;
@@ -68,14 +52,15 @@ extern constinit thread_local thread_state tls;
 
 /// Slow path of get_trace_context(): creates and installs the thread's own context.
 trace_context& create_own_context();
-/// Registers the thread-exit cleanup and lists the thread (counters, the live view).
+/// Lists the thread in the thread registry (counters, configuration pins, the live
+/// view) and registers the registry's thread-exit cleanup. Sets tls.listed.
 void register_thread();
 
 /// Installs a flow's context on this thread, listing the thread first if it is not yet
 /// (a thread that only resumes flows, never starting a span, would otherwise run them
 /// unseen by prela::inflight()). For restoring a previous context, set_current().
 [[gnu::always_inline]] inline void install_current(trace_context* ctx) noexcept {
-  if (!tls.registered) [[unlikely]]
+  if (!tls.listed) [[unlikely]]
     register_thread();
   set_current(ctx);
 }
