@@ -10,11 +10,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "prela/exporter_registry.hpp"
 #include "prela/exporters/console.hpp"
 #include "prela/exporters/jsonl.hpp"
 #include "prela/exporters/otlp_http.hpp"
 #include "prela/exporters/perfetto.hpp"
 #include "prela/tracer.hpp"
+#include "test_support.hpp"
 
 using namespace prela;
 
@@ -159,6 +161,19 @@ BOOST_AUTO_TEST_CASE(invalid_values_fall_back_to_defaults) {
   BOOST_TEST(o.schedule_delay.count() == 5000);
   BOOST_TEST(o.max_queue_size == 2048U);
   BOOST_TEST(o.max_export_batch_size == 512U);
+}
+
+// A program that links prela::prela has every built-in exporter (core_only_test covers
+// one with the core alone), and an unknown name is answered with the known ones.
+BOOST_AUTO_TEST_CASE(every_builtin_exporter_is_registered_and_unknown_names_list_them) {
+  for (const char* name : {"console", "otlp", "jsonl", "perfetto"}) BOOST_TEST(has_exporter_factory(name));
+  prela::testing::captured_warnings captured;
+  // A name no other test warns about: a repeated warning is held back for a while.
+  env_vars env({{"OTEL_TRACES_EXPORTER", "smoke-signals"}});
+  BOOST_TEST(tracer_options::from_env().exporters.empty());
+  const auto lines = captured.lines();
+  BOOST_REQUIRE(lines.size() == 1U);
+  BOOST_TEST(lines[0].find("known: console, jsonl, otlp, perfetto, none") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(values_beyond_their_range_warn_with_the_range_and_use_the_default) {

@@ -1,7 +1,7 @@
-// Exporters by name, for OTEL_TRACES_EXPORTER: "console", "otlp", "jsonl" and
-// "perfetto" are registered, and an application may add its own. Defined in the
-// exporters library (prela::exporters, part of prela::prela), as is
-// tracer_options::from_env(); a program that links only prela::core cannot use them.
+// Exporters by name, for OTEL_TRACES_EXPORTER (tracer_options::from_env()): "console"
+// is registered by the core, "otlp", "jsonl" and "perfetto" by the exporters library
+// (prela::exporters, part of prela::prela) in every program that links it, and an
+// application may add its own.
 #pragma once
 
 #include <functional>

@@ -48,8 +48,10 @@ struct tracer_options {
 
   /// Options from the OpenTelemetry environment variables (see docs/configuration.md).
   /// An invalid or out-of-range value gives one warning naming the variable, the valid
-  /// range and the default used instead. Defined in the exporters library
-  /// (prela::exporters, part of prela::prela), since it names every exporter.
+  /// range and the default used instead. OTEL_TRACES_EXPORTER chooses among the
+  /// exporters the program links: console with prela::core alone; otlp, jsonl and
+  /// perfetto too with prela::exporters (part of prela::prela). Naming one that is not
+  /// linked gives a warning saying which library has it.
   static tracer_options from_env();
 };
 

@@ -1,3 +1,4 @@
+#include <prela/exporter_registry.hpp>
 #include <prela/exporters/memory.hpp>
 #include <prela/prela.hpp>
 
@@ -21,5 +22,8 @@ int main() {
   const auto spans = memory->spans();
   const prela::attribute_value* type = spans.size() == 3 ? spans[2].attribute("error.type") : nullptr;
   const bool named = type != nullptr && std::get<std::string>(*type) == "std::out_of_range";
-  return spans.size() == 3 && spans[0].parent_span_id == spans[1].span_id && named ? 0 : 1;
+  const bool registry_as_linked = prela::has_exporter_factory("console") &&
+                                  prela::has_exporter_factory("otlp") == (CONSUMER_HAS_EXPORTERS != 0);
+  return spans.size() == 3 && spans[0].parent_span_id == spans[1].span_id && named && registry_as_linked ? 0
+                                                                                                         : 1;
 }
