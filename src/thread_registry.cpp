@@ -23,7 +23,7 @@ constinit thread_local sdk_thread_state sdk_tls{};
 
 namespace {
 std::mutex registry_mu;
-sdk_thread_state* live_threads = nullptr;           // guarded by registry_mu
+sdk_thread_state* live_threads = nullptr;                       // guarded by registry_mu
 std::atomic<std::uint64_t> retired_counts[counter_slots] = {};  // what exited threads counted
 
 // Registered when the thread is listed; runs at thread exit. (A thread that started

@@ -716,45 +716,77 @@ BOOST_AUTO_TEST_CASE(mtls_receiver_accepts_our_client_certificate_and_refuses_no
   }
 }
 
+namespace {
+// A loopback server that is not a TLS server: `handle` runs, as a coroutine on the
+// server's own thread, for every connection it accepts.
+class raw_server {
+ public:
+  using socket = boost::asio::ip::tcp::socket;
+  explicit raw_server(std::function<boost::asio::awaitable<void>(socket)> handle)
+      : acceptor_(io_, {boost::asio::ip::address_v4::loopback(), 0}) {
+    boost::asio::co_spawn(io_, accept(std::move(handle)), boost::asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~raw_server() { stop(); }
+  raw_server(const raw_server&) = delete;
+  raw_server& operator=(const raw_server&) = delete;
+
+  void stop() {
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int connections() const { return connections_.load(); }
+  /// Options for an https endpoint on this server, trusting the test CA.
+  otlp_http_options https_options(std::chrono::milliseconds timeout) const {
+    otlp_http_options o;
+    o.endpoint = "https://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/v1/traces";
+    o.certificate_file = certificates().path("ca.crt");
+    o.timeout = timeout;
+    return o;
+  }
+
+ private:
+  boost::asio::awaitable<void> accept(std::function<boost::asio::awaitable<void>(socket)> handle) {
+    for (;;) {
+      auto s = co_await acceptor_.async_accept(boost::asio::use_awaitable);
+      connections_.fetch_add(1);
+      boost::asio::co_spawn(io_, handle(std::move(s)), boost::asio::detached);
+    }
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+}  // namespace
+
 // An https endpoint whose server speaks plain HTTP (it answers the TLS hello with a
 // 400, as web servers do): one clear failure, not retried, nothing sent in plain text.
 BOOST_AUTO_TEST_CASE(https_to_a_plain_http_server_fails_once_and_says_why) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(), 0});
-  std::atomic<int> connections{0};
-  std::string first_bytes;
-  const auto serve = [&]() -> boost::asio::awaitable<void> {
-    for (;;) {
-      auto socket = co_await acceptor.async_accept(boost::asio::use_awaitable);
-      boost::system::error_code ec;
-      if (connections.fetch_add(1) == 0) {
-        char buf[5] = {};
-        co_await boost::asio::async_read(socket, boost::asio::buffer(buf),
-                                         boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-        first_bytes.assign(buf, sizeof buf);
-      }
-      static const std::string answer =
-          "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      co_await boost::asio::async_write(socket, boost::asio::buffer(answer),
-                                        boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  std::string first_bytes;  // of the first connection; written on the server's thread
+  raw_server server([&](raw_server::socket s) -> boost::asio::awaitable<void> {
+    boost::system::error_code ec;
+    if (first_bytes.empty()) {
+      char buf[5] = {};
+      co_await boost::asio::async_read(s, boost::asio::buffer(buf),
+                                       boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      first_bytes.assign(buf, sizeof buf);
     }
-  };
-  boost::asio::co_spawn(io, serve(), boost::asio::detached);
-  std::thread server([&] { io.run(); });
+    static const std::string answer =
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    co_await boost::asio::async_write(s, boost::asio::buffer(answer),
+                                      boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  });
   prela::testing::captured_warnings captured;
-  otlp_http_options o;
-  o.endpoint = "https://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1/traces";
-  o.certificate_file = certificates().path("ca.crt");
-  o.timeout = 2s;
   {
-    otlp_http_exporter e(o);
+    otlp_http_exporter e(server.https_options(2s));
     BOOST_TEST((e.export_spans(sample_spans(2)) == export_result::failure));
     BOOST_TEST(e.stats().requests == 1U);
     BOOST_TEST(e.stats().dropped_spans == 2U);
   }
-  io.stop();
-  server.join();
-  BOOST_TEST(connections.load() == 1);
+  server.stop();
+  BOOST_TEST(server.connections() == 1);
   BOOST_TEST(first_bytes[0] == '\x16');  // a TLS handshake record, not "POST "
   BOOST_REQUIRE(captured.lines().size() == 1U);
   BOOST_TEST_MESSAGE(captured.lines()[0]);
@@ -764,33 +796,23 @@ BOOST_AUTO_TEST_CASE(https_to_a_plain_http_server_fails_once_and_says_why) {
 // An https endpoint that accepts the connection and never says a word: the handshake
 // is bounded by the export timeout like any other wait, and the batch is a counted drop.
 BOOST_AUTO_TEST_CASE(a_server_silent_during_the_tls_handshake_is_given_up_on_in_time) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(), 0});
-  std::vector<boost::asio::ip::tcp::socket> held;  // open, read from by nobody, never written to
-  std::atomic<int> connections{0};
-  const auto serve = [&]() -> boost::asio::awaitable<void> {
-    for (;;) {
-      held.push_back(co_await acceptor.async_accept(boost::asio::use_awaitable));
-      connections.fetch_add(1);
-    }
-  };
-  boost::asio::co_spawn(io, serve(), boost::asio::detached);
-  std::thread server([&] { io.run(); });
+  raw_server server([](raw_server::socket s) -> boost::asio::awaitable<void> {
+    // Reads what the client sends until it hangs up; writes nothing.
+    std::string received;
+    boost::system::error_code ec;
+    co_await boost::asio::async_read(s, boost::asio::dynamic_buffer(received),
+                                     boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  });
   prela::testing::captured_warnings captured;
-  otlp_http_options o;
-  o.endpoint = "https://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1/traces";
-  o.certificate_file = certificates().path("ca.crt");
-  o.timeout = 500ms;
   {
-    otlp_http_exporter e(o);
+    otlp_http_exporter e(server.https_options(500ms));
     const auto start = std::chrono::steady_clock::now();
     BOOST_TEST((e.export_spans(sample_spans(2)) == export_result::failure));
     BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));
     BOOST_TEST(e.stats().dropped_spans == 2U);
   }
-  io.stop();
-  server.join();
-  BOOST_TEST(connections.load() >= 1);
+  server.stop();
+  BOOST_TEST(server.connections() >= 1);
   BOOST_REQUIRE(captured.lines().size() == 1U);
   BOOST_TEST_MESSAGE(captured.lines()[0]);
   BOOST_TEST(captured.lines()[0].find("500 ms") != std::string::npos);

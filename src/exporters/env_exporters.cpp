@@ -57,10 +57,9 @@ std::shared_ptr<exporter> otlp_from_env() {
     if (v == "http/json") {
       o.protocol = otlp_protocol::http_json;
     } else if (v == "grpc") {
-      diagnose(
-          std::string("prela: ") + protocol_var +
-          "=grpc is not supported (prela speaks OTLP over HTTP); using http/protobuf, which every "
-          "Collector also receives, on port 4318");
+      diagnose(std::string("prela: ") + protocol_var +
+               "=grpc is not supported (prela speaks OTLP over HTTP); using http/protobuf, which every "
+               "Collector also receives, on port 4318");
     } else if (v != "http/protobuf") {
       warn_invalid(protocol_var, *p, "http/protobuf (the values are http/protobuf and http/json)");
     }
@@ -126,7 +125,8 @@ std::shared_ptr<exporter> file_exporter_from_env(const char* name, const char* v
 extern "C" void prela_add_library_exporters(prela::detail::exporter_factories& factories) {
   using prela::detail::file_exporter_from_env;
   factories.emplace("otlp", [] { return prela::detail::otlp_from_env(); });
-  factories.emplace("jsonl", [] { return file_exporter_from_env("jsonl", "PRELA_JSONL_PATH", "spans.jsonl"); });
+  factories.emplace("jsonl",
+                    [] { return file_exporter_from_env("jsonl", "PRELA_JSONL_PATH", "spans.jsonl"); });
   factories.emplace("perfetto",
                     [] { return file_exporter_from_env("perfetto", "PRELA_PERFETTO_PATH", "trace.json"); });
 }
