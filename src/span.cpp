@@ -41,10 +41,8 @@ std::string_view to_string(span_status status) noexcept {
 }
 
 const attribute_value* span_data::attribute(std::string_view key) const noexcept {
-  for (const auto& a : attributes) {
-    if (a.key == key) return &a.value;
-  }
-  return nullptr;
+  const prela::attribute* a = detail::find_attribute(attributes, key);
+  return a != nullptr ? &a->value : nullptr;
 }
 
 bool span::begin_mutation() {

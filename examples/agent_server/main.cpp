@@ -10,7 +10,6 @@
 #include <boost/asio.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -38,6 +37,7 @@
 
 #include "agent_service.hpp"
 #include "load_generator.hpp"
+#include "parse_number.hpp"
 #include "verify.hpp"
 
 namespace {
@@ -102,13 +102,12 @@ struct options {
 
 template <class T>
 T number(const std::string& flag, const std::string& text, T min, T max) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+  const std::optional<T> value = demo::parse_number(text, min, max);
+  if (!value) {
     bad_argument(flag + " wants a number from " + std::to_string(min) + " to " + std::to_string(max) +
                  ", not '" + text + "'");
   }
-  return value;
+  return *value;
 }
 
 bool env_set(const char* name) {
@@ -408,10 +407,8 @@ class untraced_server {
       ++n;
     }
     ::close(from_child[0]);
-    unsigned port = 0;
-    const auto [end, perr] = std::from_chars(line, line + n, port);
-    if (perr == std::errc() && end == line + n && port > 0 && port <= 65535) {
-      port_ = static_cast<unsigned short>(port);
+    if (const auto port = demo::parse_number<unsigned>(std::string_view(line, n), 1, 65535)) {
+      port_ = static_cast<unsigned short>(*port);
     }
   }
   untraced_server(const untraced_server&) = delete;

@@ -9,7 +9,6 @@
 // stops this server too.
 #include <boost/asio.hpp>
 
-#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -20,6 +19,7 @@
 #include <prela/prela.hpp>
 
 #include "agent_service.hpp"
+#include "parse_number.hpp"
 
 static_assert(!prela::instrumented,
               "agent_server_untraced links the core built with PRELA_INSTRUMENTATION=0");
@@ -28,14 +28,13 @@ namespace {
 namespace net = boost::asio;
 
 int number(const char* text, int min, int max) {
-  const std::string_view s(text);
-  int value = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || end != s.data() + s.size() || value < min || value > max) {
-    std::cerr << "agent_server_untraced: '" << s << "' is not a number from " << min << " to " << max << '\n';
+  const std::optional<int> value = demo::parse_number(std::string_view(text), min, max);
+  if (!value) {
+    std::cerr << "agent_server_untraced: '" << text << "' is not a number from " << min << " to " << max
+              << '\n';
     std::exit(2);
   }
-  return value;
+  return *value;
 }
 }  // namespace
 

@@ -2,9 +2,11 @@
 // key past max_attributes_per_span is dropped and counted.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "prela/attributes.hpp"
@@ -12,11 +14,14 @@
 
 namespace prela::detail {
 
-inline attribute* find_attribute(attributes& attrs, std::string_view key) noexcept {
+/// The attribute with this key, or null; const if `attrs` is.
+template <class Attributes>
+  requires std::same_as<std::remove_const_t<Attributes>, attributes>
+auto* find_attribute(Attributes& attrs, std::string_view key) noexcept {
   for (auto& a : attrs) {
     if (a.key == key) return &a;
   }
-  return nullptr;
+  return static_cast<decltype(&attrs.front())>(nullptr);
 }
 
 inline void upsert(attributes& attrs, std::string_view key, attribute_value&& value, std::uint32_t& dropped) {
