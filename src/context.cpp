@@ -107,7 +107,10 @@ void trace_context::operator delete(void* p) noexcept {
   // next context placed here starts unclaimed; that thread's release, a compare-and-
   // swap of its own claim, then finds nothing to release (owner_of()).
   block->owner.store(nullptr, std::memory_order_relaxed);
-  block->generation.fetch_add(1, std::memory_order_release);
+  // Written here only, once per life of the block (the pool hands blocks from thread to
+  // thread with acquire/release): a plain increment, no locked instruction. Readers
+  // (weak_context) load it.
+  block->generation.store(block->generation.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   detail::thread_state& t = detail::tls;
   if (t.contexts == detail::cache_state::open && detail::context_pool.keep(t.free_contexts, block)) return;
   detail::context_pool.share(block);

@@ -1,6 +1,7 @@
 #include "prela/span.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <utility>
 
 #include "detail/attribute_set.hpp"

@@ -1,6 +1,7 @@
 #include "prela/tracer.hpp"
 
 #include <pthread.h>
+#include <mutex>
 #if defined(__linux__)
 #include <linux/membarrier.h>
 #include <sys/syscall.h>

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "prela/attributes.hpp"
 #include "prela/config.hpp"
 #include "prela/detail/ref_ptr.hpp"
+#include "prela/detail/spin_lock.hpp"
 #include "prela/ids.hpp"
 
 namespace prela {
@@ -168,7 +168,7 @@ class span {
   std::chrono::nanoseconds end_time_{};
 
   // Recorded while the span is live; guarded by mu_. Only sampled spans record.
-  std::mutex mu_;
+  detail::spin_lock mu_;
   span_status status_ = span_status::unset;
   std::string status_message_;
   prela::attributes attributes_;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "detail/counters.hpp"
-#include "detail/spin_lock.hpp"
+#include "prela/detail/spin_lock.hpp"
 #include "prela/exporter.hpp"
 #include "prela/span.hpp"
 

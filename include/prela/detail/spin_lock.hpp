@@ -1,36 +1,27 @@
-// A lock for critical sections of a few dozen instructions (the span queue's push and
-// swap). Unlike std::mutex it never puts a contending thread to sleep in the kernel,
-// which cost microseconds per wake-up when a producer and the export thread met.
+// A lock for critical sections of a few dozen instructions: a span's fields (set by
+// its mutators, read once when it ends) and the span queue's push and swap. Taking it
+// is one exchange; releasing it a plain store. A contending thread spins briefly, then
+// yields its core to the holder (which may have been descheduled); it never sleeps in
+// the kernel, which cost microseconds per wake-up when a producer and the export thread
+// met on a std::mutex.
 #pragma once
 
 #include <atomic>
-#include <thread>
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
 
 namespace prela::detail {
 
 class spin_lock {
  public:
   void lock() noexcept {
-    for (int spins = 0;; ++spins) {
-      if (!locked_.exchange(true, std::memory_order_acquire)) return;
-      while (locked_.load(std::memory_order_relaxed)) {
-        if (++spins > 64) {
-          std::this_thread::yield();  // the holder may have been descheduled
-        } else {
-#if defined(__x86_64__) || defined(__i386__)
-          _mm_pause();
-#endif
-        }
-      }
-    }
+    if (!locked_.exchange(true, std::memory_order_acquire)) [[likely]]
+      return;
+    lock_contended();
   }
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
  private:
+  void lock_contended() noexcept;  // src/detail/spin_lock.cpp
+
   std::atomic<bool> locked_{false};
 };
 
