@@ -59,8 +59,9 @@ struct batch_processor::batch_pool {
     }
   }  // a batch not kept is freed here, after the lock
 
+  // The record keeps its resource: every record of a processor carries the same one,
+  // so the collector writes it only into records that have none yet.
   static void empty(span_data& r) noexcept {
-    r.resource.reset();
     r.attributes.clear();
     if (r.attributes.capacity() > max_kept_attributes) prela::attributes().swap(r.attributes);
     r.events.clear();
@@ -289,7 +290,11 @@ void batch_processor::deliver() {
     pool_->give_back(taken.release());
     taken = std::move(exact);
   }
-  for (std::size_t i = 0; i < taken->size; ++i) taken->records[i].resource = resource_;
+  // Reused records have it already: copying it for each span would cost two locked
+  // instructions (the count taken here, dropped when the record is emptied).
+  for (std::size_t i = 0; i < taken->size; ++i) {
+    if (taken->records[i].resource != resource_) taken->records[i].resource = resource_;
+  }
   const std::size_t batch_size = std::max<std::size_t>(1, limits_.max_export_batch_size);
   const std::size_t total = taken->size;
   std::shared_ptr<const batch> shared(taken.release(), [pool = pool_](const batch* done) {
