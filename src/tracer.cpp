@@ -45,9 +45,8 @@ std::shared_ptr<const prela::resource> make_resource(const tracer_options& o) {
                                                      {"telemetry.sdk.language", "cpp"},
                                                      {"telemetry.sdk.version", prela::version}};
   for (const auto& entry : sdk) {
-    const bool set = std::any_of(r->attributes.begin(), r->attributes.end(),
-                                 [&](const attribute& a) { return a.key == entry.first; });
-    if (!set) r->attributes.push_back({entry.first, entry.second});
+    if (find_attribute(r->attributes, entry.first) == nullptr)
+      r->attributes.push_back({entry.first, entry.second});
   }
   return r;
 }
@@ -556,9 +555,8 @@ void activation::finish() noexcept {
         bool described = false;
         if (s->recording_) {
           const std::lock_guard lock(s->mu_);
-          described = s->status_ == span_status::error &&
-                      std::any_of(s->attributes_.begin(), s->attributes_.end(),
-                                  [](const attribute& a) { return a.key == "error.type"; });
+          described =
+              s->status_ == span_status::error && find_attribute(s->attributes_, "error.type") != nullptr;
         }
         if (!described) s->record_error(info.type, info.message);
       }
