@@ -5,27 +5,13 @@
 #define BOOST_TEST_MODULE core_only
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
 #include <string>
 
 #include "prela/exporter_registry.hpp"
 #include "prela/tracer.hpp"
 #include "test_support.hpp"
 
-namespace {
-struct exporter_variable {
-  explicit exporter_variable(const char* value) {
-    if (value != nullptr) {
-      setenv("OTEL_TRACES_EXPORTER", value, 1);
-    } else {
-      unsetenv("OTEL_TRACES_EXPORTER");
-    }
-  }
-  ~exporter_variable() { unsetenv("OTEL_TRACES_EXPORTER"); }
-  exporter_variable(const exporter_variable&) = delete;
-  exporter_variable& operator=(const exporter_variable&) = delete;
-};
-}  // namespace
+using prela::testing::env_vars;
 
 BOOST_AUTO_TEST_CASE(only_the_cores_exporters_are_registered) {
   BOOST_TEST(prela::has_exporter_factory("console"));
@@ -36,7 +22,7 @@ BOOST_AUTO_TEST_CASE(only_the_cores_exporters_are_registered) {
 
 BOOST_AUTO_TEST_CASE(from_env_gives_the_console_exporter) {
   prela::testing::captured_warnings captured;
-  const exporter_variable v("console");
+  const env_vars env({{"OTEL_TRACES_EXPORTER", "console"}});
   const auto o = prela::tracer_options::from_env();
   BOOST_TEST(o.exporters.size() == 1U);
   BOOST_TEST(captured.lines().empty());
@@ -44,7 +30,7 @@ BOOST_AUTO_TEST_CASE(from_env_gives_the_console_exporter) {
 
 BOOST_AUTO_TEST_CASE(the_default_otlp_says_where_it_is_and_the_program_runs_without_it) {
   prela::testing::captured_warnings captured;
-  const exporter_variable v(nullptr);
+  const env_vars env({});
   const auto o = prela::tracer_options::from_env();
   BOOST_TEST(o.exporters.empty());
   const auto lines = captured.lines();
@@ -60,7 +46,7 @@ BOOST_AUTO_TEST_CASE(the_default_otlp_says_where_it_is_and_the_program_runs_with
 
 BOOST_AUTO_TEST_CASE(a_named_library_exporter_is_off_and_the_others_apply) {
   prela::testing::captured_warnings captured;
-  const exporter_variable v("jsonl,console");
+  const env_vars env({{"OTEL_TRACES_EXPORTER", "jsonl,console"}});
   const auto o = prela::tracer_options::from_env();
   BOOST_TEST(o.exporters.size() == 1U);
   const auto lines = captured.lines();

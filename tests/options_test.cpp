@@ -19,51 +19,9 @@
 #include "test_support.hpp"
 
 using namespace prela;
+using prela::testing::env_vars;
 
 namespace {
-// Sets environment variables for one test and removes them after.
-struct env_vars {
-  std::vector<std::string> names;
-  env_vars(std::initializer_list<std::pair<const char*, const char*>> vars) {
-    for (const char* n : {"OTEL_SERVICE_NAME",
-                          "OTEL_TRACES_SAMPLER",
-                          "OTEL_TRACES_SAMPLER_ARG",
-                          "OTEL_TRACES_EXPORTER",
-                          "OTEL_BSP_SCHEDULE_DELAY",
-                          "OTEL_BSP_EXPORT_TIMEOUT",
-                          "OTEL_BSP_MAX_QUEUE_SIZE",
-                          "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-                          "OTEL_RESOURCE_ATTRIBUTES",
-                          "OTEL_EXPORTER_OTLP_ENDPOINT",
-                          "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                          "OTEL_EXPORTER_OTLP_HEADERS",
-                          "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-                          "OTEL_EXPORTER_OTLP_TIMEOUT",
-                          "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-                          "OTEL_EXPORTER_OTLP_PROTOCOL",
-                          "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-                          "OTEL_EXPORTER_OTLP_COMPRESSION",
-                          "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-                          "OTEL_EXPORTER_OTLP_CERTIFICATE",
-                          "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
-                          "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-                          "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
-                          "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-                          "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
-                          "PRELA_JSONL_PATH",
-                          "PRELA_PERFETTO_PATH"}) {
-      unsetenv(n);
-    }
-    for (auto [k, v] : vars) {
-      setenv(k, v, 1);
-      names.emplace_back(k);
-    }
-  }
-  ~env_vars() {
-    for (const auto& n : names) unsetenv(n.c_str());
-  }
-};
-
 // Captures what is written to stderr (fd 2) while it lives.
 class stderr_capture {
  public:

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "prela/exporters/memory.hpp"
@@ -172,6 +174,51 @@ class captured_warnings {
  private:
   std::mutex mu_;
   std::vector<std::string> lines_;
+};
+
+/// Sets environment variables for one test and removes them after; every variable
+/// tracer_options::from_env() reads is unset first, so the test starts from a clean
+/// environment.
+struct env_vars {
+  std::vector<std::string> names;
+  env_vars(std::initializer_list<std::pair<const char*, const char*>> vars) {
+    for (const char* n : {"OTEL_SERVICE_NAME",
+                          "OTEL_TRACES_SAMPLER",
+                          "OTEL_TRACES_SAMPLER_ARG",
+                          "OTEL_TRACES_EXPORTER",
+                          "OTEL_BSP_SCHEDULE_DELAY",
+                          "OTEL_BSP_EXPORT_TIMEOUT",
+                          "OTEL_BSP_MAX_QUEUE_SIZE",
+                          "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                          "OTEL_RESOURCE_ATTRIBUTES",
+                          "OTEL_EXPORTER_OTLP_ENDPOINT",
+                          "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                          "OTEL_EXPORTER_OTLP_HEADERS",
+                          "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                          "OTEL_EXPORTER_OTLP_TIMEOUT",
+                          "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                          "OTEL_EXPORTER_OTLP_PROTOCOL",
+                          "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                          "OTEL_EXPORTER_OTLP_COMPRESSION",
+                          "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                          "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                          "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                          "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                          "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+                          "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                          "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+                          "PRELA_JSONL_PATH",
+                          "PRELA_PERFETTO_PATH"}) {
+      unsetenv(n);
+    }
+    for (auto [k, v] : vars) {
+      setenv(k, v, 1);
+      names.emplace_back(k);
+    }
+  }
+  ~env_vars() {
+    for (const auto& n : names) unsetenv(n.c_str());
+  }
 };
 
 inline const span_data* find(const std::vector<span_data>& spans, std::string_view name) {
