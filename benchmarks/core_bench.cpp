@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -152,6 +153,18 @@ void inflight_snapshot(benchmark::State& state) {
   prela::shutdown();
 }
 BENCHMARK(inflight_snapshot)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// A span reads the clock twice (recording spans only): prela's clock against the
+// system's.
+void clock_prela(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(prela::now_since_epoch());
+}
+BENCHMARK(clock_prela);
+
+void clock_system(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(std::chrono::steady_clock::now());
+}
+BENCHMARK(clock_system);
 
 // The floor the design notes compare against: a thread_local pointer swap.
 thread_local void* floor_slot = nullptr;

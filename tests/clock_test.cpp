@@ -1,0 +1,127 @@
+#define BOOST_TEST_MODULE clock
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "prela/clock.hpp"
+#include "test_support.hpp"
+
+using prela::testing::captured_warnings;
+
+namespace {
+
+using std::chrono::steady_clock;
+
+std::int64_t prela_ns() { return prela::now_since_epoch().count(); }
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// One reading of prela's clock between two of steady_clock: a thread preempted between
+// them widens the bracket instead of failing the test.
+struct bracketed {
+  std::int64_t before, prela, after;
+  static bracketed read() {
+    bracketed b{};
+    b.before = steady_ns();
+    b.prela = prela_ns();
+    b.after = steady_ns();
+    return b;
+  }
+};
+
+// Long enough for the first calibration (10 ms) and two re-anchors (one a second).
+constexpr auto across_recalibrations = std::chrono::milliseconds(2300);
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(it_reads_the_wall_clock) {
+  const auto before = std::chrono::system_clock::now().time_since_epoch();
+  const auto now = prela::now_since_epoch();
+  const auto after = std::chrono::system_clock::now().time_since_epoch();
+  // The wall clock is read once; later readings add monotonic time. A generous margin:
+  // NTP may have slewed the system clock since the process started.
+  BOOST_TEST(now.count() >= (before - std::chrono::milliseconds(50)).count());
+  BOOST_TEST(now.count() <= (after + std::chrono::milliseconds(50)).count());
+}
+
+BOOST_AUTO_TEST_CASE(it_follows_the_monotonic_clock_across_recalibrations) {
+  // Elapsed time by prela's clock against steady_clock's, every 20 ms for 2.3 s: within
+  // 100 us (the TSC's rate is measured against CLOCK_MONOTONIC and re-measured every
+  // second; the system clock is what it must agree with).
+  const bracketed first = bracketed::read();
+  std::int64_t worst = 0;
+  const auto end = steady_clock::now() + across_recalibrations;
+  while (steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const bracketed b = bracketed::read();
+    const std::int64_t elapsed = b.prela - first.prela;
+    const std::int64_t low = b.before - first.after;
+    const std::int64_t high = b.after - first.before;
+    worst = std::max({worst, low - elapsed, elapsed - high});
+  }
+  BOOST_TEST_MESSAGE("furthest outside steady_clock's bracket: " << worst << " ns");
+  BOOST_TEST(worst < 100'000);
+}
+
+BOOST_AUTO_TEST_CASE(readings_on_one_thread_do_not_go_backwards) {
+  // Four threads read in a tight loop across re-anchors. Each re-anchor continues from
+  // where the previous calibration had got to, so a thread sees no step backwards
+  // beyond rounding (a nanosecond), nor a jump forwards.
+  std::atomic<std::int64_t> worst_back{0};
+  std::atomic<std::int64_t> worst_jump{0};
+  std::atomic<std::uint64_t> readings{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      std::int64_t back = 0;
+      std::int64_t jump = 0;
+      std::uint64_t n = 0;
+      const auto end = steady_clock::now() + across_recalibrations;
+      std::int64_t last = prela_ns();
+      std::int64_t last_steady = steady_ns();
+      while (steady_clock::now() < end) {
+        for (int i = 0; i < 1000; ++i, ++n) {
+          const std::int64_t now = prela_ns();
+          back = std::max(back, last - now);
+          last = now;
+        }
+        // Forwards: no more than steady_clock saw pass (plus its own reading's slack).
+        const std::int64_t now_steady = steady_ns();
+        const std::int64_t now = prela_ns();
+        jump = std::max(jump, (now - last) - (steady_ns() - last_steady));
+        last = now;
+        last_steady = now_steady;
+      }
+      readings += n;
+      std::int64_t w = worst_back.load();
+      while (back > w && !worst_back.compare_exchange_weak(w, back)) {
+      }
+      w = worst_jump.load();
+      while (jump > w && !worst_jump.compare_exchange_weak(w, jump)) {
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  BOOST_TEST_MESSAGE(readings.load() << " readings; furthest back " << worst_back.load() << " ns");
+  BOOST_TEST(worst_back.load() <= 1);
+  BOOST_TEST(worst_jump.load() < 100'000);
+}
+
+// Run alone (tests/CMakeLists.txt): the choice is read at the process's first reading.
+BOOST_AUTO_TEST_CASE(an_invalid_choice_is_reported_once, *boost::unit_test::disabled()) {
+  setenv("PRELA_CLOCK", "fast\x1b[2J", 1);
+  captured_warnings warnings;
+  for (int i = 0; i < 3; ++i) (void)prela::now_since_epoch();
+  const auto lines = warnings.lines();
+  BOOST_TEST_REQUIRE(lines.size() == 1U);
+  BOOST_TEST(lines[0].find("PRELA_CLOCK=\"fast") != std::string::npos);
+  BOOST_TEST(lines[0].find('\x1b') == std::string::npos);  // shown escaped, not sent to the terminal
+}
