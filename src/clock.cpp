@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "detail/diagnostics.hpp"
-#include "detail/printable.hpp"
+#include "detail/env.hpp"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -92,15 +92,20 @@ bool invariant_tsc() noexcept {
   return (d & (1U << 8)) != 0;
 }
 
-enum class choice { tsc, system, invalid };
+enum class choice { unset, tsc, system, invalid };
 
-// PRELA_CLOCK, read once. Nothing here reports: a diagnostic handler that reads the
-// clock must not find this initialisation in progress.
+// PRELA_CLOCK, read once (trimmed, either case). Nothing here reports: a diagnostic
+// handler that reads the clock must not find this initialisation in progress.
 choice read_choice() noexcept {
-  const char* v = std::getenv("PRELA_CLOCK");
-  const std::string_view name = v != nullptr ? std::string_view(v) : std::string_view();
-  if (name == "system") return choice::system;
-  if (name.empty() || name == "tsc") return choice::tsc;
+  try {
+    const auto v = detail::env("PRELA_CLOCK");
+    if (!v) return choice::unset;
+    const std::string name = detail::lower(detail::trimmed(*v));
+    if (name == "tsc") return choice::tsc;
+    if (name == "system") return choice::system;
+  } catch (...) {  // out of memory: as if unset
+    return choice::unset;
+  }
   return choice::invalid;
 }
 
@@ -108,15 +113,17 @@ bool tsc_wanted() noexcept {
   static const choice chosen = read_choice();
   static const bool invariant = invariant_tsc();
   static std::atomic<bool> reported{false};
-  if (chosen == choice::invalid && !reported.exchange(true, std::memory_order_relaxed)) {
-    const char* v = std::getenv("PRELA_CLOCK");
-    detail::diagnose("prela: ignoring PRELA_CLOCK=\"" + detail::printable(v != nullptr ? v : "", 200) +
-                     "\" (invalid: tsc or system); using the TSC where the CPU's is invariant");
-  }
-  if (chosen == choice::tsc && !invariant && !reported.exchange(true, std::memory_order_relaxed)) {
-    const char* v = std::getenv("PRELA_CLOCK");
-    if (v != nullptr && std::string_view(v) == "tsc") {
-      detail::diagnose("prela: PRELA_CLOCK=tsc, but this CPU's TSC is not invariant; using the system clock");
+  if ((chosen == choice::invalid || (chosen == choice::tsc && !invariant)) &&
+      !reported.exchange(true, std::memory_order_relaxed)) {
+    try {
+      if (chosen == choice::invalid) {
+        detail::warn_invalid("PRELA_CLOCK", detail::env("PRELA_CLOCK").value_or(""),
+                             "tsc where the CPU's is invariant (valid: tsc, system)");
+      } else {
+        detail::diagnose(
+            "prela: PRELA_CLOCK=tsc, but this CPU's TSC is not invariant; using the system clock");
+      }
+    } catch (...) {  // out of memory while describing
     }
   }
   return chosen != choice::system && invariant;
