@@ -152,9 +152,10 @@ std::int64_t extrapolate(const calibration& c, std::uint64_t ticks) noexcept {
          static_cast<std::int64_t>((static_cast<wide>(dt) * c.rate.load(std::memory_order_relaxed)) >> 32);
 }
 
-// Under `updating`: calibration starts again from this reading (the first one, or the
-// counter went backwards or at an implausible rate). After a few restarts the TSC is
-// not used again.
+// Under `updating`: calibration starts again from this reading (the first one; the
+// counter went backwards or at an implausible rate; the clocks drifted far apart), and
+// readings are CLOCK_MONOTONIC's until the new rate is measured. After three restarts
+// with no good calibration between them, the TSC is not used again.
 void restart(tsc_clock& clk, std::uint64_t ticks, std::int64_t true_ns) noexcept {
   clk.current.store(nullptr, std::memory_order_relaxed);
   if (clk.started && ++clk.restarts > 3) {
@@ -193,18 +194,20 @@ void reanchor(tsc_clock& clk) noexcept {
   if (!(measured > 0.05 && measured < 20.0)) return restart(clk, ticks, true_ns);
   // Continue from where the previous calibration has got to, so that readings do not
   // jump, and steer the rate so that the offset from CLOCK_MONOTONIC is gone by the
-  // next anchor. Far off (the VM was paused or migrated): start from CLOCK_MONOTONIC
-  // again.
+  // next anchor. Far off (the VM was paused or migrated, the machine slept): calibrate
+  // again from CLOCK_MONOTONIC.
   std::int64_t ns = true_ns;
   double rate = measured;
   if (prev != nullptr) {
     const std::int64_t continued = extrapolate(*prev, ticks);
     const std::int64_t offset = continued - true_ns;
-    if (offset > -max_offset_ns && offset < max_offset_ns) {
-      ns = continued;
-      rate = measured * (1.0 - static_cast<double>(offset) / static_cast<double>(reanchor_ns));
-    }
+    // The rate just measured spans the pause too, so it is not trusted either: a new
+    // first calibration, over 10 ms of CLOCK_MONOTONIC readings.
+    if (offset <= -max_offset_ns || offset >= max_offset_ns) return restart(clk, ticks, true_ns);
+    ns = continued;
+    rate = measured * (1.0 - static_cast<double>(offset) / static_cast<double>(reanchor_ns));
   }
+  clk.restarts = 0;  // a good calibration: only restarts in a row disable the TSC
   calibration& slot = clk.slots[clk.next_slot++ % clk.slots.size()];
   slot.tsc.store(ticks, std::memory_order_relaxed);
   slot.ns.store(ns, std::memory_order_relaxed);
