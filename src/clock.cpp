@@ -35,7 +35,7 @@ std::int64_t realtime_ns() noexcept {
 #if defined(__x86_64__)
 
 // The time-stamp counter as a monotonic clock. clock_gettime() costs 25-30 ns in a
-// virtual machine whose clock source is kvm-clock (most cloud VMs), a `rdtsc` about a
+// virtual machine whose clock source is kvm-clock (many cloud VMs), a `rdtsc` about a
 // third of that, and a span reads the clock twice. An invariant TSC ticks at a constant
 // rate on every core; its rate is measured against CLOCK_MONOTONIC and re-measured
 // every second, so the clock follows CLOCK_MONOTONIC (and its NTP slewing) to within
@@ -68,7 +68,7 @@ struct tsc_clock {
   std::atomic<bool> disabled{false};
   // Written under `updating`:
   std::uint32_t next_slot = 0;
-  std::uint32_t restarts = 0;  // calibrations thrown away: the counter misbehaved
+  std::uint32_t restarts = 0;  // since the last good calibration
   bool started = false;        // the first anchor, before any rate is known
   std::uint64_t start_tsc = 0;
   std::int64_t start_ns = 0;
