@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(it_follows_the_monotonic_clock_across_recalibrations) {
   BOOST_TEST(worst < 100'000);
 }
 
-BOOST_AUTO_TEST_CASE(readings_on_one_thread_do_not_go_backwards) {
+BOOST_AUTO_TEST_CASE(readings_on_one_thread_neither_step_back_nor_jump_ahead) {
   // Four threads read in a tight loop across re-anchors. Each re-anchor continues from
   // where the previous calibration had got to, so a thread sees no step backwards
   // beyond rounding (a nanosecond), nor a jump forwards (over 10 us beyond the time
