@@ -10,6 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "prela/clock.hpp"
 #include "test_support.hpp"
 
@@ -113,6 +116,30 @@ BOOST_AUTO_TEST_CASE(readings_on_one_thread_neither_step_back_nor_jump_ahead) {
                                      << " ns; furthest ahead of steady_clock " << worst_jump.load() << " ns");
   BOOST_TEST(worst_back.load() <= 1);
   BOOST_TEST(worst_jump.load() < 10'000);
+}
+
+BOOST_AUTO_TEST_CASE(a_forked_child_reads_the_same_clock) {
+  // The child inherits the calibration (the TSC is the machine's): its readings follow
+  // steady_clock like the parent's, and go on past a re-anchor of its own.
+  const bracketed first = bracketed::read();
+  const pid_t pid = fork();
+  BOOST_TEST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int failures = 0;
+    const auto end = steady_clock::now() + std::chrono::milliseconds(1200);
+    while (steady_clock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const bracketed b = bracketed::read();
+      const std::int64_t elapsed = b.prela - first.prela;
+      if (elapsed < b.before - first.after - 100'000 || elapsed > b.after - first.before + 100'000)
+        ++failures;
+    }
+    _exit(failures == 0 ? 0 : 1);
+  }
+  int status = 0;
+  BOOST_TEST_REQUIRE(waitpid(pid, &status, 0) == pid);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
 }
 
 // Run alone (tests/CMakeLists.txt): the choice is read at the process's first reading.
