@@ -3,10 +3,8 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
 #include <ctime>
 #include <string>
-#include <string_view>
 
 #include "detail/diagnostics.hpp"
 #include "detail/env.hpp"
@@ -20,17 +18,13 @@
 namespace prela {
 namespace {
 
-std::int64_t monotonic_ns() noexcept {
+std::int64_t read_ns(clockid_t clock) noexcept {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-std::int64_t realtime_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+std::int64_t monotonic_ns() noexcept { return read_ns(CLOCK_MONOTONIC); }
 
 #if defined(__x86_64__)
 
@@ -268,7 +262,7 @@ struct clock_base {
   std::int64_t mono;
 };
 const clock_base& base() noexcept {
-  static const clock_base b{realtime_ns(), fast_monotonic()};
+  static const clock_base b{read_ns(CLOCK_REALTIME), fast_monotonic()};
   return b;
 }
 
