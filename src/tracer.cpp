@@ -397,7 +397,23 @@ void span_factory::on_end_recording(span& s) noexcept {
   count(counter::ended);
   const tracer_impl::pin cfg(*s.tracer_);
   if (cfg->generation == s.config_generation_ && cfg->processor) {
-    cfg->processor->enqueue([&s](span_data& d) { take_data(s, d); });  // counts its own drops
+    // The span is ended: nothing changes what the view refers to while it is read.
+    cfg->processor->enqueue({.name = s.name_,
+                             .trace_state = s.trace_state_,
+                             .status_message = s.status_message_,
+                             .attributes = &s.attributes_,
+                             .events = &s.events_,
+                             .trace_id = s.trace_id_,
+                             .span_id = s.span_id_,
+                             .parent_span_id = s.parent_span_id_,
+                             .start_time = s.start_time_,
+                             .end_time = s.end_time_,
+                             .dropped_attributes = s.dropped_attributes_,
+                             .dropped_events = s.dropped_events_,
+                             .type = s.type_,
+                             .status = s.status_,
+                             .trace_flags = s.trace_flags_,
+                             .parent_is_remote = s.parent_is_remote_});  // counts its own drops
   } else {
     count(counter::dropped);  // its configuration was shut down or replaced, or in a fork() child
   }
@@ -426,34 +442,6 @@ void span_factory::recycle(span* s) noexcept {
   }
   if (t.spans == cache_state::open && span_pool.keep(t.free_spans, s)) return;
   if (!span_pool.share(s)) delete s;
-}
-
-void span_factory::take_data(span& s, span_data& d) noexcept {
-  // `d` is a record the queue reuses (batch_processor::enqueue): every field is set,
-  // the strings assigned into its buffers and the vectors swapped, so that the span
-  // keeps the record's emptied ones (and their capacity) for its next use. The name and
-  // trace state stay readable on the span after it ended, so they are copied.
-  try {
-    d.name = s.name_;
-    d.trace_state = s.trace_state_;
-  } catch (...) {  // out of memory: the span is exported without them
-    d.name.clear();
-    d.trace_state.clear();
-  }
-  d.type = s.type_;
-  d.trace_id = s.trace_id_;
-  d.span_id = s.span_id_;
-  d.parent_span_id = s.parent_span_id_;
-  d.parent_is_remote = s.parent_is_remote_;
-  d.start_time = s.start_time_;
-  d.end_time = s.end_time_;
-  d.trace_flags = s.trace_flags_;
-  d.status = s.status_;
-  d.status_message.swap(s.status_message_);
-  d.attributes.swap(s.attributes_);
-  d.events.swap(s.events_);
-  d.dropped_attributes = s.dropped_attributes_;
-  d.dropped_events = s.dropped_events_;
 }
 
 // --- activation --------------------------------------------------------------------

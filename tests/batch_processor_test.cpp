@@ -243,3 +243,76 @@ BOOST_AUTO_TEST_CASE(reused_records_carry_nothing_from_earlier_spans) {
   }
   BOOST_TEST(rich_seen > 700U);
 }
+
+// Spans travel to the export side as records of bytes (src/detail/span_record.cpp):
+// every kind of value, events, status, flags and counts must arrive as they were set,
+// and a record larger than the queue's chunks must keep its place among the others.
+BOOST_AUTO_TEST_CASE(records_carry_every_field_and_value_kind) {
+  auto exp = std::make_shared<memory_exporter>();
+  init({.exporters = {exp}, .max_queue_size = 4096});
+  using namespace std::string_literals;
+  const prela::attributes every_kind = {
+      {"bool", true},
+      {"int", std::int64_t{-9'000'000'000}},
+      {"double", -0.25},
+      {"string", "text with \0 inside"s},
+      {"empty", ""},
+      {"bools", std::vector<bool>{true, false, true}},
+      {"ints", std::vector<std::int64_t>{1, -2, 3}},
+      {"doubles", std::vector<double>{0.5, 1e300}},
+      {"strings", std::vector<std::string>{"a", "", "ccc"}},
+      {"no ints", std::vector<std::int64_t>{}},
+      {"no strings", std::vector<std::string>{}},
+  };
+  const std::string huge(200 * 1024, 'h');  // larger than a chunk of the queue
+  remote_context remote;
+  remote.trace_id = trace_id::generate();
+  remote.span_id = span_id::generate();
+  remote.sampled = true;
+  remote.trace_state = "a=1,b=2";
+  for (int i = 0; i < 3; ++i) {
+    {
+      auto s = get_tracer().span("kinds\x01\xff"s + std::to_string(i), span_type::retrieval, remote, every_kind);
+      s->add_event("event", every_kind);
+      for (std::size_t e = 0; e <= max_events_per_span; ++e) s->add_event("more");
+      for (std::size_t a = 0; a < max_attributes_per_span; ++a) s->set_attribute("extra." + std::to_string(a), 1);
+      s->set_status(span_status::error, "why");
+    }
+    {
+      auto s = get_tracer().span("huge " + std::to_string(i));
+      s->set_attribute("huge", huge);
+    }
+    auto s = get_tracer().span("after " + std::to_string(i));
+  }
+  BOOST_TEST(shutdown());
+  const auto spans = exp->spans();
+  BOOST_REQUIRE(spans.size() == 9U);
+  for (int i = 0; i < 3; ++i) {
+    const span_data& kinds = spans[static_cast<std::size_t>(i) * 3];
+    BOOST_TEST(kinds.name == "kinds\x01\xff"s + std::to_string(i));
+    BOOST_TEST((kinds.type == span_type::retrieval));
+    BOOST_TEST((kinds.trace_id == remote.trace_id));
+    BOOST_TEST((kinds.parent_span_id == remote.span_id));
+    BOOST_TEST(kinds.parent_is_remote);
+    BOOST_TEST(kinds.trace_flags == trace_flag_sampled);
+    BOOST_TEST(kinds.trace_state == "a=1,b=2");
+    BOOST_TEST((kinds.status == span_status::error));
+    BOOST_TEST(kinds.status_message == "why");
+    BOOST_TEST(kinds.end_time >= kinds.start_time);
+    BOOST_REQUIRE(kinds.attributes.size() == max_attributes_per_span);
+    BOOST_TEST((prela::attributes(kinds.attributes.begin(), kinds.attributes.begin() + 11) == every_kind));
+    BOOST_TEST(kinds.dropped_attributes == every_kind.size());
+    BOOST_REQUIRE(kinds.events.size() == max_events_per_span);
+    BOOST_TEST(kinds.events[0].name == "event");
+    BOOST_TEST((kinds.events[0].attributes == every_kind));
+    BOOST_TEST(kinds.events[0].time >= kinds.start_time);
+    BOOST_TEST(kinds.events[1].name == "more");
+    BOOST_TEST(kinds.events[1].attributes.empty());
+    BOOST_TEST(kinds.dropped_events == 2U);
+    BOOST_TEST(spans[static_cast<std::size_t>(i) * 3 + 1].name == "huge " + std::to_string(i));
+    BOOST_TEST(prela::testing::str(spans[static_cast<std::size_t>(i) * 3 + 1].attribute("huge")) == huge);
+    BOOST_TEST(spans[static_cast<std::size_t>(i) * 3 + 2].name == "after " + std::to_string(i));
+    BOOST_TEST(spans[static_cast<std::size_t>(i) * 3 + 2].attributes.empty());
+    BOOST_TEST(!spans[static_cast<std::size_t>(i) * 3 + 2].parent_is_remote);
+  }
+}

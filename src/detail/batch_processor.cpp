@@ -12,7 +12,59 @@ namespace prela::detail {
 // the batch was accepted (exporter::report_rejected).
 thread_local std::size_t rejected_in_export = 0;
 
-constexpr std::size_t initial_queue_records = 256;
+// The queue's chunks of record bytes. A chunk is reused only once more than
+// min_idle_chunks are idle, and then the one idle longest: the records written into it
+// were read on the export side long enough ago that its cache lines have left that
+// core's caches, so rewriting them costs the ending thread no cross-core traffic
+// (performance.md, "Handing spans to the export thread"). Chunks idle for longer than
+// max_idle_time are freed: a busy process keeps about min_idle_chunks * chunk_bytes
+// (8 MiB), a quiet one what passed through its queue in the last second.
+constexpr std::size_t chunk_bytes = std::size_t{64} << 10;
+constexpr std::size_t min_idle_chunks = 128;
+constexpr std::size_t max_idle_chunks = min_idle_chunks + 16;
+constexpr std::chrono::seconds max_idle_time{1};
+
+struct batch_processor::chunk {
+  std::size_t capacity = 0;
+  std::size_t used = 0;     // bytes written
+  std::size_t records = 0;  // records written
+  std::chrono::steady_clock::time_point idle_since{};
+  chunk* next = nullptr;
+  std::unique_ptr<std::byte[]> bytes;
+
+  static chunk* make(std::size_t capacity) noexcept {
+    auto* c = new (std::nothrow) chunk;
+    if (c == nullptr) return nullptr;
+    c->bytes.reset(new (std::nothrow) std::byte[capacity]);
+    if (!c->bytes) {
+      delete c;
+      return nullptr;
+    }
+    c->capacity = capacity;
+    return c;
+  }
+};
+
+void batch_processor::chunk_list::push_back(chunk* c) noexcept {
+  c->next = nullptr;
+  if (tail != nullptr) {
+    tail->next = c;
+  } else {
+    head = c;
+  }
+  tail = c;
+  ++size;
+}
+
+batch_processor::chunk* batch_processor::chunk_list::pop_front() noexcept {
+  chunk* c = head;
+  if (c == nullptr) return nullptr;
+  head = c->next;
+  if (head == nullptr) tail = nullptr;
+  --size;
+  c->next = nullptr;
+  return c;
+}
 
 // What the collector took from the queue in one go, handed to the lanes in slices of
 // max_export_batch_size. Its records outlive the export: when the last lane is done
@@ -203,9 +255,6 @@ batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_pt
       resource_(std::move(resource)),
       completion_(std::make_shared<completion>()),
       pool_(std::make_shared<batch_pool>()) {
-  // The queue grows as spans arrive, up to max_queue_size (at most 2^24): records for
-  // the whole of a large limit up front would take gigabytes no load may ever use.
-  queue_.resize(std::min<std::size_t>(limits_.max_queue_size, initial_queue_records));
   for (auto& e : exporters) {
     if (!e) continue;
     auto l = std::make_shared<lane>();
@@ -261,48 +310,140 @@ void batch_processor::collect() {
   }
 }
 
+bool batch_processor::enqueue(const span_view& s) noexcept {
+  const std::size_t size = record_size(s);
+  chunk* own = nullptr;
+  if (size > chunk_bytes) {  // a chunk of its own, written before taking the lock
+    own = chunk::make(size);
+    if (own == nullptr) {
+      count(counter::dropped);
+      return false;
+    }
+    encode_record(s, own->bytes.get());
+    own->used = size;
+    own->records = 1;
+  }
+  std::size_t queued = 0;
+  {
+    std::lock_guard lock(queue_lock_);
+    if (!accepting_ || queue_size_ >= limits_.max_queue_size) {
+      queued = 0;
+    } else if (own != nullptr) {
+      if (current_ != nullptr) filled_.push_back(std::exchange(current_, nullptr));
+      filled_.push_back(std::exchange(own, nullptr));
+      queued = ++queue_size_;
+    } else {
+      if (current_ == nullptr || current_->capacity - current_->used < size) {
+        if (chunk* next = take_chunk()) {
+          if (current_ != nullptr) filled_.push_back(current_);
+          current_ = next;
+        }
+      }
+      if (current_ != nullptr && current_->capacity - current_->used >= size) {
+        encode_record(s, current_->bytes.get() + current_->used);
+        current_->used += size;
+        ++current_->records;
+        queued = ++queue_size_;
+      }
+    }
+    if (queued != 0) queued_.store(queued, std::memory_order_relaxed);
+  }
+  if (queued == 0) {  // full, shut down, or out of memory
+    delete own;
+    count(counter::dropped);
+    return false;
+  }
+  wake_if_batch_full(queued);
+  return true;
+}
+
+batch_processor::chunk* batch_processor::take_chunk() noexcept {
+  if (idle_.size > min_idle_chunks) return idle_.pop_front();
+  if (chunk* c = chunk::make(chunk_bytes)) return c;
+  return idle_.pop_front();  // out of memory: reuse sooner, or drop if there is none
+}
+
+void batch_processor::recycle_chunks(chunk_list used) noexcept {
+  const auto now = clock::now();
+  chunk_list surplus;
+  {
+    std::lock_guard lock(queue_lock_);
+    while (chunk* c = used.pop_front()) {
+      if (c->capacity == chunk_bytes && idle_.size < max_idle_chunks && accepting_) {
+        c->used = 0;
+        c->records = 0;
+        c->idle_since = now;
+        idle_.push_back(c);
+      } else {
+        surplus.push_back(c);
+      }
+    }
+    while (idle_.head != nullptr && now - idle_.head->idle_since > max_idle_time) {
+      surplus.push_back(idle_.pop_front());
+    }
+  }
+  free_chunks(surplus);  // freed outside the lock
+}
+
+void batch_processor::free_chunks(chunk_list list) noexcept {
+  while (chunk* c = list.pop_front()) delete c;
+}
+
 void batch_processor::deliver() {
-  // The queue's records go to the lanes as they are; an emptied batch from the pool
-  // (records exported earlier, buffers kept) becomes the queue.
-  std::unique_ptr<batch> taken = pool_->take();
+  chunk_list taken;
+  std::size_t n = 0;
   {
     std::lock_guard queue_lock(queue_lock_);
-    if (queue_size_ == 0) {
-      pool_->give_back(taken.release());
-      return;
-    }
-    taken->records.swap(queue_);
-    taken->size = std::exchange(queue_size_, 0);
+    if (current_ != nullptr) filled_.push_back(std::exchange(current_, nullptr));
+    taken = std::exchange(filled_, chunk_list{});
+    n = std::exchange(queue_size_, 0);
     queued_.store(0, std::memory_order_relaxed);
   }
-  if (lanes_.empty()) {
-    pool_->give_back(taken.release());
+  if (n == 0 || lanes_.empty()) {
+    recycle_chunks(taken);
     return;
   }
-  if (taken->records.size() > 64 && taken->size * 4 < taken->records.size()) {
-    // Mostly spare records (a flush, or quiet traffic after a burst): a batch the size
-    // of its spans goes to the lanes instead, so that a slow exporter's backlog holds
-    // its spans, not the queue's spare records.
-    auto exact = std::make_unique<batch>();
-    exact->records.resize(taken->size);
-    for (std::size_t i = 0; i < taken->size; ++i) std::swap(exact->records[i], taken->records[i]);
-    exact->size = taken->size;
-    pool_->give_back(taken.release());
-    taken = std::move(exact);
+  std::unique_ptr<batch> b = pool_->take();
+  try {
+    if (b->records.size() < n) b->records.resize(n);
+  } catch (...) {  // out of memory: these spans are dropped, counted
+    count(counter::dropped, n);
+    pool_->give_back(b.release());
+    recycle_chunks(taken);
+    return;
   }
+  // Mostly spare records (a flush, or quiet traffic after a burst): shed them, so that
+  // a slow exporter's backlog holds its spans, not the pool's spare records.
+  if (b->records.size() > 64 && n * 4 < b->records.size()) b->records.resize(n);
+  std::size_t i = 0;
+  for (const chunk* c = taken.head; c != nullptr; c = c->next) {
+    const std::byte* p = c->bytes.get();
+    for (std::size_t k = 0; k < c->records; ++k) {
+      try {
+        p = decode_record(p, b->records[i]);
+        ++i;
+      } catch (...) {  // out of memory: the rest of this chunk is dropped, counted
+        count(counter::dropped, c->records - k);
+        batch_pool::empty(b->records[i]);
+        break;
+      }
+    }
+  }
+  recycle_chunks(taken);
+  b->size = i;
   // Reused records have it already: copying it for each span would cost two locked
   // instructions (the count taken here, dropped when the record is emptied).
-  for (std::size_t i = 0; i < taken->size; ++i) {
-    if (taken->records[i].resource != resource_) taken->records[i].resource = resource_;
+  for (std::size_t r = 0; r < b->size; ++r) {
+    if (b->records[r].resource != resource_) b->records[r].resource = resource_;
   }
   const std::size_t batch_size = std::max<std::size_t>(1, limits_.max_export_batch_size);
-  const std::size_t total = taken->size;
-  std::shared_ptr<const batch> shared(taken.release(), [pool = pool_](const batch* done) {
+  const std::size_t total = b->size;
+  std::shared_ptr<const batch> shared(b.release(), [pool = pool_](const batch* done) {
     pool->give_back(const_cast<batch*>(done));  // NOLINT(cppcoreguidelines-pro-type-const-cast): ours
   });
   for (std::size_t first = 0; first < total; first += batch_size) {
-    const std::size_t n = std::min(total - first, batch_size);
-    for (auto& l : lanes_) l->push({shared, first, n, 0, false, {}});
+    const std::size_t count_in_slice = std::min(total - first, batch_size);
+    for (auto& l : lanes_) l->push({shared, first, count_in_slice, 0, false, {}});
   }
 }
 
@@ -367,11 +508,12 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
       l->thread.detach();  // stuck inside its exporter; it owns its own state
     }
   }
+  chunk_list left;
   {
     std::lock_guard queue_lock(queue_lock_);
-    std::vector<span_data>().swap(queue_);
-    queue_size_ = 0;
+    left = std::exchange(idle_, chunk_list{});  // the collector delivered the rest
   }
+  free_chunks(left);
   shutdown_result_.store(ok);
   shut_down_ = true;
   return ok;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "detail/counters.hpp"
+#include "detail/span_record.hpp"
 #include "prela/detail/spin_lock.hpp"
 #include "prela/exporter.hpp"
 #include "prela/span.hpp"
@@ -35,37 +36,12 @@ class batch_processor {
   batch_processor(const batch_processor&) = delete;
   batch_processor& operator=(const batch_processor&) = delete;
 
-  /// Queues an ended span's record, written by `fill(span_data&)` into a record the
-  /// queue reuses: the strings and vectors of spans exported earlier keep their
-  /// buffers, so a span whose strings fit in them costs no allocation (and its buffers
-  /// are not freed on the export thread). `fill` sets every field but `resource`,
-  /// assigning strings and swapping vectors in, runs under the queue's lock and must
-  /// not throw. Never blocks on export; returns false, counting a drop, when the queue
-  /// is full or the processor is shut down.
-  template <class Fill>
-  bool enqueue(Fill&& fill) noexcept {
-    std::size_t size = 0;
-    {
-      std::lock_guard lock(queue_lock_);
-      if (!accepting_ || queue_size_ >= limits_.max_queue_size) {
-        count(counter::dropped);
-        return false;
-      }
-      if (queue_size_ == queue_.size()) {  // the queue grows up to its limit
-        try {
-          queue_.resize(std::min(std::max<std::size_t>(queue_.size() * 2, 64), limits_.max_queue_size));
-        } catch (...) {  // out of memory: this span is dropped, counted
-          count(counter::dropped);
-          return false;
-        }
-      }
-      fill(queue_[queue_size_]);
-      size = ++queue_size_;
-      queued_.store(size, std::memory_order_relaxed);
-    }
-    wake_if_batch_full(size);
-    return true;
-  }
+  /// Queues an ended span: its record (span_record.hpp) is written into the queue's
+  /// current chunk of bytes, under the queue's lock; a record larger than a chunk is
+  /// written into one of its own first, outside the lock. Never blocks on export;
+  /// returns false, counting a drop, when the queue is full, memory for a chunk cannot
+  /// be had, or the processor is shut down.
+  bool enqueue(const span_view& s) noexcept;
   /// Delivers everything queued so far and flushes the exporters.
   bool force_flush(std::chrono::milliseconds timeout);
   /// Stops accepting spans, delivers what is queued, shuts the exporters down and stops
@@ -78,9 +54,20 @@ class batch_processor {
   struct completion;
   struct batch;
   struct batch_pool;
+  struct chunk;
+  struct chunk_list {
+    chunk* head = nullptr;
+    chunk* tail = nullptr;
+    std::size_t size = 0;
+    void push_back(chunk* c) noexcept;
+    chunk* pop_front() noexcept;
+  };
   using clock = std::chrono::steady_clock;
 
   void wake_if_batch_full(std::size_t size) noexcept;
+  chunk* take_chunk() noexcept;  // under queue_lock_
+  void recycle_chunks(chunk_list used) noexcept;
+  static void free_chunks(chunk_list list) noexcept;
   void collect();
   void deliver();
   bool wait_for_lanes(std::uint64_t ticket, clock::time_point deadline);
@@ -91,11 +78,14 @@ class batch_processor {
   std::shared_ptr<batch_pool> pool_;  // exported batches, their records kept for reuse
   std::vector<std::shared_ptr<lane>> lanes_;
 
-  // The queue: filled by the threads ending spans, swapped out by the collector. Its
-  // records past queue_size_ are spare ones, waiting to be written over.
+  // The queue: records written by the threads ending spans into chunks of bytes, taken
+  // by the collector, which turns them into span_data. Emptied chunks wait in idle_,
+  // oldest first reused (see take_chunk).
   spin_lock queue_lock_;
-  std::vector<span_data> queue_;        // guarded by queue_lock_
-  std::size_t queue_size_ = 0;          // guarded by queue_lock_
+  chunk* current_ = nullptr;            // guarded by queue_lock_: the chunk being written
+  chunk_list filled_;                   // guarded by queue_lock_: full chunks, oldest first
+  chunk_list idle_;                     // guarded by queue_lock_
+  std::size_t queue_size_ = 0;          // guarded by queue_lock_: records in current_ and filled_
   bool accepting_ = true;               // guarded by queue_lock_
   std::atomic<std::size_t> queued_{0};  // queue_size_, for the collector's wake-up test
 

@@ -138,8 +138,6 @@ class span_factory {
   /// Recycled spans: up to 256 per thread that starts spans, up to 8192 shared (spans
   /// released on threads that start none: a fork kept its parent span alive there).
   using pool = recycling_pool<span, &span::next_free_, 256, 8192>;
-  /// Moves an ended span's record into d. The resource is left for the processor.
-  static void take_data(span& s, span_data& d) noexcept;
 
  private:
   /// Where a new span's trace comes from (chosen by choose_parent).
