@@ -436,7 +436,8 @@ void span_factory::recycle(span* s) noexcept {
     s->dropped_attributes_ = 0;
     s->dropped_events_ = 0;
   }
-  if (s->name_.capacity() > 256 || s->trace_state_.capacity() > 512) {
+  if (s->name_.capacity() > 256 || s->trace_state_.capacity() > 512 || s->status_message_.capacity() > 256 ||
+      s->attributes_.capacity() > 16 || s->events_.capacity() > 4) {
     delete s;  // do not keep unusually large buffers around
     return;
   }

@@ -272,10 +272,12 @@ BOOST_AUTO_TEST_CASE(records_carry_every_field_and_value_kind) {
   remote.trace_state = "a=1,b=2";
   for (int i = 0; i < 3; ++i) {
     {
-      auto s = get_tracer().span("kinds\x01\xff"s + std::to_string(i), span_type::retrieval, remote, every_kind);
+      auto s =
+          get_tracer().span("kinds\x01\xff"s + std::to_string(i), span_type::retrieval, remote, every_kind);
       s->add_event("event", every_kind);
       for (std::size_t e = 0; e <= max_events_per_span; ++e) s->add_event("more");
-      for (std::size_t a = 0; a < max_attributes_per_span; ++a) s->set_attribute("extra." + std::to_string(a), 1);
+      for (std::size_t a = 0; a < max_attributes_per_span; ++a)
+        s->set_attribute("extra." + std::to_string(a), 1);
       s->set_status(span_status::error, "why");
     }
     {

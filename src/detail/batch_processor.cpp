@@ -68,8 +68,8 @@ batch_processor::chunk* batch_processor::chunk_list::pop_front() noexcept {
 
 // What the collector took from the queue in one go, handed to the lanes in slices of
 // max_export_batch_size. Its records outlive the export: when the last lane is done
-// with them, the pool empties them (keeping their buffers) and the collector swaps
-// them in as the queue's next records.
+// with them, the pool empties them (keeping their buffers) and the collector decodes
+// the next records into them. Only the collector and the lanes touch them.
 struct batch_processor::batch {
   std::vector<span_data> records;
   std::size_t size = 0;  // records in use; the rest are spare
@@ -475,7 +475,7 @@ bool batch_processor::shutdown(std::chrono::milliseconds timeout) {
   std::uint64_t ticket = 0;
   {
     std::lock_guard queue_lock(queue_lock_);
-    accepting_ = false;  // before stopping_: the collector's last swap takes every accepted span
+    accepting_ = false;  // before stopping_: the collector's last take is every accepted span
   }
   {
     std::lock_guard lock(mu_);

@@ -1,5 +1,6 @@
-// The batch span processor: a bounded queue filled by the threads that end spans, one
-// collector thread that turns them into batches of span_data, and one delivery lane
+// The batch span processor: a bounded queue of compact records (span_record.hpp) filled
+// by the threads that end spans, one collector thread that turns them into batches of
+// span_data, and one delivery lane
 // (its own thread and backlog) per exporter, so a slow or hung exporter delays nobody.
 #pragma once
 

@@ -48,7 +48,8 @@ std::size_t value_size(const attribute_variant& v) noexcept {
                    } else if constexpr (std::is_same_v<T, std::vector<bool>>) {
                      return sizeof(std::uint32_t) + cut(x.size());
                    } else {
-                     return sizeof(std::uint32_t) + std::size_t{cut(x.size())} * sizeof(typename T::value_type);
+                     return sizeof(std::uint32_t) +
+                            std::size_t{cut(x.size())} * sizeof(typename T::value_type);
                    }
                  },
                  v);
