@@ -428,7 +428,12 @@ void span_factory::recycle(span* s) noexcept {
   sdk_thread_state& t = sdk_tls;
   // Reset what a new span does not overwrite; strings and vectors keep their capacity.
   // A span that did not record never had any of it set (every mutator checks first).
+  // Unusually large buffers are not kept around: such a span is freed.
   if (s->recording_) {
+    if (s->status_message_.capacity() > 256 || s->attributes_.capacity() > 16 || s->events_.capacity() > 4) {
+      delete s;
+      return;
+    }
     s->status_ = span_status::unset;
     s->status_message_.clear();
     s->attributes_.clear();
@@ -436,9 +441,8 @@ void span_factory::recycle(span* s) noexcept {
     s->dropped_attributes_ = 0;
     s->dropped_events_ = 0;
   }
-  if (s->name_.capacity() > 256 || s->trace_state_.capacity() > 512 || s->status_message_.capacity() > 256 ||
-      s->attributes_.capacity() > 16 || s->events_.capacity() > 4) {
-    delete s;  // do not keep unusually large buffers around
+  if (s->name_.capacity() > 256 || s->trace_state_.capacity() > 512) {
+    delete s;
     return;
   }
   if (t.spans == cache_state::open && span_pool.keep(t.free_spans, s)) return;
