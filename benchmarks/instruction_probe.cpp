@@ -7,7 +7,7 @@
 //   unsampled <n>     n unsampled root spans (span scope start + end), one trace
 //   unsampled-nested <n>  the same with a child span in each
 //   sampled <n>       n recorded root spans, through the batch processor to an exporter
-//                     that discards them (the export thread's share included)
+//                     that discards them (the script also counts prela's threads)
 //   sampled-attributes <n>  the same with 3 attributes each: two given at the start
 //                     (a short string and an integer), a double set after
 //   resume-plain <n>  n resumptions of co_await post(use_awaitable), plain Asio
