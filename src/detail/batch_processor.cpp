@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <string>
 #include <utility>
+#include <variant>
 
 #include "detail/tracer_impl.hpp"
 
@@ -100,7 +102,7 @@ struct batch_processor::batch_pool {
 
   void give_back(batch* b) noexcept {
     std::unique_ptr<batch> owned(b);  // declared first: destroyed after the lock below
-    for (std::size_t i = 0; i < b->size; ++i) empty(b->records[i]);
+    for (std::size_t i = 0; i < b->size; ++i) trim(b->records[i]);
     b->size = 0;
     std::lock_guard lock(mu);
     if (idle.size() < max_idle) {
@@ -111,15 +113,24 @@ struct batch_processor::batch_pool {
     }
   }  // a batch not kept is freed here, after the lock
 
-  // The record keeps its resource: every record of a processor carries the same one,
-  // so the collector writes it only into records that have none yet.
-  static void empty(span_data& r) noexcept {
-    r.attributes.clear();
-    if (r.attributes.capacity() > max_kept_attributes) prela::attributes().swap(r.attributes);
-    r.events.clear();
+  // Decoding a record (decode_record) overwrites every field but the resource, which
+  // is the same for every record of a processor; so a record keeps its contents
+  // between uses, and only buffers larger than the limits above are freed here.
+  static void trim(span_data& r) noexcept {
+    if (r.attributes.capacity() > max_kept_attributes) {
+      prela::attributes().swap(r.attributes);
+    } else {
+      for (attribute& a : r.attributes) {
+        const auto* str = std::get_if<std::string>(&a.value.variant());
+        if (a.key.capacity() > max_kept_chars || a.value.index() > 3 ||
+            (str != nullptr && str->capacity() > max_kept_chars)) {
+          a = attribute();  // a list, or a long string
+        }
+      }
+    }
+    r.events.clear();  // rare: not worth keeping
     if (r.events.capacity() > max_kept_events) std::vector<span_event>().swap(r.events);
     for (std::string* s : {&r.name, &r.status_message, &r.trace_state}) {
-      s->clear();
       if (s->capacity() > max_kept_chars) std::string().swap(*s);
     }
   }
@@ -424,7 +435,7 @@ void batch_processor::deliver() {
         ++i;
       } catch (...) {  // out of memory: the rest of this chunk is dropped, counted
         count(counter::dropped, c->records - k);
-        batch_pool::empty(b->records[i]);
+        batch_pool::trim(b->records[i]);
         break;
       }
     }
