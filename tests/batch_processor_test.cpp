@@ -318,3 +318,41 @@ BOOST_AUTO_TEST_CASE(records_carry_every_field_and_value_kind) {
     BOOST_TEST(!spans[static_cast<std::size_t>(i) * 3 + 2].parent_is_remote);
   }
 }
+
+// The collector polls while spans arrive fast and sleeps until a batch fills when they
+// do not (src/detail/batch_processor.cpp). Switching between the two must never lose a
+// wake-up: with a schedule delay of an hour, every full batch is exported promptly
+// after bursts that set the collector polling and pauses that end it.
+BOOST_AUTO_TEST_CASE(full_batches_are_exported_promptly_across_bursts_and_pauses) {
+  auto exp = std::make_shared<memory_exporter>();
+  init({.exporters = {exp},
+        .max_queue_size = 8192,
+        .max_export_batch_size = 64,
+        .schedule_delay = std::chrono::hours(1)});
+  const auto before = get_tracer().stats();
+  int made = 0;
+  for (int round = 0; round < 30; ++round) {
+    make_spans(3000);  // a burst
+    made += 3000;
+    std::this_thread::sleep_for(std::chrono::milliseconds(round % 3));  // a pause
+    for (int i = 0; i < 64 + round; ++i) {  // trickles: each full batch needs a wake-up
+      make_spans(1);
+      ++made;
+      if (i % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+  // Everything but what is short of a batch reaches the exporter without a flush.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::uint64_t handled = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto now = get_tracer().stats();
+    handled = (now.exported - before.exported) + (now.dropped - before.dropped);
+    if (handled + 63 >= static_cast<std::uint64_t>(made)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  BOOST_TEST(handled + 63 >= static_cast<std::uint64_t>(made));
+  BOOST_TEST(shutdown());
+  const auto after = get_tracer().stats();
+  BOOST_TEST((after.exported - before.exported) + (after.dropped - before.dropped) ==
+             static_cast<std::uint64_t>(made));
+}

@@ -1,5 +1,7 @@
 #include "detail/batch_processor.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <deque>
 #include <string>
@@ -25,6 +27,21 @@ constexpr std::size_t chunk_bytes = std::size_t{64} << 10;
 constexpr std::size_t min_idle_chunks = 128;
 constexpr std::size_t max_idle_chunks = min_idle_chunks + 16;
 constexpr std::chrono::seconds max_idle_time{1};
+
+// While spans arrive faster than a batch per wake-up, the collector polls the queue
+// this often instead of sleeping until the thread that fills a batch wakes it: a
+// wake-up is a system call on the application's thread (several microseconds on a
+// virtual machine), a poll costs only the collector. Not on a single CPU: there a
+// poll's timer does not get the collector scheduled before the queue overflows,
+// and a wake-up does.
+constexpr std::chrono::microseconds poll_interval{50};
+
+std::size_t usable_cpus() noexcept {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return static_cast<std::size_t>(CPU_COUNT(&set));
+}
 
 struct batch_processor::chunk {
   std::size_t capacity = 0;
@@ -263,6 +280,8 @@ struct batch_processor::lane {
 batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters,
                                  std::shared_ptr<const resource> resource)
     : limits_(limits),
+      half_full_(std::max<std::size_t>(limits.max_export_batch_size, limits.max_queue_size / 2)),
+      may_poll_(usable_cpus() > 1),
       resource_(std::move(resource)),
       completion_(std::make_shared<completion>()),
       pool_(std::make_shared<batch_pool>()) {
@@ -283,29 +302,36 @@ batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_pt
 batch_processor::~batch_processor() { shutdown(limits_.export_timeout); }
 
 void batch_processor::wake_if_batch_full(std::size_t size) noexcept {
-  // Wake the collector once per full batch, not once per span. Taking mu_ orders this
-  // with the collector's test-then-sleep, so the wake-up cannot be lost.
-  if (size == limits_.max_export_batch_size) {
-    {
-      std::lock_guard lock(mu_);
-    }
-    wake_.notify_one();
+  // Wake the collector once per full batch, not once per span; while it polls, only
+  // when the queue is half full (it is falling behind). Taking mu_ orders this with
+  // the collector's test-then-sleep, so the wake-up cannot be lost; the fence pairs
+  // with the one in collect() after polling_ turns false: either this thread sees it
+  // false, or the collector's test sees this span queued.
+  if (size == half_full_) {
+    std::lock_guard lock(mu_);
+  } else if (size == limits_.max_export_batch_size) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (polling_.load(std::memory_order_relaxed)) return;
+    std::lock_guard lock(mu_);
+  } else {
+    return;
   }
+  wake_.notify_one();
 }
 
 void batch_processor::collect() {
   std::uint64_t flushed = 0;
+  bool polling = false;
   std::unique_lock lock(mu_);
   for (;;) {
-    const auto deadline = clock::now() + limits_.schedule_delay;
-    wake_.wait_until(lock, deadline, [&] {
-      return queued_.load(std::memory_order_relaxed) >= limits_.max_export_batch_size ||
-             flush_requested_ > flushed || stopping_;
+    const std::size_t wake_at = polling ? half_full_ : limits_.max_export_batch_size;
+    wake_.wait_until(lock, clock::now() + (polling ? poll_interval : limits_.schedule_delay), [&] {
+      return queued_.load(std::memory_order_relaxed) >= wake_at || flush_requested_ > flushed || stopping_;
     });
     const std::uint64_t ticket = flush_requested_;
     const bool stop = stopping_;
     lock.unlock();
-    deliver();
+    const std::size_t taken = deliver();
     if (ticket > flushed) {
       // Lanes are FIFO: the marker follows every batch handed out above.
       const auto flush_deadline = clock::now() + limits_.export_timeout;
@@ -317,6 +343,16 @@ void batch_processor::collect() {
       flushed = ticket;
     }
     if (stop) return;  // nothing was accepted after accepting_ turned false
+    // Poll while spans arrive fast: from a full batch on, for as long as each poll
+    // finds at least an eighth of one.
+    const std::size_t batch = limits_.max_export_batch_size;
+    const bool keep_polling =
+        may_poll_ && (polling ? taken >= std::max<std::size_t>(1, batch / 8) : taken >= batch);
+    if (keep_polling != polling) {
+      polling = keep_polling;
+      polling_.store(polling, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wake_if_batch_full's
+    }
     lock.lock();
   }
 }
@@ -400,7 +436,7 @@ void batch_processor::free_chunks(chunk_list list) noexcept {
   while (chunk* c = list.pop_front()) delete c;
 }
 
-void batch_processor::deliver() {
+std::size_t batch_processor::deliver() {
   chunk_list taken;
   std::size_t n = 0;
   {
@@ -412,7 +448,7 @@ void batch_processor::deliver() {
   }
   if (n == 0 || lanes_.empty()) {
     recycle_chunks(taken);
-    return;
+    return n;
   }
   std::unique_ptr<batch> b = pool_->take();
   try {
@@ -421,7 +457,7 @@ void batch_processor::deliver() {
     count(counter::dropped, n);
     pool_->give_back(b.release());
     recycle_chunks(taken);
-    return;
+    return n;
   }
   // Mostly spare records (a flush, or quiet traffic after a burst): shed them, so that
   // a slow exporter's backlog holds its spans, not the pool's spare records.
@@ -456,6 +492,7 @@ void batch_processor::deliver() {
     const std::size_t count_in_slice = std::min(total - first, batch_size);
     for (auto& l : lanes_) l->push({shared, first, count_in_slice, 0, false, {}});
   }
+  return n;
 }
 
 bool batch_processor::wait_for_lanes(std::uint64_t ticket, clock::time_point deadline) {

@@ -70,10 +70,12 @@ class batch_processor {
   void recycle_chunks(chunk_list used) noexcept;
   static void free_chunks(chunk_list list) noexcept;
   void collect();
-  void deliver();
+  std::size_t deliver();  // the number of spans taken from the queue
   bool wait_for_lanes(std::uint64_t ticket, clock::time_point deadline);
 
   const batch_limits limits_;
+  const std::size_t half_full_;  // queued spans that wake a polling collector
+  const bool may_poll_;          // more than one CPU to run on
   const std::shared_ptr<const resource> resource_;
   std::shared_ptr<completion> completion_;
   std::shared_ptr<batch_pool> pool_;  // exported batches, their records kept for reuse
@@ -89,6 +91,7 @@ class batch_processor {
   std::size_t queue_size_ = 0;          // guarded by queue_lock_: records in current_ and filled_
   bool accepting_ = true;               // guarded by queue_lock_
   std::atomic<std::size_t> queued_{0};  // queue_size_, for the collector's wake-up test
+  std::atomic<bool> polling_{false};    // the collector polls: no wake-up needed
 
   // The collector's sleep, and the requests that end it.
   std::mutex mu_;
