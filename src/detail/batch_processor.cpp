@@ -22,8 +22,8 @@ thread_local std::size_t rejected_in_export = 0;
 // core's caches, so rewriting them costs the ending thread no cross-core traffic
 // (performance.md, "Handing spans to the export thread"). Chunks idle for longer than
 // max_idle_time are freed: a busy process keeps about min_idle_chunks * chunk_bytes
-// (8 MiB), a quiet one what passed through its queue since the collector's pass before
-// last (recycle_chunks runs once per pass).
+// (8 MiB), a quiet one only the chunks that went idle in the second before the
+// collector's latest pass (recycle_chunks frees the others) or since.
 constexpr std::size_t chunk_bytes = std::size_t{64} << 10;
 constexpr std::size_t min_idle_chunks = 128;
 constexpr std::size_t max_idle_chunks = min_idle_chunks + 16;
