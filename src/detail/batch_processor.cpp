@@ -188,17 +188,21 @@ struct batch_processor::lane {
 
   std::thread thread;
 
-  void push(item it) {
+  void push(item it) noexcept {
     {
       std::lock_guard lock(mu);
-      if (it.batch) {
-        if (queued_spans + it.size > capacity) {
-          count(counter::dropped, it.size);
-          return;
-        }
-        queued_spans += it.size;
+      const std::size_t spans = it.batch ? it.size : 0;
+      if (queued_spans + spans > capacity) {
+        count(counter::dropped, spans);
+        return;
       }
-      items.push_back(std::move(it));
+      try {
+        items.push_back(std::move(it));
+      } catch (...) {                    // out of memory: the slice is dropped, counted (a marker is lost:
+        count(counter::dropped, spans);  // its flush or shutdown then times out)
+        return;
+      }
+      queued_spans += spans;
     }
     has_work.notify_one();
   }
@@ -451,12 +455,13 @@ std::size_t batch_processor::deliver() {
     recycle_chunks(taken);
     return n;
   }
-  std::unique_ptr<batch> b = pool_->take();
+  std::unique_ptr<batch> b;
   try {
+    b = pool_->take();
     if (b->records.size() < n) b->records.resize(n);
   } catch (...) {  // out of memory: these spans are dropped, counted
     count(counter::dropped, n);
-    pool_->give_back(b.release());
+    if (b) pool_->give_back(b.release());
     recycle_chunks(taken);
     return n;
   }
@@ -486,9 +491,15 @@ std::size_t batch_processor::deliver() {
   }
   const std::size_t batch_size = std::max<std::size_t>(1, limits_.max_export_batch_size);
   const std::size_t total = b->size;
-  std::shared_ptr<const batch> shared(b.release(), [pool = pool_](const batch* done) {
-    pool->give_back(const_cast<batch*>(done));  // NOLINT(cppcoreguidelines-pro-type-const-cast): ours
-  });
+  std::shared_ptr<const batch> shared;
+  try {
+    shared.reset(b.release(), [pool = pool_](const batch* done) {
+      pool->give_back(const_cast<batch*>(done));  // NOLINT(cppcoreguidelines-pro-type-const-cast): ours
+    });
+  } catch (...) {  // out of memory: the deleter has given the batch back; dropped, counted
+    count(counter::dropped, total);
+    return n;
+  }
   for (std::size_t first = 0; first < total; first += batch_size) {
     const std::size_t count_in_slice = std::min(total - first, batch_size);
     for (auto& l : lanes_) l->push({shared, first, count_in_slice, 0, false, {}});
