@@ -88,7 +88,7 @@ batch_processor::chunk* batch_processor::chunk_list::pop_front() noexcept {
 
 // What the collector took from the queue in one go, handed to the lanes in slices of
 // max_export_batch_size. Its records outlive the export: when the last lane is done
-// with them, the pool empties them (keeping their buffers) and the collector decodes
+// with them, the pool trims them (keeping their buffers) and the collector decodes
 // the next records into them. Only the collector and the lanes touch them.
 struct batch_processor::batch {
   std::vector<span_data> records;
