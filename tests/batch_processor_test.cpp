@@ -356,3 +356,56 @@ BOOST_AUTO_TEST_CASE(full_batches_are_exported_promptly_across_bursts_and_pauses
   BOOST_TEST((after.exported - before.exported) + (after.dropped - before.dropped) ==
              static_cast<std::uint64_t>(made));
 }
+
+// Several threads end spans of every size at once, records larger than a chunk among
+// them, while another flushes: every span arrives whole, or is counted as dropped.
+BOOST_AUTO_TEST_CASE(concurrent_records_of_every_size_arrive_whole) {
+  auto exp = std::make_shared<memory_exporter>();
+  init({.exporters = {exp}, .max_queue_size = 16384, .max_export_batch_size = 128});
+  const auto before = get_tracer().stats();
+  constexpr int threads = 4;
+  constexpr int per_thread = 3000;
+  std::atomic<bool> done{false};
+  std::thread flusher([&] {
+    while (!done.load()) {
+      force_flush(std::chrono::seconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([t] {
+      for (int i = 0; i < per_thread; ++i) {
+        // Sizes from a few bytes to 100 KiB (every 97th span), by the span's number.
+        const std::size_t size = i % 97 == 0 ? 100 * 1024 : static_cast<std::size_t>(i % 300);
+        auto s = get_tracer().span(std::to_string(t) + "/" + std::to_string(i));
+        s->set_attribute("payload", std::string(size, static_cast<char>('a' + i % 26)));
+        s->set_attribute("i", i);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  done = true;
+  flusher.join();
+  BOOST_TEST(shutdown());
+  const auto after = get_tracer().stats();
+  const auto spans = exp->spans();
+  BOOST_TEST(after.exported - before.exported == spans.size());
+  BOOST_TEST(spans.size() + (after.dropped - before.dropped) ==
+             static_cast<std::size_t>(threads * per_thread));
+  std::size_t wrong = 0;
+  std::size_t large = 0;
+  for (const auto& s : spans) {
+    const int i = std::stoi(s.name.substr(s.name.find('/') + 1));
+    const std::size_t size = i % 97 == 0 ? 100 * 1024 : static_cast<std::size_t>(i % 300);
+    const std::string expected(size, static_cast<char>('a' + i % 26));
+    large += size > 64 * 1024 ? 1 : 0;
+    if (prela::testing::str(s.attribute("payload")) != expected || s.attribute("i") == nullptr ||
+        to_string(*s.attribute("i")) != std::to_string(i)) {
+      ++wrong;
+    }
+  }
+  BOOST_TEST(wrong == 0U);
+  BOOST_TEST_MESSAGE(spans.size() << " spans arrived, " << large << " of them larger than a chunk");
+  BOOST_TEST(large > 0U);  // records larger than a chunk were among them
+}
