@@ -285,7 +285,7 @@ struct batch_processor::lane {
 batch_processor::batch_processor(batch_limits limits, std::vector<std::shared_ptr<exporter>> exporters,
                                  std::shared_ptr<const resource> resource)
     : limits_(limits),
-      half_full_(std::max<std::size_t>(limits.max_export_batch_size, limits.max_queue_size / 2)),
+      falling_behind_(std::max<std::size_t>(limits.max_export_batch_size, limits.max_queue_size / 4 * 3)),
       may_poll_(usable_cpus() > 1),
       resource_(std::move(resource)),
       completion_(std::make_shared<completion>()),
@@ -308,11 +308,11 @@ batch_processor::~batch_processor() { shutdown(limits_.export_timeout); }
 
 void batch_processor::wake_if_batch_full(std::size_t size) noexcept {
   // Wake the collector once per full batch, not once per span; while it polls, only
-  // when the queue is half full (it is falling behind). Taking mu_ orders this with
+  // when the queue is three quarters full (it is falling behind). Taking mu_ orders this with
   // the collector's test-then-sleep, so the wake-up cannot be lost; the fence pairs
   // with the one in collect() after polling_ turns false: either this thread sees it
   // false, or the collector's test sees this span queued.
-  if (size == half_full_) {
+  if (size == falling_behind_) {
     std::lock_guard lock(mu_);
   } else if (size == limits_.max_export_batch_size) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -329,7 +329,7 @@ void batch_processor::collect() {
   bool polling = false;
   std::unique_lock lock(mu_);
   for (;;) {
-    const std::size_t wake_at = polling ? half_full_ : limits_.max_export_batch_size;
+    const std::size_t wake_at = polling ? falling_behind_ : limits_.max_export_batch_size;
     wake_.wait_until(lock, clock::now() + (polling ? poll_interval : limits_.schedule_delay), [&] {
       return queued_.load(std::memory_order_relaxed) >= wake_at || flush_requested_ > flushed || stopping_;
     });

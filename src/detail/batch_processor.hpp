@@ -74,8 +74,8 @@ class batch_processor {
   bool wait_for_lanes(std::uint64_t ticket, clock::time_point deadline);
 
   const batch_limits limits_;
-  const std::size_t half_full_;  // queued spans that wake a polling collector
-  const bool may_poll_;          // more than one CPU to run on
+  const std::size_t falling_behind_;  // queued spans that wake a polling collector (3/4)
+  const bool may_poll_;               // more than one CPU to run on
   const std::shared_ptr<const resource> resource_;
   std::shared_ptr<completion> completion_;
   std::shared_ptr<batch_pool> pool_;  // exported batches, their records kept for reuse
