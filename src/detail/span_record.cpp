@@ -23,56 +23,29 @@
 namespace prela::detail {
 namespace {
 
-constexpr std::size_t header_size = 7 * sizeof(std::uint32_t) + 4 + 6 * sizeof(std::uint64_t);
-
 std::uint32_t cut(std::size_t n) noexcept {
   return static_cast<std::uint32_t>(std::min<std::size_t>(n, std::numeric_limits<std::uint32_t>::max()));
 }
 
-std::size_t string_size(std::string_view s) noexcept { return sizeof(std::uint32_t) + cut(s.size()); }
-
-std::size_t value_size(const attribute_variant& v) noexcept {
-  return 1 + std::visit(
-                 [](const auto& x) -> std::size_t {
-                   using T = std::decay_t<decltype(x)>;
-                   if constexpr (std::is_same_v<T, bool>) {
-                     return 1;
-                   } else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) {
-                     return sizeof(T);
-                   } else if constexpr (std::is_same_v<T, std::string>) {
-                     return string_size(x);
-                   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-                     std::size_t n = sizeof(std::uint32_t);
-                     for (std::size_t i = 0; i < cut(x.size()); ++i) n += string_size(x[i]);
-                     return n;
-                   } else if constexpr (std::is_same_v<T, std::vector<bool>>) {
-                     return sizeof(std::uint32_t) + cut(x.size());
-                   } else {
-                     return sizeof(std::uint32_t) +
-                            std::size_t{cut(x.size())} * sizeof(typename T::value_type);
-                   }
-                 },
-                 v);
-}
-
-std::size_t attributes_size(const prela::attributes& attrs) noexcept {
-  std::size_t n = 0;
-  for (const attribute& a : attrs) n += string_size(a.key) + value_size(a.value.variant());
-  return n;
-}
-
+/// Writes a record's fields in order at `out`, or, with Write false, only counts their
+/// bytes: record_size and encode_record take the same walk (write_record), so the
+/// size reserved is always the size written.
+template <bool Write>
 class writer {
  public:
-  explicit writer(std::byte* p) noexcept : p_(p) {}
+  explicit writer(std::byte* out = nullptr) noexcept : out_(out) {}
+  [[nodiscard]] std::size_t written() const noexcept { return n_; }
   template <class T>
   void put(T v) noexcept {
-    std::memcpy(p_, &v, sizeof v);
-    p_ += sizeof v;
+    if constexpr (Write) std::memcpy(out_ + n_, &v, sizeof v);
+    n_ += sizeof v;
   }
   void put_raw(std::string_view s) noexcept {  // the first cut(s.size()) bytes, no length
     const std::uint32_t n = cut(s.size());
-    if (n != 0) std::memcpy(p_, s.data(), n);
-    p_ += n;
+    if constexpr (Write) {
+      if (n != 0) std::memcpy(out_ + n_, s.data(), n);
+    }
+    n_ += n;
   }
   void put_string(std::string_view s) noexcept {
     put(cut(s.size()));
@@ -113,8 +86,43 @@ class writer {
   }
 
  private:
-  std::byte* p_;
+  std::byte* out_;
+  std::size_t n_ = 0;
 };
+
+template <bool Write>
+void write_record(writer<Write>& w, const span_view& s) noexcept {
+  w.put(cut(s.name.size()));
+  w.put(cut(s.trace_state.size()));
+  w.put(cut(s.status_message.size()));
+  w.put(cut(s.attributes != nullptr ? s.attributes->size() : 0));
+  w.put(cut(s.events != nullptr ? s.events->size() : 0));
+  w.put(s.dropped_attributes);
+  w.put(s.dropped_events);
+  w.put(static_cast<std::uint8_t>(s.type));
+  w.put(static_cast<std::uint8_t>(s.status));
+  w.put(s.trace_flags);
+  w.put(static_cast<std::uint8_t>(s.parent_is_remote));
+  w.put(s.trace_id.high());
+  w.put(s.trace_id.low());
+  w.put(s.span_id.value());
+  w.put(s.parent_span_id.value());
+  w.put(static_cast<std::int64_t>(s.start_time.count()));
+  w.put(static_cast<std::int64_t>(s.end_time.count()));
+  // The lengths are in the header: the strings follow without them.
+  w.put_raw(s.name);
+  w.put_raw(s.trace_state);
+  w.put_raw(s.status_message);
+  if (s.attributes != nullptr) w.put_attributes(*s.attributes);
+  if (s.events != nullptr) {
+    for (const span_event& e : *s.events) {
+      w.put_string(e.name);
+      w.put(static_cast<std::int64_t>(e.time.count()));
+      w.put(cut(e.attributes.size()));
+      w.put_attributes(e.attributes);
+    }
+  }
+}
 
 class reader {
  public:
@@ -194,47 +202,14 @@ class reader {
 }  // namespace
 
 std::size_t record_size(const span_view& s) noexcept {
-  // The header holds the three strings' lengths.
-  std::size_t n = header_size + cut(s.name.size()) + cut(s.trace_state.size()) + cut(s.status_message.size());
-  if (s.attributes != nullptr) n += attributes_size(*s.attributes);
-  if (s.events != nullptr) {
-    for (const span_event& e : *s.events) {
-      n += string_size(e.name) + sizeof(std::int64_t) + sizeof(std::uint32_t) + attributes_size(e.attributes);
-    }
-  }
-  return n;
+  writer<false> w;
+  write_record(w, s);
+  return w.written();
 }
 
 void encode_record(const span_view& s, std::byte* out) noexcept {
-  writer w(out);
-  w.put(cut(s.name.size()));
-  w.put(cut(s.trace_state.size()));
-  w.put(cut(s.status_message.size()));
-  w.put(cut(s.attributes != nullptr ? s.attributes->size() : 0));
-  w.put(cut(s.events != nullptr ? s.events->size() : 0));
-  w.put(s.dropped_attributes);
-  w.put(s.dropped_events);
-  w.put(static_cast<std::uint8_t>(s.type));
-  w.put(static_cast<std::uint8_t>(s.status));
-  w.put(s.trace_flags);
-  w.put(static_cast<std::uint8_t>(s.parent_is_remote));
-  w.put(s.trace_id.high());
-  w.put(s.trace_id.low());
-  w.put(s.span_id.value());
-  w.put(s.parent_span_id.value());
-  w.put(static_cast<std::int64_t>(s.start_time.count()));
-  w.put(static_cast<std::int64_t>(s.end_time.count()));
-  // The lengths are in the header: the strings follow without them.
-  for (std::string_view str : {s.name, s.trace_state, s.status_message}) w.put_raw(str);
-  if (s.attributes != nullptr) w.put_attributes(*s.attributes);
-  if (s.events != nullptr) {
-    for (const span_event& e : *s.events) {
-      w.put_string(e.name);
-      w.put(static_cast<std::int64_t>(e.time.count()));
-      w.put(cut(e.attributes.size()));
-      w.put_attributes(e.attributes);
-    }
-  }
+  writer<true> w(out);
+  write_record(w, s);
 }
 
 const std::byte* decode_record(const std::byte* in, span_data& out) {
