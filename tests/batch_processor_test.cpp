@@ -291,6 +291,8 @@ BOOST_AUTO_TEST_CASE(records_carry_every_field_and_value_kind) {
   BOOST_REQUIRE(spans.size() == 9U);
   for (int i = 0; i < 3; ++i) {
     const span_data& kinds = spans[static_cast<std::size_t>(i) * 3];
+    const span_data& large = spans[static_cast<std::size_t>(i) * 3 + 1];
+    const span_data& after = spans[static_cast<std::size_t>(i) * 3 + 2];
     BOOST_TEST(kinds.name == "kinds\x01\xff"s + std::to_string(i));
     BOOST_TEST((kinds.type == span_type::retrieval));
     BOOST_TEST((kinds.trace_id == remote.trace_id));
@@ -311,11 +313,11 @@ BOOST_AUTO_TEST_CASE(records_carry_every_field_and_value_kind) {
     BOOST_TEST(kinds.events[1].name == "more");
     BOOST_TEST(kinds.events[1].attributes.empty());
     BOOST_TEST(kinds.dropped_events == 2U);
-    BOOST_TEST(spans[static_cast<std::size_t>(i) * 3 + 1].name == "huge " + std::to_string(i));
-    BOOST_TEST(prela::testing::str(spans[static_cast<std::size_t>(i) * 3 + 1].attribute("huge")) == huge);
-    BOOST_TEST(spans[static_cast<std::size_t>(i) * 3 + 2].name == "after " + std::to_string(i));
-    BOOST_TEST(spans[static_cast<std::size_t>(i) * 3 + 2].attributes.empty());
-    BOOST_TEST(!spans[static_cast<std::size_t>(i) * 3 + 2].parent_is_remote);
+    BOOST_TEST(large.name == "huge " + std::to_string(i));
+    BOOST_TEST(prela::testing::str(large.attribute("huge")) == huge);
+    BOOST_TEST(after.name == "after " + std::to_string(i));
+    BOOST_TEST(after.attributes.empty());
+    BOOST_TEST(!after.parent_is_remote);
   }
 }
 
