@@ -1,44 +1,52 @@
 #include "prela/baggage.hpp"
 
 #include <algorithm>
-#include <iterator>
+#include <vector>
 
+#include "detail/baggage_build.hpp"
 #include "detail/stable_sort_small.hpp"
 
 namespace prela {
+namespace detail {
 
-namespace {
-/// Sorts entries by key and keeps one per key: the last given.
-void sort_unique(detail::baggage_entries& entries) {
-  detail::stable_sort_small(entries.begin(), entries.end(),
-                            [](const auto& a, const auto& b) { return a.first < b.first; });
-  auto out = entries.begin();
-  for (auto it = entries.begin(); it != entries.end(); ++it) {
-    if (out != entries.begin() && std::prev(out)->first == it->first) {
-      *std::prev(out) = std::move(*it);  // a later value for the same key
-    } else {
-      if (out != it) *out = std::move(*it);
-      ++out;
-    }
-  }
-  entries.erase(out, entries.end());
+void baggage_entries::destroy(const baggage_entries* e) noexcept {
+  e->~baggage_entries();  // the entries are views: nothing else to destroy
+  ::operator delete(const_cast<baggage_entries*>(e));
 }
-}  // namespace
+
+}  // namespace detail
 
 baggage::baggage(const std::map<std::string, std::string>& entries) {
-  if (!entries.empty()) entries_ = std::make_shared<detail::baggage_entries>(entries.begin(), entries.end());
+  std::vector<detail::baggage_source> sources;
+  sources.reserve(entries.size());
+  for (const auto& [key, value] : entries) sources.push_back({key, value});
+  entries_ = detail::baggage_builder::build(sources.data(), sources.size());
 }
 
 baggage::baggage(std::initializer_list<std::pair<std::string_view, std::string_view>> entries) {
-  if (entries.size() == 0) return;
-  auto sorted = std::make_shared<detail::baggage_entries>();
-  sorted->reserve(entries.size());
-  for (const auto& [key, value] : entries) sorted->emplace_back(key, value);
-  sort_unique(*sorted);
-  entries_ = std::move(sorted);
+  std::vector<detail::baggage_source> sources;
+  sources.reserve(entries.size());
+  for (const auto& [key, value] : entries) sources.push_back({key, value});
+  // Sorted by key, stable, so that of equal keys the last given comes last and wins.
+  detail::stable_sort_small(sources.begin(), sources.end(),
+                            [](const auto& a, const auto& b) { return a.key < b.key; });
+  auto out = sources.begin();
+  for (auto it = sources.begin(); it != sources.end(); ++it) {
+    if (out != sources.begin() && std::prev(out)->key == it->key) {
+      *std::prev(out) = *it;
+    } else {
+      *out++ = *it;
+    }
+  }
+  sources.erase(out, sources.end());
+  entries_ = detail::baggage_builder::build(sources.data(), sources.size());
 }
 
-std::map<std::string, std::string> baggage::to_map() const { return {begin(), end()}; }
+std::map<std::string, std::string> baggage::to_map() const {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, value] : *this) out.emplace_hint(out.end(), key, value);
+  return out;
+}
 
 bool operator==(const baggage& a, const baggage& b) noexcept {
   if (a.entries_ == b.entries_) return true;

@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "detail/baggage_build.hpp"
 #include "detail/recycling_pool.hpp"
 
 namespace prela {
@@ -70,16 +72,12 @@ context_ref fork_current() {
 }
 
 namespace {
-const baggage_entries empty_baggage{};
-
-const baggage_entries& entries_of(const std::shared_ptr<const baggage_entries>& b) {
-  return b ? *b : empty_baggage;
-}
-
-template <class Entries>
-auto find_key(Entries& e, std::string_view key) {
-  return std::lower_bound(e.begin(), e.end(), key,
-                          [](const auto& entry, std::string_view k) { return entry.first < k; });
+/// Where `key` is or would go in sorted entries.
+std::size_t position_of(const baggage_entries* e, std::string_view key) noexcept {
+  if (e == nullptr) return 0;
+  const auto* it = std::lower_bound(e->begin(), e->end(), key,
+                                    [](const auto& entry, std::string_view k) { return entry.first < k; });
+  return static_cast<std::size_t>(it - e->begin());
 }
 }  // namespace
 
@@ -136,46 +134,52 @@ const std::string& trace_context::trace_state() const noexcept {
 void trace_context::set_baggage(std::string_view key, std::string_view value) {
   if constexpr (!instrumented) return;  // nothing would carry it
   // Copy on write: forks share the entries until one of them changes them.
-  auto next = std::make_shared<detail::baggage_entries>(detail::entries_of(st_.baggage));
-  auto it = detail::find_key(*next, key);
-  if (it != next->end() && it->first == key) {
-    it->second = std::string(value);
-  } else {
-    next->emplace(it, std::string(key), std::string(value));
-  }
-  st_.baggage = std::move(next);
+  const detail::baggage_entries* current = st_.baggage.get();
+  const std::size_t n = current != nullptr ? current->size() : 0;
+  const std::size_t at = detail::position_of(current, key);
+  const bool replaces = at < n && current->begin()[at].first == key;
+  std::vector<detail::baggage_source> next;
+  next.reserve(n + 1);
+  for (std::size_t i = 0; i < at; ++i) next.push_back(detail::source_of(*current, i));
+  next.push_back({key, value});
+  for (std::size_t i = replaces ? at + 1 : at; i < n; ++i) next.push_back(detail::source_of(*current, i));
+  st_.baggage = detail::baggage_builder::build(next.data(), next.size());
 }
 
 void trace_context::set_baggage(const prela::baggage& entries) {
   if (!instrumented || entries.empty()) return;
-  const auto& current = detail::entries_of(st_.baggage);
-  if (current.empty()) {
-    st_.baggage = detail::baggage_access::entries(entries);
+  const detail::baggage_ref& added = detail::baggage_access::entries(entries);
+  const detail::baggage_entries* current = st_.baggage.get();
+  if (current == nullptr) {
+    st_.baggage = added;
     return;
   }
   // Both sides are sorted by key: one merge, the new value winning on equal keys.
-  auto next = std::make_shared<detail::baggage_entries>();
-  next->reserve(current.size() + entries.size());
-  auto a = current.begin();
-  auto b = entries.begin();
-  while (a != current.end() || b != entries.end()) {
-    if (b == entries.end() || (a != current.end() && a->first < b->first)) {
-      next->push_back(*a++);
+  std::vector<detail::baggage_source> next;
+  next.reserve(current->size() + added->size());
+  std::size_t a = 0;
+  std::size_t b = 0;
+  while (a < current->size() || b < added->size()) {
+    if (b == added->size() || (a < current->size() && current->begin()[a].first < added->begin()[b].first)) {
+      next.push_back(detail::source_of(*current, a++));
     } else {
-      if (a != current.end() && a->first == b->first) ++a;
-      next->push_back(*b++);
+      if (a < current->size() && current->begin()[a].first == added->begin()[b].first) ++a;
+      next.push_back(detail::source_of(*added, b++));
     }
   }
-  st_.baggage = std::move(next);
+  st_.baggage = detail::baggage_builder::build(next.data(), next.size());
 }
 
 bool trace_context::remove_baggage(std::string_view key) {
-  const auto& e = detail::entries_of(st_.baggage);
-  auto it = detail::find_key(e, key);
-  if (it == e.end() || it->first != key) return false;
-  auto next = std::make_shared<detail::baggage_entries>(e);
-  next->erase(next->begin() + (it - e.begin()));
-  st_.baggage = std::move(next);
+  const detail::baggage_entries* current = st_.baggage.get();
+  const std::size_t at = detail::position_of(current, key);
+  if (current == nullptr || at == current->size() || current->begin()[at].first != key) return false;
+  std::vector<detail::baggage_source> next;
+  next.reserve(current->size() - 1);
+  for (std::size_t i = 0; i < current->size(); ++i) {
+    if (i != at) next.push_back(detail::source_of(*current, i));
+  }
+  st_.baggage = detail::baggage_builder::build(next.data(), next.size());
   return true;
 }
 
@@ -349,7 +353,7 @@ context_scope new_trace_context(new_trace_options options) {
   fresh.explicit_trace = instrumented;
   fresh.sampled = options.sampled;
   if (instrumented && !options.baggage.empty()) {
-    fresh.baggage = std::make_shared<detail::baggage_entries>(options.baggage.begin(), options.baggage.end());
+    fresh.baggage = detail::baggage_access::entries(prela::baggage(options.baggage));
   }
   trace_context::state saved = ctx.swap_state(std::move(fresh));
   return {context_ref(&ctx), std::move(saved)};

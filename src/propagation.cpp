@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 
 #include "prela/context.hpp"
 #include "prela/span.hpp"
 
+#include "detail/baggage_build.hpp"
 #include "detail/hex.hpp"
 #include "detail/http_token.hpp"
 #include "detail/stable_sort_small.hpp"
@@ -114,6 +116,23 @@ bool valid_tracestate_value(std::string_view value) noexcept {
 // --- baggage grammar (W3C Baggage §3.3.1) ---
 bool is_token(std::string_view s) noexcept { return !s.empty() && all_of_class(s, cls_tchar); }
 
+/// The first 8 characters of `key` as a big-endian number, zero-padded: comparing two
+/// of these orders keys as comparing the strings does, when the keys hold no NUL.
+/// `readable` is how many bytes from key.data() may be read (at least key.size()).
+std::uint64_t key_prefix(std::string_view key, std::size_t readable) noexcept {
+  std::uint64_t prefix = 0;
+  if (readable >= 8) {
+    std::memcpy(&prefix, key.data(), 8);
+    if constexpr (std::endian::native == std::endian::little) prefix = __builtin_bswap64(prefix);
+    if (key.size() < 8) prefix &= ~std::uint64_t{0} << (8 * (8 - key.size()));
+    return prefix;
+  }
+  for (std::size_t i = 0; i < 8; ++i) {
+    prefix = prefix << 8 | (i < key.size() ? static_cast<unsigned char>(key[i]) : 0U);
+  }
+  return prefix;
+}
+
 /// Percent-decodes a baggage value made of baggage-octets that holds at least one
 /// "%" and appends it to `out`; false (with `out` unchanged) if an escape is malformed.
 /// Invalid UTF-8 in the result is replaced.
@@ -142,43 +161,6 @@ bool for_each_member(std::string_view list, Fn&& fn) {
     if (!member.empty() && !fn(member)) return false;
     if (comma == std::string_view::npos) return true;
     list.remove_prefix(comma + 1);
-  }
-}
-
-template <class It>
-void append_baggage(std::string& out, It first, It last) {
-  // One allocation for the usual header (no escapes) instead of one per doubling.
-  std::size_t unescaped = 0;
-  for (It it = first; it != last && unescaped < propagation_limits::baggage_bytes; ++it) {
-    unescaped += it->first.size() + it->second.size() + 2;
-  }
-  out.reserve(out.size() + std::min(unescaped, propagation_limits::baggage_bytes));
-  std::size_t entries = 0;
-  for (; first != last && entries < propagation_limits::baggage_entries; ++first) {
-    const std::string& key = first->first;
-    const std::string& value = first->second;
-    if (!is_token(key)) continue;  // cannot be written as a header token
-    std::size_t escaped = 0;
-    for (char c : value) escaped += has_class(c, cls_safe_out) ? 0 : 1;
-    const std::size_t needed = (out.empty() ? 0 : 1) + key.size() + 1 + value.size() + 2 * escaped;
-    if (out.size() + needed > propagation_limits::baggage_bytes) continue;  // smaller ones may fit
-    if (!out.empty()) out.push_back(',');
-    out.append(key);
-    out.push_back('=');
-    if (escaped == 0) {
-      out.append(value);
-    } else {
-      for (char c : value) {
-        if (has_class(c, cls_safe_out)) {
-          out.push_back(c);
-        } else {
-          const auto b = static_cast<unsigned char>(c);
-          const char esc[3] = {'%', "0123456789ABCDEF"[b >> 4], "0123456789ABCDEF"[b & 0xF]};
-          out.append(esc, 3);
-        }
-      }
-    }
-    ++entries;
   }
 }
 
@@ -295,13 +277,13 @@ std::string parse_tracestate(const std::string_view* lines, std::size_t count) {
 
 prela::baggage parse_baggage(const std::string_view* lines, std::size_t count) {
   // First the members that parse, as views into the lines (escaped values decoded into
-  // one side buffer); then, in key order, the entries, built once each.
+  // one side buffer); then their order by key; then the storage, built once.
   struct member {
+    std::uint64_t prefix;  // the key's first 8 characters, big-endian, zero-padded
     std::string_view key;
-    std::string_view value;      // as sent, when not escaped
-    std::size_t decoded_at = 0;  // else where its decoded text is in `decoded_text`
-    std::size_t decoded_size = 0;
-    bool escaped = false;
+    std::string_view value;    // as sent, or when escaped: decoded_text.substr(decoded_at, value.size())
+    std::uint32_t decoded_at;  // a member is at most baggage_bytes long
+    bool escaped;
   };
   thread_local std::vector<member> found;  // reused: no allocation per request
   found.clear();
@@ -325,9 +307,12 @@ prela::baggage parse_baggage(const std::string_view* lines, std::size_t count) {
       ++p;
       while (p != end && is_ows(*p)) ++p;
       const char* const value_begin = p;
-      bool escaped = false;
-      while (p != end && has_class(*p, cls_baggage)) escaped |= *p++ == '%';
-      const std::string_view value(value_begin, static_cast<std::size_t>(p - value_begin));
+      // Escapes are rare: the loop for the other octets, then the general one if a "%"
+      // stopped it.
+      while (p != end && has_class(*p, cls_safe_out)) ++p;
+      const bool escaped = p != end && *p == '%';
+      while (p != end && has_class(*p, cls_baggage)) ++p;
+      std::string_view value(value_begin, static_cast<std::size_t>(p - value_begin));
       while (p != end && is_ows(*p)) ++p;
       if (p != end) {
         if (*p != ';') return true;
@@ -338,43 +323,61 @@ prela::baggage parse_baggage(const std::string_view* lines, std::size_t count) {
           props = semi == std::string_view::npos ? std::string_view{} : props.substr(semi + 1);
         }
       }
-      member& added = found.emplace_back();
-      added.key = key;
-      added.value = value;  // unencoded octets are ASCII: nothing to decode or check
+      std::uint32_t decoded_at = 0;
       if (escaped) {
-        added.decoded_at = decoded_text.size();
-        if (!append_escaped_value(decoded_text, value)) {
-          found.pop_back();
-          return true;
-        }
-        added.escaped = true;
-        added.decoded_size = decoded_text.size() - added.decoded_at;
+        decoded_at = static_cast<std::uint32_t>(decoded_text.size());
+        if (!append_escaped_value(decoded_text, value)) return true;
+        // Only its length is kept: decoded_text may move as it grows.
+        value = std::string_view(value.data(), decoded_text.size() - decoded_at);
       }
+      // Unescaped octets are ASCII: nothing to decode or check.
+      found.push_back({key_prefix(key, m.size()), key, value, decoded_at, escaped});
       return true;
     });
     if (!more) break;
   }
   if (found.empty()) return {};
+  // Sorted through an index, so that no member is copied: members are written field by
+  // field just before, and copying one whole would read them back before the stores
+  // complete. Keys are tokens (no NUL), so comparing the zero-padded prefixes orders
+  // them as the strings do; only keys sharing their first 8 characters compare further.
+  std::array<std::uint8_t, propagation_limits::baggage_entries>
+      order;  // NOLINT(cppcoreguidelines-pro-type-member-init)
+  static_assert(propagation_limits::baggage_entries <= 256);
+  for (std::size_t i = 0; i < found.size(); ++i) order[i] = static_cast<std::uint8_t>(i);
+  const auto same_key = [](const member& x, const member& y) {
+    return x.prefix == y.prefix && x.key == y.key;
+  };
   // Stable, so that of equal keys the later one comes last.
-  detail::stable_sort_small(found.begin(), found.end(),
-                            [](const member& x, const member& y) { return x.key < y.key; });
-  auto out = std::make_shared<detail::baggage_entries>();
-  out->reserve(found.size());
+  detail::stable_sort_small(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(found.size()),
+                            [](std::uint8_t a, std::uint8_t b) {
+                              const member& x = found[a];
+                              const member& y = found[b];
+                              return x.prefix != y.prefix ? x.prefix < y.prefix : x.key < y.key;
+                            });
+  std::size_t kept = 0;  // of each run of equal keys, the last one (the later value wins)
   for (std::size_t i = 0; i < found.size(); ++i) {
-    const member& m = found[i];
-    if (i + 1 < found.size() && found[i + 1].key == m.key) continue;  // a later value wins
-    if (m.escaped) {
-      out->emplace_back(m.key, std::string_view(decoded_text).substr(m.decoded_at, m.decoded_size));
-    } else {
-      out->emplace_back(m.key, m.value);
-    }
+    if (i + 1 < found.size() && same_key(found[order[i + 1]], found[order[i]])) continue;
+    order[kept++] = order[i];
   }
-  return detail::baggage_access::make(std::move(out));
+  return detail::baggage_access::make(detail::baggage_builder::build(kept, [&](std::size_t i) {
+    const member& m = found[order[i]];
+    if (m.escaped) {
+      // The decoded text may hold characters that are escaped again when written.
+      return detail::baggage_source{m.key,
+                                    std::string_view(decoded_text).substr(m.decoded_at, m.value.size())};
+    }
+    // A token, "=", and baggage-octets other than "%": written as they came.
+    return detail::baggage_source{m.key, m.value,
+                                  static_cast<std::int32_t>(m.key.size() + 1 + m.value.size())};
+  }));
 }
 
 std::string format_baggage(const prela::baggage& entries) {
-  std::string out;
-  append_baggage(out, entries.begin(), entries.end());
+  const detail::baggage_ref& e = detail::baggage_access::entries(entries);
+  if (!e) return {};
+  std::string out(e->header_size(), '\0');
+  detail::encode_baggage_header(*e, out.data());
   return out;
 }
 
@@ -382,6 +385,37 @@ std::string format_baggage(const prela::baggage& entries) {
 
 namespace detail {
 bool is_http_token(std::string_view s) noexcept { return is_token(s); }
+
+std::uint16_t encoded_member_size(std::string_view key, std::string_view value) noexcept {
+  if (!is_token(key)) return 0;  // cannot be written as a header token
+  std::size_t escaped = 0;
+  for (char c : value) escaped += has_class(c, cls_safe_out) ? 0 : 1;
+  const std::size_t size = key.size() + 1 + value.size() + 2 * escaped;
+  return size > propagation_limits::baggage_bytes ? 0 : static_cast<std::uint16_t>(size);
+}
+
+void encode_baggage_header(const baggage_entries& e, char* out) noexcept {
+  lay_out_header(e.encoded_sizes(), e.size(), [&](std::size_t i, bool comma) {
+    const auto& [key, value] = e.begin()[i];
+    if (comma) *out++ = ',';
+    out = copy_short(out, key.data(), key.size());
+    *out++ = '=';
+    if (e.encoded_size(i) == key.size() + 1 + value.size()) {
+      out = copy_short(out, value.data(), value.size());
+      return;
+    }
+    for (char c : value) {
+      if (has_class(c, cls_safe_out)) {
+        *out++ = c;
+      } else {
+        const auto b = static_cast<unsigned char>(c);
+        *out++ = '%';
+        *out++ = "0123456789ABCDEF"[b >> 4];
+        *out++ = "0123456789ABCDEF"[b & 0xF];
+      }
+    }
+  });
+}
 }  // namespace detail
 
 namespace detail {
@@ -531,22 +565,21 @@ void encode_current(outgoing_headers& out, formats f) {
     out.has_x_trace_id = true;
   }
   if (includes(f, formats::baggage)) {
-    if (const auto* entries = ctx->baggage_entries()) {
-      const std::string* encoded = entries->header();
+    if (const baggage_entries* entries = ctx->baggage_entries()) {
+      const char* encoded = entries->header();
       if (encoded == nullptr) {
-        const auto encode = [&](std::string& into) {
-          append_baggage(into, entries->begin(), entries->end());
-        };
-        if (entries->keep_header(encode)) {
-          encoded = entries->header();
+        if (entries->claim_header()) {
+          encode_baggage_header(*entries, entries->header_room());
+          entries->publish_header();
+          encoded = entries->header_room();
         } else {
-          thread_local std::string buffer;  // another thread is keeping the header
-          buffer.clear();
-          encode(buffer);
-          encoded = &buffer;
+          thread_local std::string buffer;  // another thread is writing the header
+          buffer.resize(entries->header_size());
+          encode_baggage_header(*entries, buffer.data());
+          encoded = buffer.data();
         }
       }
-      out.baggage = *encoded;
+      out.baggage = std::string_view(encoded, entries->header_size());
     }
   }
 }

@@ -507,6 +507,39 @@ BOOST_AUTO_TEST_CASE(inject_follows_every_baggage_change) {
   BOOST_TEST(h.count("baggage") == 0U);
 }
 
+// Storage built from extracted entries, from a context's changes to them and from a
+// merge carries each entry's encoded size along: every header written from it must be
+// the one a fresh encoding of the same entries gives, for few entries and for many.
+BOOST_AUTO_TEST_CASE(changed_baggage_is_written_as_freshly_encoded) {
+  traced t;
+  const auto fresh = [](const prela::baggage& b) { return w3c::format_baggage(b.to_map()); };
+  for (const int extra : {0, 100}) {
+    auto flow = new_trace_context();
+    std::string incoming = "plain=alice,esc=a%20b%2C,utf=caf%C3%A9,sp = v ;prop=1";
+    for (int i = 0; i < extra; ++i) incoming += ",k" + std::to_string(i) + "=v" + std::to_string(i);
+    const auto r = extract(headers{{"traceparent", std::string(spec_traceparent)}, {"baggage", incoming}});
+    BOOST_REQUIRE(r.baggage.size() == 4U + static_cast<std::size_t>(extra));
+    auto s = get_tracer().span("server", span_type::agent, r);
+    const auto injected = [] {
+      headers h;
+      inject(h, formats::baggage);
+      return h.count("baggage") != 0U ? h.at("baggage") : std::string();
+    };
+    BOOST_TEST(injected() == fresh(get_trace_context().baggage()));
+    BOOST_TEST(injected().find("esc=a%20b%2C") != std::string::npos);
+    set_baggage("added", "x,y");
+    set_baggage("plain", "bob");
+    BOOST_TEST(injected() == fresh(get_trace_context().baggage()));
+    BOOST_TEST(injected().find("added=x%2Cy") != std::string::npos);
+    get_trace_context().set_baggage(prela::baggage{{"utf", "\xff"}, {"new key", "not a token"}, {"z", "1"}});
+    BOOST_TEST(injected() == fresh(get_trace_context().baggage()));
+    BOOST_TEST(injected().find("new key") == std::string::npos);
+    BOOST_TEST((get_baggage("new key") == std::optional<std::string>("not a token")));
+    BOOST_TEST(remove_baggage("esc"));
+    BOOST_TEST(injected() == fresh(get_trace_context().baggage()));
+  }
+}
+
 // Forks share their origin's entries, so threads injecting at once all reach for the
 // same kept header: each must write the whole, right value (run under TSan by .ci/run).
 BOOST_AUTO_TEST_CASE(forks_inject_the_same_baggage_at_once) {
@@ -634,7 +667,7 @@ BOOST_AUTO_TEST_CASE(continuing_a_trace_shares_the_extracted_baggage) {
   headers first;
   inject(first, formats::baggage);
   BOOST_TEST(first.at("baggage") == "b=2%203,tenant=acme");
-  const std::string* kept = get_trace_context().baggage_entries()->header();
+  const char* kept = get_trace_context().baggage_entries()->header();
   BOOST_REQUIRE(kept != nullptr);
   headers second;
   inject(second, formats::baggage);

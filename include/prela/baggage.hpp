@@ -3,64 +3,87 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
+
+#include "prela/detail/ref_ptr.hpp"
 
 namespace prela {
 
 class baggage;
 
 namespace detail {
-/// Baggage entries sorted by key, unique keys. Immutable once shared: contexts, their
-/// forks, remote_context and every prela::baggage copy share one until a context changes
-/// its baggage (which installs a new copy). It also keeps the entries' W3C baggage
-/// header once inject() has encoded it, so a service passing the same baggage to every
-/// downstream call encodes it once.
-class baggage_entries : public std::vector<std::pair<std::string, std::string>> {
+/// Baggage entries sorted by key, unique keys, in one allocation: the entries (views),
+/// the text they view, the length each entry takes in a W3C baggage header, and room
+/// for that header. Immutable once built: contexts, their forks, remote_context and
+/// every prela::baggage copy share one until a context changes its baggage (which
+/// builds new storage). The header is written into its room by the first inject() that
+/// needs it, so a service passing the same baggage to every downstream call encodes it
+/// once. Built by detail::build_baggage (src/baggage.cpp).
+class baggage_entries {
  public:
-  using vector::vector;
-  baggage_entries() = default;
-  baggage_entries(const baggage_entries& other) : vector(other) {}  // without the header
-  baggage_entries& operator=(const baggage_entries&) = delete;
-  ~baggage_entries() = default;
+  using value_type = std::pair<std::string_view, std::string_view>;
 
-  /// The encoded header, or nullptr before the first inject() has kept one.
-  [[nodiscard]] const std::string* header() const noexcept {
-    return header_state_.load(std::memory_order_acquire) == header_ready ? &header_ : nullptr;
+  baggage_entries(const baggage_entries&) = delete;
+  baggage_entries& operator=(const baggage_entries&) = delete;
+
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] const value_type* begin() const noexcept { return entries_; }
+  [[nodiscard]] const value_type* end() const noexcept { return entries_ + size_; }
+
+  /// How many characters entry `i` takes in the W3C header ("key=value", escaped); 0
+  /// when it is not written (its key is not a token, or it is longer than the header).
+  [[nodiscard]] std::uint16_t encoded_size(std::size_t i) const noexcept { return encoded_[i]; }
+  [[nodiscard]] const std::uint16_t* encoded_sizes() const noexcept { return encoded_; }
+  /// The length of the whole W3C header for these entries; 0 when nothing is written.
+  [[nodiscard]] std::size_t header_size() const noexcept { return header_size_; }
+
+  /// The encoded header once written, else nullptr.
+  [[nodiscard]] const char* header() const noexcept {
+    return header_state_.load(std::memory_order_acquire) == header_ready ? header_ : nullptr;
   }
-  /// Runs encode(std::string&) to fill the header and keeps it, unless another thread is
-  /// doing so or has done so (forks on several threads may inject the same entries at
-  /// once); returns false then, and the caller encodes into a buffer of its own.
-  template <class Encode>
-  bool keep_header(Encode&& encode) const {
+  /// Claims the header's room for writing: true for one caller only, which then writes
+  /// header_size() characters into header_room() and calls publish_header(). Others
+  /// (forks on several threads injecting the same entries at once) encode into a
+  /// buffer of their own instead of waiting.
+  [[nodiscard]] bool claim_header() const noexcept {
     int expected = header_none;
-    if (!header_state_.compare_exchange_strong(expected, header_writing, std::memory_order_acquire)) {
-      return false;
-    }
-    try {
-      encode(header_);
-    } catch (...) {
-      header_.clear();
-      header_state_.store(header_none, std::memory_order_release);
-      throw;
-    }
-    header_state_.store(header_ready, std::memory_order_release);
-    return true;
+    return header_state_.compare_exchange_strong(expected, header_writing, std::memory_order_acquire,
+                                                 std::memory_order_relaxed);
+  }
+  [[nodiscard]] char* header_room() const noexcept { return header_; }
+  void publish_header() const noexcept { header_state_.store(header_ready, std::memory_order_release); }
+
+  void add_ref() const noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() const noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy(this);
   }
 
  private:
+  friend struct baggage_builder;
+  baggage_entries() = default;
+  ~baggage_entries() = default;
+  static void destroy(const baggage_entries* e) noexcept;
+
   static constexpr int header_none = 0;
   static constexpr int header_writing = 1;
   static constexpr int header_ready = 2;
-  mutable std::string header_;
+  mutable std::atomic<std::uint32_t> refs_{1};
+  std::uint32_t size_ = 0;
+  std::uint32_t header_size_ = 0;
   mutable std::atomic<int> header_state_{header_none};
+  const value_type* entries_ = nullptr;
+  const std::uint16_t* encoded_ = nullptr;
+  char* header_ = nullptr;
 };
+
+using baggage_ref = ref_ptr<const baggage_entries>;
 
 /// Reaches the shared entries behind a prela::baggage (for contexts and propagation).
 struct baggage_access;
@@ -71,7 +94,7 @@ struct baggage_access;
 /// count, not the entries. Entries are kept sorted by key, one per key.
 ///
 ///     prela::baggage b{{"tenant", "acme"}, {"plan", "pro"}};
-///     for (const auto& [key, value] : b) { ... }  // "plan" first
+///     for (const auto& [key, value] : b) { ... }  // "plan" first; both std::string_view
 ///     std::optional<std::string_view> t = b.get("tenant");
 ///
 /// Views returned by get() and iteration stay valid as long as some prela::baggage (or
@@ -79,8 +102,8 @@ struct baggage_access;
 class baggage {
  public:
   /// An entry: `first` is the key, `second` the value.
-  using value_type = std::pair<std::string, std::string>;
-  using const_iterator = std::vector<value_type>::const_iterator;
+  using value_type = std::pair<std::string_view, std::string_view>;
+  using const_iterator = const value_type*;
   using iterator = const_iterator;
   using size_type = std::size_t;
 
@@ -93,14 +116,12 @@ class baggage {
 
   [[nodiscard]] size_type size() const noexcept { return entries_ ? entries_->size() : 0; }
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
-  [[nodiscard]] const_iterator begin() const noexcept {
-    return entries_ ? entries_->begin() : const_iterator();
-  }
-  [[nodiscard]] const_iterator end() const noexcept { return entries_ ? entries_->end() : const_iterator(); }
+  [[nodiscard]] const_iterator begin() const noexcept { return entries_ ? entries_->begin() : nullptr; }
+  [[nodiscard]] const_iterator end() const noexcept { return entries_ ? entries_->end() : nullptr; }
 
   /// The value of `key`, or nullopt.
   [[nodiscard]] std::optional<std::string_view> get(std::string_view key) const noexcept {
-    if (const value_type* e = find(key)) return std::string_view(e->second);
+    if (const value_type* e = find(key)) return e->second;
     return std::nullopt;
   }
   [[nodiscard]] bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
@@ -111,31 +132,27 @@ class baggage {
 
  private:
   friend struct detail::baggage_access;
-  explicit baggage(std::shared_ptr<const detail::baggage_entries> entries) noexcept
-      : entries_(std::move(entries)) {}
+  explicit baggage(detail::baggage_ref entries) noexcept : entries_(std::move(entries)) {}
 
   const value_type* find(std::string_view key) const noexcept {
-    if (!entries_) return nullptr;
     // Baggage is small: a linear scan comparing lengths first beats a binary search of
     // string comparisons.
-    for (const auto& e : *entries_) {
-      if (e.first.size() == key.size() && std::string_view(e.first) == key) return &e;
+    for (const value_type& e : *this) {
+      if (e.first.size() == key.size() && e.first == key) return &e;
     }
     return nullptr;
   }
 
-  std::shared_ptr<const detail::baggage_entries> entries_;
+  detail::baggage_ref entries_;
 };
 
 namespace detail {
 struct baggage_access {
-  static baggage make(std::shared_ptr<const baggage_entries> entries) noexcept {
+  static baggage make(baggage_ref entries) noexcept {
     if (entries && entries->empty()) entries.reset();
     return baggage(std::move(entries));
   }
-  static const std::shared_ptr<const baggage_entries>& entries(const baggage& b) noexcept {
-    return b.entries_;
-  }
+  static const baggage_ref& entries(const baggage& b) noexcept { return b.entries_; }
 };
 }  // namespace detail
 

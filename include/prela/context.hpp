@@ -68,7 +68,7 @@ class trace_context {
     // Baggage is small: a linear scan comparing lengths first beats a binary search of
     // string comparisons. Inline: reading baggage is on hot paths (~5 ns).
     for (const auto& [k, v] : *st_.baggage) {
-      if (k.size() == key.size() && std::string_view(k) == key) return v;
+      if (k.size() == key.size() && k == key) return std::string(v);
     }
     return std::nullopt;
   }
@@ -118,7 +118,7 @@ class trace_context {
     bool explicit_trace = false;   // trace_id/sampled were set (new_trace_context, fork)
     bool random_trace_id = false;  // trace_id is random (W3C Level 2 flag)
     std::string trace_state;
-    std::shared_ptr<const detail::baggage_entries> baggage;
+    detail::baggage_ref baggage;
     detail::ref_ptr<span> fork_parent;  // span current where this fork was taken
     // Active spans, innermost last. Not owning: each is owned by the span_scope or
     // span_handle that pushed it, which removes it before letting go.

@@ -1,9 +1,11 @@
 // Small text helpers shared by the parsers and the exporters: whitespace trimming,
-// UTF-8 validation and repair, and percent-decoding. Header-only, so that the fuzz
+// UTF-8 validation and repair, percent-decoding, and copying short strings. Header-only, so that the fuzz
 // targets that compile the encoders' own sources get them too.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,32 @@
 namespace prela::detail {
 
 /// HTTP's optional whitespace (space and tab).
+/// memcpy for the short strings headers are made of (keys, values, ids): up to 16
+/// bytes with fixed-size loads and stores the compiler inlines (two, overlapping when
+/// `n` is not a power of two), no call; longer ones through memcpy. Returns `dst + n`.
+inline char* copy_short(char* dst, const char* src, std::size_t n) noexcept {
+  if (n >= 8 && n <= 16) {
+    std::uint64_t a = 0;
+    std::uint64_t b = 0;
+    std::memcpy(&a, src, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(dst, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4 && n < 8) {
+    std::uint32_t a = 0;
+    std::uint32_t b = 0;
+    std::memcpy(&a, src, 4);
+    std::memcpy(&b, src + n - 4, 4);
+    std::memcpy(dst, &a, 4);
+    std::memcpy(dst + n - 4, &b, 4);
+  } else if (n < 4) {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+  } else {
+    std::memcpy(dst, src, n);
+  }
+  return dst + n;
+}
+
 constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
 /// `s` without leading and trailing spaces and tabs.
