@@ -100,19 +100,6 @@ bool all_of_class(std::string_view s, std::uint8_t cls) noexcept {
 constexpr bool is_lcalpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-bool valid_tracestate_key(std::string_view key) noexcept {
-  // key = ( lcalpha / DIGIT ) 0*255 ( keychar )
-  return !key.empty() && key.size() <= 256 && (is_lcalpha(key[0]) || is_digit(key[0])) &&
-         all_of_class(key.substr(1), cls_ts_key);
-}
-
-bool valid_tracestate_value(std::string_view value) noexcept {
-  // value = 0*255(chr) nblk-chr; chr = %x20 / nblk-chr;
-  // nblk-chr = %x21-2B / %x2D-3C / %x3E-7E
-  if (value.empty() || value.size() > 256 || value.back() == ' ') return false;
-  return all_of_class(value, cls_ts_value);
-}
-
 // --- baggage grammar (W3C Baggage §3.3.1) ---
 bool is_token(std::string_view s) noexcept { return !s.empty() && all_of_class(s, cls_tchar); }
 
@@ -229,26 +216,50 @@ std::string parse_tracestate(const std::string_view* lines, std::size_t count) {
   };
   member members[propagation_limits::tracestate_members];  // NOLINT(cppcoreguidelines-pro-type-member-init)
   std::size_t n = 0;
-  bool valid = true;
-  for (std::size_t line = 0; line < count && valid; ++line) {
-    valid = for_each_member(lines[line], [&](std::string_view m) {
-      if (n == propagation_limits::tracestate_members) return false;  // more than 32 members: invalid
-      const std::size_t eq = m.find('=');
-      if (eq == std::string_view::npos) return false;
-      const std::string_view key = m.substr(0, eq);
-      if (!valid_tracestate_key(key) || !valid_tracestate_value(m.substr(eq + 1))) return false;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (members[i].key_size == key.size() && std::memcmp(members[i].text, key.data(), key.size()) == 0) {
-          return true;  // a duplicate key: the first one is kept (§3.5 lets vendors discard duplicates)
-        }
+  // list = list-member 0*31( OWS "," OWS list-member ), members possibly empty. One
+  // scan per line; any invalid member makes the whole header invalid.
+  for (std::size_t line = 0; line < count; ++line) {
+    const char* p = lines[line].data();
+    const char* const end = p + lines[line].size();
+    while (true) {
+      while (p != end && is_ows(*p)) ++p;
+      if (p == end) break;
+      if (*p == ',') {  // an empty member
+        ++p;
+        continue;
       }
-      // A member is at most 256 + 1 + 256 characters (validated above).
-      members[n++] = {m.data(), static_cast<std::uint16_t>(m.size()), static_cast<std::uint16_t>(key.size()),
-                      true};
-      return true;
-    });
+      if (n == propagation_limits::tracestate_members) return {};  // more than 32 members
+      // key = ( lcalpha / DIGIT ) 0*255( keychar )
+      const char* const key = p;
+      if (!is_lcalpha(*p) && !is_digit(*p)) return {};
+      ++p;
+      while (p != end && has_class(*p, cls_ts_key)) ++p;
+      const auto key_size = static_cast<std::size_t>(p - key);
+      if (p == end || *p != '=' || key_size > 256) return {};
+      // value = 0*255( chr ) nblk-chr, chr = %x20-7E but "," and "="; the spaces that
+      // end it are the OWS before the next comma.
+      const char* const value = ++p;
+      while (p != end && has_class(*p, cls_ts_value)) ++p;
+      const char* value_end = p;
+      while (value_end != value && value_end[-1] == ' ') --value_end;
+      if (value_end == value || value_end - value > 256) return {};
+      while (p != end && is_ows(*p)) ++p;
+      if (p != end && *p != ',') return {};  // "=", a control or non-ASCII character
+      bool duplicate = false;
+      for (std::size_t i = 0; i < n && !duplicate; ++i) {
+        duplicate = members[i].key_size == key_size && std::memcmp(members[i].text, key, key_size) == 0;
+      }
+      // Of a duplicate key, the first member is kept (§3.5 lets vendors discard the
+      // others). A member is at most 256 + 1 + 256 characters.
+      if (!duplicate) {
+        members[n++] = {key, static_cast<std::uint16_t>(value_end - key),
+                        static_cast<std::uint16_t>(key_size), true};
+      }
+      if (p == end) break;
+      ++p;  // the comma
+    }
   }
-  if (!valid || n == 0) return {};
+  if (n == 0) return {};
 
   std::size_t total = n - 1;
   for (std::size_t i = 0; i < n; ++i) total += members[i].size;
@@ -265,6 +276,9 @@ std::string parse_tracestate(const std::string_view* lines, std::size_t count) {
       total -= members[i].size + 1U;
     }
   }
+  // The usual header is already in its normal form: one line whose members, joined
+  // by single commas, are all of it.
+  if (count == 1 && total == lines[0].size()) return std::string(lines[0]);
   std::string out;
   out.reserve(total);
   for (std::size_t i = 0; i < n; ++i) {
