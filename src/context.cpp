@@ -218,8 +218,13 @@ span* trace_context::current_span_slow() const noexcept {
 trace_context::state trace_context::swap_state(state next) noexcept {
   state previous = std::move(st_);
   st_ = std::move(next);
-  // The incoming stack was set aside; spans of it ended elsewhere meanwhile go now.
-  drop_foreign_ends();
+  // An empty stack's storage stays with the context: a fresh trace state (which has
+  // none) takes it over, and gives it back when its scope restores the state it set
+  // aside, so a request scope per request costs no allocation for its stack.
+  if (st_.stack.capacity() == 0 && previous.stack.empty()) st_.stack.swap(previous.stack);
+  // The incoming stack was set aside; spans of it ended elsewhere meanwhile go now
+  // (a relaxed check first, as push() does: a removal still under way is found later).
+  if (foreign_ends_.load(std::memory_order_relaxed) != 0) drop_foreign_ends();
   return previous;
 }
 
