@@ -22,9 +22,11 @@ namespace detail {
 /// the text they view, the length each entry takes in a W3C baggage header, and room
 /// for that header. Immutable once built: contexts, their forks, remote_context and
 /// every prela::baggage copy share one until a context changes its baggage (which
-/// builds new storage). The header is written into its room by the first inject() that
-/// needs it, so a service passing the same baggage to every downstream call encodes it
-/// once. Built by detail::build_baggage (src/baggage.cpp).
+/// builds new storage). When every entry goes into the header as it is, the text is the
+/// header ("k1=v1,k2=v2") and the entries view into it; otherwise the header is written
+/// into its room by the first inject() that needs it. Either way a service passing the
+/// same baggage to every downstream call encodes it at most once. Built by
+/// detail::baggage_builder (src/detail/baggage_build.hpp).
 class baggage_entries {
  public:
   using value_type = std::pair<std::string_view, std::string_view>;

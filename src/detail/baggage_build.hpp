@@ -76,21 +76,29 @@ baggage_ref baggage_builder::build(std::size_t n, Source&& source) {
   // The encoded sizes are needed before the allocation (they size the header's room):
   // on the stack for the usual few entries.
   constexpr std::size_t on_stack = 64;
-  std::uint16_t stack_sizes[on_stack];  // NOLINT(cppcoreguidelines-pro-type-member-init): [0, n) is written first
+  std::uint16_t
+      stack_sizes[on_stack];  // NOLINT(cppcoreguidelines-pro-type-member-init): [0, n) is written first
   std::unique_ptr<std::uint16_t[]> heap_sizes;
   if (n > on_stack) heap_sizes = std::make_unique_for_overwrite<std::uint16_t[]>(n);
   std::uint16_t* const encoded_sizes = n > on_stack ? heap_sizes.get() : stack_sizes;
   std::size_t text = 0;
+  bool plain = true;  // every entry written as it is: a token key, nothing to escape
   for (std::size_t i = 0; i < n; ++i) {
     const baggage_source in = source(i);
     text += in.key.size() + in.value.size();
-    encoded_sizes[i] = in.encoded >= 0 ? static_cast<std::uint16_t>(in.encoded) : encoded_member_size(in.key, in.value);
+    encoded_sizes[i] =
+        in.encoded >= 0 ? static_cast<std::uint16_t>(in.encoded) : encoded_member_size(in.key, in.value);
+    plain = plain && encoded_sizes[i] == in.key.size() + 1 + in.value.size();
   }
   const std::size_t header = lay_out_header(encoded_sizes, n, [](std::size_t, bool) {});
+  // When the header holds every entry as it is (the usual case, and always for what
+  // extract() parsed without escapes), the text is laid out as the header itself,
+  // "k1=v1,k2=v2", and the entries view into it: no room to fill at the first inject.
+  const bool text_is_header = plain && header == text + 2 * n - 1;
   const std::size_t entries_at = sizeof(baggage_entries);
   const std::size_t encoded_at = entries_at + n * sizeof(value_type);
   const std::size_t text_at = encoded_at + n * sizeof(std::uint16_t);
-  const std::size_t header_at = text_at + text;
+  const std::size_t header_at = text_is_header ? text_at : text_at + text;
   char* const block = static_cast<char*>(::operator new(header_at + header));
 
   auto* e = new (block) baggage_entries();
@@ -105,7 +113,9 @@ baggage_ref baggage_builder::build(std::size_t n, Source&& source) {
   };
   for (std::size_t i = 0; i < n; ++i) {
     const baggage_source in = source(i);
+    if (text_is_header && i != 0) *t++ = ',';
     const std::string_view key = copy(in.key);
+    if (text_is_header) *t++ = '=';
     new (entries + i) value_type(key, copy(in.value));
   }
   e->size_ = static_cast<std::uint32_t>(n);
@@ -113,6 +123,7 @@ baggage_ref baggage_builder::build(std::size_t n, Source&& source) {
   e->entries_ = entries;
   e->encoded_ = encoded;
   e->header_ = block + header_at;
+  if (text_is_header) e->header_state_.store(baggage_entries::header_ready, std::memory_order_relaxed);
   return baggage_ref::adopt(e);
 }
 
