@@ -37,10 +37,11 @@ remote_context extract(const Carrier& carrier, formats f = formats::all) {
     for (const auto& field : carrier) {
       const auto name = field.name_string();
       const auto value = field.value();
-      in.add(std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size()));
+      in.add_if_known(std::string_view(name.data(), name.size()),
+                      std::string_view(value.data(), value.size()));
     }
   } else {
-    for (const auto& [name, value] : carrier) in.add(name, value);
+    for (const auto& [name, value] : carrier) in.add_if_known(name, value);
   }
   return detail::decode(in, f);
 }
@@ -92,7 +93,7 @@ void inject(Carrier& carrier, formats f = formats::all) {
       const unsigned bit = 1U << static_cast<unsigned>(k);
       const auto value = detail::value_for(out, f, k);
       if (value && exact && (written & bit) == 0) {
-        it->second.assign(value->data(), value->size());
+        detail::assign_value(it->second, *value);
         written |= bit;
         ++it;
       } else {

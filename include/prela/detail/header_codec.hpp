@@ -6,8 +6,11 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "prela/propagation_formats.hpp"
 #include "prela/remote_context.hpp"
@@ -24,6 +27,13 @@ class incoming_headers {
 
   /// Records the value if `name` is one of the known headers (any case).
   void add(std::string_view name, std::string_view value) noexcept;
+  /// Records it the same way, skipping without a call the names whose length no known
+  /// header has (most of a request's headers).
+  void add_if_known(std::string_view name, std::string_view value) noexcept {
+    // "baggage" 7, "X-Span-ID" 9, "tracestate" and "X-Trace-ID" 10, "traceparent" 11.
+    constexpr unsigned lengths = (1U << 7) | (1U << 9) | (1U << 10) | (1U << 11);
+    if (name.size() < 32 && ((lengths >> name.size()) & 1U) != 0) add(name, value);
+  }
 
   /// A header that must appear once: only the first value is kept.
   struct single {
@@ -91,6 +101,20 @@ concept string_map = requires(const C& c) {
   { c.begin()->first } -> std::convertible_to<std::string_view>;
   { c.begin()->second } -> std::convertible_to<std::string_view>;
 };
+
+/// Sets a carrier's header value. A reused carrier mostly gets a value of the length
+/// it had (a traceparent is always 55 characters): then the characters are overwritten
+/// in place, without the general replace.
+template <class Value>
+void assign_value(Value& to, std::string_view value) {
+  if constexpr (std::is_same_v<Value, std::string>) {
+    if (to.size() == value.size()) {
+      if (!value.empty()) std::memcpy(to.data(), value.data(), value.size());
+      return;
+    }
+  }
+  to.assign(value.data(), value.size());
+}
 
 template <class G>
 concept header_getter = requires(const G& get, std::string_view name) {
