@@ -215,17 +215,23 @@ span* trace_context::current_span_slow() const noexcept {
   return st_.fork_parent.get();
 }
 
-trace_context::state trace_context::swap_state(state next) noexcept {
-  state previous = std::move(st_);
-  st_ = std::move(next);
+void trace_context::exchange_state(state& other) noexcept {
+  // Member by member: cheaper than moving whole states in and out.
+  std::swap(st_.trace_id, other.trace_id);
+  std::swap(st_.sampled, other.sampled);
+  std::swap(st_.explicit_trace, other.explicit_trace);
+  std::swap(st_.random_trace_id, other.random_trace_id);
+  st_.trace_state.swap(other.trace_state);
+  st_.baggage.swap(other.baggage);
+  st_.fork_parent.swap(other.fork_parent);
+  st_.stack.swap(other.stack);
   // An empty stack's storage stays with the context: a fresh trace state (which has
   // none) takes it over, and gives it back when its scope restores the state it set
   // aside, so a request scope per request costs no allocation for its stack.
-  if (st_.stack.capacity() == 0 && previous.stack.empty()) st_.stack.swap(previous.stack);
+  if (st_.stack.capacity() == 0 && other.stack.empty()) st_.stack.swap(other.stack);
   // The incoming stack was set aside; spans of it ended elsewhere meanwhile go now
   // (a relaxed check first, as push() does: a removal still under way is found later).
   if (foreign_ends_.load(std::memory_order_relaxed) != 0) drop_foreign_ends();
-  return previous;
 }
 
 void trace_context::push(span* s) {
@@ -331,22 +337,22 @@ bool remove_baggage(std::string_view key) {
   return c != nullptr && c->remove_baggage(key);
 }
 
-context_scope::context_scope(context_ref ctx, trace_context::state saved) noexcept
-    : ctx_(std::move(ctx)), saved_(std::move(saved)) {}
-
 context_scope::context_scope(context_scope&& other) noexcept
     : ctx_(std::move(other.ctx_)), saved_(std::move(other.saved_)) {}
 
 context_scope::~context_scope() {
   if (!ctx_) return;
+  ctx_->exchange_state(saved_);
   // Spans still open in the new trace (handles not yet ended) are closed with it.
-  trace_context::state inner = ctx_->swap_state(std::move(saved_));
-  trace_context::discard_stack(inner.stack);
+  trace_context::discard_stack(saved_.stack);
 }
 
 context_scope new_trace_context(new_trace_options options) {
   trace_context& ctx = get_trace_context();
-  trace_context::state fresh;
+  // The fresh state is built in the scope's slot, then exchanged with the context's:
+  // the slot then holds the state to restore.
+  context_scope scope;
+  trace_context::state& fresh = scope.saved_;
   if (!instrumented) {
     // No trace, no baggage: the scope only restores what was there.
   } else if (options.trace_id && options.trace_id->is_valid()) {
@@ -360,8 +366,9 @@ context_scope new_trace_context(new_trace_options options) {
   if (instrumented && !options.baggage.empty()) {
     fresh.baggage = detail::baggage_access::entries(prela::baggage(options.baggage));
   }
-  trace_context::state saved = ctx.swap_state(std::move(fresh));
-  return {context_ref(&ctx), std::move(saved)};
+  ctx.exchange_state(scope.saved_);
+  scope.ctx_ = context_ref(&ctx);
+  return scope;
 }
 
 }  // namespace prela

@@ -124,7 +124,8 @@ class trace_context {
     // span_handle that pushed it, which removes it before letting go.
     std::vector<span*> stack;
   };
-  state swap_state(state next) noexcept;
+  /// Installs `other` as this context's state and leaves the previous one in `other`.
+  void exchange_state(state& other) noexcept;
   void push(span* s);
   enum class removed { innermost, inner, absent };
   /// Removes exactly this span (normally the innermost). Only the thread running this
@@ -203,8 +204,8 @@ class context_scope {
 
  private:
   friend context_scope new_trace_context(new_trace_options);
-  context_scope(context_ref ctx, trace_context::state saved) noexcept;
-  context_ref ctx_;
+  context_scope() noexcept = default;
+  context_ref ctx_;  // null: restores nothing
   trace_context::state saved_;
 };
 
