@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,8 +37,14 @@ class baggage_entries {
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
-  [[nodiscard]] const value_type* begin() const noexcept { return entries_; }
-  [[nodiscard]] const value_type* end() const noexcept { return entries_ + size_; }
+  /// The entries start right after this object, in the same block: their address is
+  /// computed, not loaded, which keeps get_baggage() one dependent load shorter.
+  [[nodiscard]] const value_type* begin() const noexcept {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the builder placed them there
+    return std::launder(
+        reinterpret_cast<const value_type*>(reinterpret_cast<const char*>(this) + sizeof(*this)));
+  }
+  [[nodiscard]] const value_type* end() const noexcept { return begin() + size_; }
 
   /// How many characters entry `i` takes in the W3C header ("key=value", escaped); 0
   /// when it is not written (its key is not a token, or it is longer than the header).
@@ -80,7 +87,6 @@ class baggage_entries {
   std::uint32_t size_ = 0;
   std::uint32_t header_size_ = 0;
   mutable std::atomic<int> header_state_{header_none};
-  const value_type* entries_ = nullptr;
   const std::uint16_t* encoded_ = nullptr;
   char* header_ = nullptr;
 };

@@ -68,7 +68,7 @@ class trace_context {
     // Baggage is small: a linear scan comparing lengths first beats a binary search of
     // string comparisons. Inline: reading baggage is on hot paths (~5 ns).
     for (const auto& [k, v] : *st_.baggage) {
-      if (k.size() == key.size() && k == key) return std::string(v);
+      if (k.size() == key.size() && k == key) return std::optional<std::string>(std::in_place, v);
     }
     return std::nullopt;
   }

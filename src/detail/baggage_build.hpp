@@ -120,7 +120,6 @@ baggage_ref baggage_builder::build(std::size_t n, Source&& source) {
   }
   e->size_ = static_cast<std::uint32_t>(n);
   e->header_size_ = static_cast<std::uint32_t>(header);
-  e->entries_ = entries;
   e->encoded_ = encoded;
   e->header_ = block + header_at;
   if (text_is_header) e->header_state_.store(baggage_entries::header_ready, std::memory_order_relaxed);
