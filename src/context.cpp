@@ -229,9 +229,14 @@ void trace_context::exchange_state(state& other) noexcept {
   // none) takes it over, and gives it back when its scope restores the state it set
   // aside, so a request scope per request costs no allocation for its stack.
   if (st_.stack.capacity() == 0 && other.stack.empty()) st_.stack.swap(other.stack);
-  // The incoming stack was set aside; spans of it ended elsewhere meanwhile go now
-  // (a relaxed check first, as push() does: a removal still under way is found later).
-  if (foreign_ends_.load(std::memory_order_relaxed) != 0) drop_foreign_ends();
+  // The incoming stack was set aside: spans of it ended elsewhere meanwhile go now. Their
+  // count may have been taken while another state was installed (by a push() that then
+  // scanned only that state's stack), so this stack is always scanned. The count is
+  // taken only when there is one: a removal whose count is not visible yet is found by
+  // the next push() or current_span(), as there.
+  if (foreign_ends_.load(std::memory_order_relaxed) != 0)
+    foreign_ends_.exchange(0, std::memory_order_acquire);
+  drop_pending_entries();
 }
 
 void trace_context::push(span* s) {
@@ -254,6 +259,10 @@ void trace_context::remove_foreign(span* s) noexcept {
 
 void trace_context::drop_foreign_ends() noexcept {
   foreign_ends_.exchange(0, std::memory_order_acquire);
+  drop_pending_entries();
+}
+
+void trace_context::drop_pending_entries() noexcept {
   auto& stack = st_.stack;
   auto kept = stack.begin();
   for (span* s : stack) {

@@ -365,6 +365,25 @@ BOOST_AUTO_TEST_CASE(a_handle_started_in_a_worker_may_end_on_another_thread) {
   BOOST_TEST(get_tracer().stats().context_mismatches == mismatches);
 }
 
+// A handle of the outer trace ended on another thread while a new_trace_context scope
+// is open: a span of the inner trace takes the count of foreign ends (and scans only
+// the inner stack), so restoring the outer trace must still find the ended handle.
+BOOST_AUTO_TEST_CASE(a_handle_ended_elsewhere_during_an_inner_trace_is_gone_when_it_ends) {
+  traced t;
+  auto request = get_tracer().span("request");
+  auto op = get_tracer().start_span("async_op");
+  {
+    auto inner = new_trace_context();
+    std::thread([&] { op.end(); }).join();
+    auto s = get_tracer().span("inner work");
+    BOOST_TEST(current_span() == &*s);
+  }
+  BOOST_TEST(current_span() == &*request);
+  BOOST_TEST(get_trace_context().depth() == 1U);
+  auto next = get_tracer().span("next");
+  BOOST_TEST((next->parent_span_id() == request->span_id()));
+}
+
 // The case of an asynchronous operation whose completion runs on a worker thread: the
 // handle is ended there, after the flow that started it has moved on.
 BOOST_AUTO_TEST_CASE(a_handle_ended_on_another_thread_leaves_the_flow_as_it_was) {

@@ -138,6 +138,8 @@ class trace_context {
   /// current_span() and depth() skip it at once. Touches only atomics.
   void remove_foreign(span* s) noexcept;
   void drop_foreign_ends() noexcept;
+  /// Drops the entries of this stack whose spans another thread ended (marked pending).
+  void drop_pending_entries() noexcept;
   /// Marks a span as off every stack (its entry is being dropped), releasing the
   /// stack's reference if another thread ended it meanwhile.
   static void take_off_stack(span* s) noexcept;
