@@ -14,24 +14,26 @@
 namespace prela::detail {
 
 /// HTTP's optional whitespace (space and tab).
+/// Copies `n` bytes, sizeof(Word) <= n <= 2 * sizeof(Word), as two fixed-size loads
+/// and stores (overlapping when `n` is not twice the word).
+template <class Word>
+void copy_two_words(char* dst, const char* src, std::size_t n) noexcept {
+  Word first{};
+  Word last{};
+  std::memcpy(&first, src, sizeof(Word));
+  std::memcpy(&last, src + n - sizeof(Word), sizeof(Word));
+  std::memcpy(dst, &first, sizeof(Word));
+  std::memcpy(dst + n - sizeof(Word), &last, sizeof(Word));
+}
+
 /// memcpy for the short strings headers are made of (keys, values, ids): up to 16
-/// bytes with fixed-size loads and stores the compiler inlines (two, overlapping when
-/// `n` is not a power of two), no call; longer ones through memcpy. Returns `dst + n`.
+/// bytes with fixed-size loads and stores the compiler inlines, no call; longer ones
+/// through memcpy. Returns `dst + n`.
 inline char* copy_short(char* dst, const char* src, std::size_t n) noexcept {
   if (n >= 8 && n <= 16) {
-    std::uint64_t a = 0;
-    std::uint64_t b = 0;
-    std::memcpy(&a, src, 8);
-    std::memcpy(&b, src + n - 8, 8);
-    std::memcpy(dst, &a, 8);
-    std::memcpy(dst + n - 8, &b, 8);
+    copy_two_words<std::uint64_t>(dst, src, n);
   } else if (n >= 4 && n < 8) {
-    std::uint32_t a = 0;
-    std::uint32_t b = 0;
-    std::memcpy(&a, src, 4);
-    std::memcpy(&b, src + n - 4, 4);
-    std::memcpy(dst, &a, 4);
-    std::memcpy(dst + n - 4, &b, 4);
+    copy_two_words<std::uint32_t>(dst, src, n);
   } else if (n < 4) {
     for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
   } else {
