@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cstring>
 
 #include "prela/context.hpp"
@@ -110,7 +109,7 @@ std::uint64_t key_prefix(std::string_view key, std::size_t readable) noexcept {
   std::uint64_t prefix = 0;
   if (readable >= 8) {
     std::memcpy(&prefix, key.data(), 8);
-    if constexpr (std::endian::native == std::endian::little) prefix = __builtin_bswap64(prefix);
+    prefix = detail::to_big_endian(prefix);
     if (key.size() < 8) prefix &= ~std::uint64_t{0} << (8 * (8 - key.size()));
     return prefix;
   }
