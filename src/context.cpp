@@ -234,9 +234,11 @@ void trace_context::exchange_state(state& other) noexcept {
   // scanned only that state's stack), so this stack is always scanned. The count is
   // taken only when there is one: a removal whose count is not visible yet is found by
   // the next push() or current_span(), as there.
-  if (foreign_ends_.load(std::memory_order_relaxed) != 0)
-    foreign_ends_.exchange(0, std::memory_order_acquire);
-  drop_pending_entries();
+  if (foreign_ends_.load(std::memory_order_relaxed) != 0) {
+    drop_foreign_ends();
+  } else {
+    drop_pending_entries();
+  }
 }
 
 void trace_context::push(span* s) {
