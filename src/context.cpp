@@ -43,7 +43,7 @@ struct context_cache_cleanup {
     tls.contexts = cache_state::closed;
     context_pool.release(tls.free_contexts);
     if (peek_context() == tls.own) set_current(nullptr);
-    if (tls.own != nullptr) std::exchange(tls.own, nullptr)->release();
+    release_own_context();
   }
 };
 
@@ -59,9 +59,20 @@ trace_context& create_own_context() {
   if (tls.own == nullptr) {
     tls.own = trace_context::create().detach();
     tls.own->thread_own_ = true;
+    tls.own->refs_.store(trace_context::thread_share, std::memory_order_relaxed);  // not yet shared
   }
   set_current(tls.own);
   return *tls.own;
+}
+
+void release_own_context() noexcept {
+  trace_context* const own = std::exchange(tls.own, nullptr);
+  if (own == nullptr) return;
+  // The thread's share goes, and the pins its scopes still hold become references:
+  // released from now on (here or on other threads) through refs_.
+  const std::uint64_t drop = trace_context::thread_share - own->owner_pins_;
+  own->owner_pins_ = 0;
+  if (own->refs_.fetch_sub(drop, std::memory_order_acq_rel) == drop) delete own;
 }
 
 void mark_cancelled(trace_context& ctx) noexcept { ctx.cancelled_.store(true, std::memory_order_relaxed); }
@@ -378,7 +389,7 @@ context_scope new_trace_context(new_trace_options options) {
     fresh.baggage = detail::baggage_access::entries(prela::baggage(options.baggage));
   }
   ctx.exchange_state(scope.saved_);
-  scope.ctx_ = context_ref(&ctx);
+  scope.ctx_ = detail::context_pin(ctx);
   return scope;
 }
 

@@ -356,7 +356,7 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
   s->inflight_state_ = ticket.state;
   count(counter::started);
   ctx.push(s);
-  return {span_ref::adopt(s), context_ref(&ctx)};
+  return {span_ref::adopt(s), context_pin(ctx)};
 }
 
 void span_factory::open_thread_cache() noexcept {
@@ -451,7 +451,7 @@ void span_factory::recycle(span* s) noexcept {
 
 // --- activation --------------------------------------------------------------------
 
-activation::activation(span_ref s, context_ref ctx, bool is_scope) noexcept
+activation::activation(span_ref s, context_pin ctx, bool is_scope) noexcept
     : span_(std::move(s)), ctx_(std::move(ctx)), uncaught_(uncaught_exceptions()), is_scope_(is_scope) {
   if constexpr (instrumented) span_->handle_ = !is_scope;  // else there is no span
 }
@@ -529,7 +529,7 @@ void activation::finish() noexcept {
   // readable, its mutations counted no-ops, until the handle goes away.
   if (!ctx_) return;
   span* const s = span_.get();
-  context_ref ctx = std::move(ctx_);
+  context_pin ctx = std::move(ctx_);
   const bool foreign = ctx.get() != peek_context();
   // A task's scope ending while the task's non-resumption work runs or is destroyed on
   // this thread (unwinding_mark): its coroutine frame is being destroyed while suspended

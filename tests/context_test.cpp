@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "prela/detail/flow.hpp"
 #include "test_support.hpp"
 
 using namespace prela;
@@ -657,6 +658,81 @@ BOOST_AUTO_TEST_CASE(a_scope_destroyed_on_another_thread_pops_its_own_context) {
   BOOST_TEST(origin->depth() == 0U);
   BOOST_TEST(current_span() == &*mine);  // this thread's stack untouched
   BOOST_TEST(get_trace_context().depth() == 1U);
+}
+
+// A thread's own context is kept alive by its thread and by the scopes and handles
+// opened on it, which pin it without a locked instruction while they end on that thread
+// (detail::context_pin). The three tests below follow the context's block generation
+// (weak_context) through the other endings: after the thread's exit, on another thread
+// while it lives, and in the thread's own exit after prela's cleanup there.
+BOOST_AUTO_TEST_CASE(scopes_outliving_their_thread_keep_its_context_until_the_last_ends) {
+  traced t;
+  std::optional<span_scope> scope;
+  std::optional<span_handle> handle;
+  detail::weak_context weak;
+  std::thread([&] {
+    scope.emplace(get_tracer().span("scope_made_there"));
+    handle.emplace(get_tracer().start_span("handle_made_there"));
+    weak = detail::weak_context::of(&get_trace_context());
+  }).join();
+  BOOST_REQUIRE(weak.get() != nullptr);  // the thread is gone; its scope and handle pin it
+  BOOST_TEST(weak.get()->depth() == 2U);
+  handle->end();
+  BOOST_REQUIRE(weak.get() != nullptr);  // still pinned by the scope
+  BOOST_TEST(weak.get()->depth() == 1U);
+  scope.reset();
+  BOOST_TEST(weak.get() == nullptr);  // the last pin let it go
+  const auto spans = t.spans();
+  const span_data* outer = find(spans, "scope_made_there");
+  const span_data* inner = find(spans, "handle_made_there");
+  BOOST_REQUIRE(outer != nullptr);
+  BOOST_REQUIRE(inner != nullptr);
+  BOOST_TEST((inner->parent_span_id == outer->span_id));
+}
+
+BOOST_AUTO_TEST_CASE(handles_ended_elsewhere_while_their_thread_lives_let_its_context_go_at_exit) {
+  traced t;
+  constexpr int n = 1000;
+  std::vector<span_handle> handles;
+  std::promise<void> opened;
+  std::promise<void> ended;
+  detail::weak_context weak;
+  std::thread opener([&, done = ended.get_future()]() mutable {
+    auto root = get_tracer().span("root");
+    for (int i = 0; i < n; ++i) handles.push_back(get_tracer().start_span("op"));
+    weak = detail::weak_context::of(&get_trace_context());
+    opened.set_value();
+    done.wait();  // the handles end on the main thread meanwhile
+    // The pins released elsewhere are off the count; this thread's own come and go.
+    for (int i = 0; i < 3; ++i) {
+      auto s = get_tracer().span("after");
+      PRELA_THREAD_CHECK(s->parent_span_id() == root->span_id());
+    }
+  });
+  opened.get_future().wait();
+  for (auto& h : handles) h.end();
+  ended.set_value();
+  opener.join();
+  BOOST_TEST(weak.get() == nullptr);  // nothing pins it after its thread's exit
+  handles.clear();
+  BOOST_TEST(t.spans().size() == static_cast<std::size_t>(n) + 4U);
+}
+
+BOOST_AUTO_TEST_CASE(a_handle_ended_in_its_threads_exit_after_prelas_cleanup_there) {
+  traced t;
+  struct holder {
+    std::optional<span_handle> handle;
+  };
+  detail::weak_context weak;
+  std::thread([&] {
+    // Constructed before prela's first use on this thread, so destroyed after prela's
+    // thread-exit cleanup has let go of the thread's context.
+    static thread_local holder held;
+    held.handle.emplace(get_tracer().start_span("ended_at_exit"));
+    weak = detail::weak_context::of(&get_trace_context());
+  }).join();
+  BOOST_TEST(weak.get() == nullptr);
+  BOOST_TEST(find(t.spans(), "ended_at_exit") != nullptr);
 }
 
 BOOST_AUTO_TEST_CASE(after_shutdown_spans_still_nest_and_are_dropped_and_counted) {

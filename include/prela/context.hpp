@@ -32,7 +32,9 @@ class span_factory;
 class activation;
 class context_guard;
 class flow_guard;
+class context_pin;
 void mark_cancelled(trace_context& ctx) noexcept;
+void release_own_context() noexcept;
 
 }  // namespace detail
 
@@ -105,6 +107,8 @@ class trace_context {
   friend class detail::activation;
   friend class detail::context_guard;
   friend class detail::flow_guard;
+  friend class detail::context_pin;
+  friend void detail::release_own_context() noexcept;
   friend class context_scope;
   friend trace_context& detail::create_own_context();
   friend class context_scope new_trace_context(struct new_trace_options);
@@ -147,7 +151,17 @@ class trace_context {
   static void discard_stack(std::vector<span*>& stack) noexcept;
   [[nodiscard]] span* current_span_slow() const noexcept;
 
-  std::atomic<std::uint32_t> refs_{1};
+  // References. A thread's own context counts its thread's reference as thread_share,
+  // and the pins its thread takes on it in owner_pins_ instead of here: the thread that
+  // opens a span scope on its own context runs no locked instruction for it (see
+  // detail::context_pin). A pin released by another thread, or after the thread's exit
+  // began, is taken off refs_, so refs_ may sink below thread_share while the thread
+  // lives. At thread exit release_own_context() folds owner_pins_ into refs_ and drops
+  // thread_share: from then on refs_ is the plain count. 64 bits, so that no number of
+  // pins ended elsewhere brings it near zero while the thread lives.
+  static constexpr std::uint64_t thread_share = std::uint64_t{1} << 62;
+  std::atomic<std::uint64_t> refs_{1};
+  std::uint64_t owner_pins_ = 0;  // only the owning thread, until its exit
   // A thread's own context. Any other context (a fork: a task, a pool callable) is
   // current only while its flow runs, so a span scope of it that ends while another
   // context is current belongs to a coroutine frame destroyed while suspended.
@@ -163,6 +177,58 @@ class trace_context {
 };
 
 using context_ref = detail::ref_ptr<trace_context>;
+
+namespace detail {
+/// Keeps a context alive for a span scope, a span handle or a context_scope. Taken on
+/// the thread's own context by that thread, it is a plain increment of the context's
+/// owner_pins_, undone the same way when it is released on that thread before its exit
+/// (the usual case: a scope ends where it began). Anywhere else it is a reference count.
+/// The low bit records which was taken.
+class context_pin {
+ public:
+  context_pin() noexcept = default;
+  explicit context_pin(trace_context& ctx) noexcept : bits_(reinterpret_cast<std::uintptr_t>(&ctx)) {
+    if (&ctx == tls.own) {
+      ++ctx.owner_pins_;
+      bits_ |= owner_bit;
+    } else {
+      ctx.add_ref();
+    }
+  }
+  context_pin(context_pin&& other) noexcept : bits_(std::exchange(other.bits_, 0)) {}
+  context_pin& operator=(context_pin&& other) noexcept {
+    context_pin(std::move(other)).swap(*this);
+    return *this;
+  }
+  context_pin(const context_pin&) = delete;
+  context_pin& operator=(const context_pin&) = delete;
+  ~context_pin() { reset(); }
+
+  void swap(context_pin& other) noexcept { std::swap(bits_, other.bits_); }
+  void reset() noexcept {
+    if (bits_ == 0) return;
+    trace_context* const c = get();
+    // tls.own is the context only on its thread, until that thread's exit folds the
+    // pins into the count (it is null from then on).
+    if ((bits_ & owner_bit) != 0 && c == tls.own) {
+      --c->owner_pins_;
+    } else {
+      c->release();
+    }
+    bits_ = 0;
+  }
+  [[nodiscard]] trace_context* get() const noexcept {
+    return reinterpret_cast<trace_context*>(bits_ & ~owner_bit);
+  }
+  trace_context* operator->() const noexcept { return get(); }
+  trace_context& operator*() const noexcept { return *get(); }
+  explicit operator bool() const noexcept { return bits_ != 0; }
+
+ private:
+  static constexpr std::uintptr_t owner_bit = 1;
+  std::uintptr_t bits_ = 0;
+};
+}  // namespace detail
 
 /// The context of this thread or coroutine right now, created empty on demand.
 inline trace_context& get_trace_context() {
@@ -207,7 +273,7 @@ class context_scope {
  private:
   friend context_scope new_trace_context(new_trace_options);
   context_scope() noexcept = default;
-  context_ref ctx_;  // null: restores nothing
+  detail::context_pin ctx_;  // empty: restores nothing
   trace_context::state saved_;
 };
 

@@ -96,13 +96,13 @@ class activation {
   }
 
  protected:
-  activation(span_ref s, context_ref ctx, bool is_scope) noexcept;
+  activation(span_ref s, context_pin ctx, bool is_scope) noexcept;
   ~activation() { finish(); }
   void finish() noexcept;
 
  private:
   span_ref span_;
-  context_ref ctx_;
+  context_pin ctx_;
   int uncaught_ = 0;
   bool is_scope_ = false;  // lexical scopes report context mismatches; handles may end anywhere
 };
@@ -119,7 +119,8 @@ class span_scope : public detail::activation {
 
  private:
   friend class tracer;
-  span_scope(detail::span_ref s, context_ref ctx) noexcept : activation(std::move(s), std::move(ctx), true) {}
+  span_scope(detail::span_ref s, detail::context_pin ctx) noexcept
+      : activation(std::move(s), std::move(ctx), true) {}
 };
 
 /// A span ended explicitly with end() (or when the handle is destroyed). Ending a span
@@ -133,7 +134,7 @@ class span_handle : public detail::activation {
 
  private:
   friend class tracer;
-  span_handle(detail::span_ref s, context_ref ctx) noexcept
+  span_handle(detail::span_ref s, detail::context_pin ctx) noexcept
       : activation(std::move(s), std::move(ctx), false) {}
 };
 

@@ -119,7 +119,7 @@ class span_factory {
  public:
   struct started {
     span_ref span;
-    context_ref context;
+    context_pin context;
   };
   /// `attrs` may be null (no attributes); its elements are moved from.
   static started start(const tracer_impl& tracer, std::string_view name, span_type type,
