@@ -181,6 +181,14 @@ void trace_context::set_baggage(const prela::baggage& entries) {
   st_.baggage = detail::baggage_builder::build(next.data(), next.size());
 }
 
+void trace_context::set_baggage(prela::baggage&& entries) {
+  if (instrumented && st_.baggage == nullptr) {
+    if (!entries.empty()) st_.baggage = detail::baggage_access::take(std::move(entries));
+    return;
+  }
+  set_baggage(static_cast<const prela::baggage&>(entries));
+}
+
 bool trace_context::remove_baggage(std::string_view key) {
   const detail::baggage_entries* current = st_.baggage.get();
   const std::size_t at = detail::position_of(current, key);

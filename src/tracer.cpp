@@ -270,10 +270,13 @@ void tracer_impl::after_fork_in_child() noexcept {
 }
 
 span_factory::lineage span_factory::choose_parent(trace_context& ctx, const remote_context* remote,
+                                                  prela::baggage* baggage_to_take,
                                                   sampling_parameters& params) {
   lineage from{.trace_state = &ctx.st_.trace_state};
   const span* parent = nullptr;
-  if (remote != nullptr) {
+  if (baggage_to_take != nullptr) {
+    ctx.set_baggage(std::move(*baggage_to_take));
+  } else if (remote != nullptr) {
     ctx.set_baggage(remote->baggage);
   } else {
     parent = ctx.current_span();
@@ -308,7 +311,8 @@ span_factory::lineage span_factory::choose_parent(trace_context& ctx, const remo
 }
 
 span_factory::started span_factory::start(const tracer_impl& tracer, std::string_view name, span_type type,
-                                          const remote_context* remote, prela::attributes* attrs) {
+                                          const remote_context* remote, prela::attributes* attrs,
+                                          prela::baggage* baggage_to_take) {
   if constexpr (!instrumented) return {};  // scopes and handles then show inert_span()
   trace_context& ctx = get_trace_context();
   const tracer_impl::pin cfg(tracer);
@@ -317,7 +321,7 @@ span_factory::started span_factory::start(const tracer_impl& tracer, std::string
   params.name = name;
   params.type = type;
   params.attributes = attrs != nullptr ? attrs : &no_attributes;
-  const lineage from = choose_parent(ctx, remote, params);
+  const lineage from = choose_parent(ctx, remote, baggage_to_take, params);
 
   bool sampled = false;
   if (!from.forced_off) {
@@ -597,6 +601,12 @@ span_scope tracer::span(std::string_view name, span_type type, const remote_cont
   return span_scope(std::move(st.span), std::move(st.context));
 }
 
+span_scope tracer::span(std::string_view name, span_type type, remote_context&& parent,
+                        prela::attributes attrs) {
+  auto st = detail::span_factory::start(*impl_, name, type, &parent, &attrs, &parent.baggage);
+  return span_scope(std::move(st.span), std::move(st.context));
+}
+
 span_handle tracer::start_span(std::string_view name, span_type type) {
   auto st = detail::span_factory::start(*impl_, name, type, nullptr, nullptr);
   return span_handle(std::move(st.span), std::move(st.context));
@@ -610,6 +620,12 @@ span_handle tracer::start_span(std::string_view name, span_type type, prela::att
 span_handle tracer::start_span(std::string_view name, span_type type, const remote_context& parent,
                                prela::attributes attrs) {
   auto st = detail::span_factory::start(*impl_, name, type, &parent, &attrs);
+  return span_handle(std::move(st.span), std::move(st.context));
+}
+
+span_handle tracer::start_span(std::string_view name, span_type type, remote_context&& parent,
+                               prela::attributes attrs) {
+  auto st = detail::span_factory::start(*impl_, name, type, &parent, &attrs, &parent.baggage);
   return span_handle(std::move(st.span), std::move(st.context));
 }
 

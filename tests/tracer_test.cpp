@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -194,6 +195,43 @@ BOOST_AUTO_TEST_CASE(continuing_a_remote_trace) {
   BOOST_TEST(find(spans, "handle")->trace_state == "vendor=abc");
   BOOST_TEST(!find(spans, "inner")->parent_is_remote);
   BOOST_TEST(find(spans, "unsampled") == nullptr);
+}
+
+// A remote context passed as an rvalue (tracer.span(name, type, extract(h))) gives its
+// baggage storage to a context that has none, and merges like an lvalue into one that
+// has some. Either way the span continues the trace and the baggage reads the same.
+BOOST_AUTO_TEST_CASE(continuing_from_an_rvalue_remote_context_takes_its_baggage_over) {
+  traced t;
+  const std::map<std::string, std::string> headers = {
+      {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+      {"baggage", "user_id=u7,tenant=acme"}};
+  {
+    auto request = new_trace_context();
+    remote_context remote = extract(headers);
+    const void* storage = detail::baggage_access::entries(remote.baggage).get();
+    BOOST_REQUIRE(storage != nullptr);
+    auto server = get_tracer().span("taken", span_type::agent, std::move(remote));
+    BOOST_TEST((server->parent_span_id() == span_id::from_hex("00f067aa0ba902b7").value()));
+    BOOST_TEST(static_cast<const void*>(get_trace_context().baggage_entries()) == storage);
+    BOOST_TEST(remote.baggage.empty());  // NOLINT(bugprone-use-after-move): moved from, as promised
+    BOOST_TEST(get_baggage("tenant").value_or("") == "acme");
+  }
+  {
+    auto request = new_trace_context({.baggage = {{"region", "eu"}, {"tenant", "local"}}});
+    remote_context remote = extract(headers);
+    const prela::baggage kept = remote.baggage;
+    auto server = get_tracer().start_span("merged", span_type::agent, std::move(remote));
+    BOOST_TEST(get_baggage("region").value_or("") == "eu");
+    BOOST_TEST(get_baggage("tenant").value_or("") == "acme");  // the remote value wins
+    BOOST_TEST(get_baggage("user_id").value_or("") == "u7");
+    BOOST_TEST(kept.size() == 2U);  // the shared storage was left as it was
+    BOOST_TEST(kept.get("tenant").value_or("") == "acme");
+  }
+  const auto spans = t.spans();
+  BOOST_REQUIRE(find(spans, "taken") != nullptr);
+  BOOST_REQUIRE(find(spans, "merged") != nullptr);
+  BOOST_TEST(find(spans, "taken")->parent_is_remote);
+  BOOST_TEST(find(spans, "merged")->parent_is_remote);
 }
 
 BOOST_AUTO_TEST_CASE(exporters_are_flushed_shut_down_once_and_never_called_concurrently) {

@@ -161,6 +161,7 @@ struct baggage_access {
     return baggage(std::move(entries));
   }
   static const baggage_ref& entries(const baggage& b) noexcept { return b.entries_; }
+  static baggage_ref take(baggage&& b) noexcept { return std::move(b.entries_); }
 };
 }  // namespace detail
 

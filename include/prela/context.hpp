@@ -84,6 +84,9 @@ class trace_context {
   /// context has: one copy of the baggage, not one per key, and no copy at all when this
   /// context has none yet (it then shares `entries`' storage).
   void set_baggage(const prela::baggage& entries);
+  /// Same; when this context has no baggage yet, it takes `entries`' storage over
+  /// instead of sharing it (no reference count taken and dropped).
+  void set_baggage(prela::baggage&& entries);
   /// The baggage entries sorted by key, without copying; nullptr when there are none.
   /// Valid until this context's baggage next changes.
   [[nodiscard]] const detail::baggage_entries* baggage_entries() const noexcept { return st_.baggage.get(); }

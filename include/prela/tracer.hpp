@@ -156,9 +156,16 @@ class tracer {
   /// a trace id starts a new trace (its baggage still applies).
   [[nodiscard]] span_scope span(std::string_view name, span_type type, const remote_context& parent,
                                 prela::attributes attrs = {});
+  /// Same, for a remote context used once (`tracer.span(name, type, prela::extract(h))`):
+  /// its baggage moves into the current context when that has none, instead of being
+  /// shared with it.
+  [[nodiscard]] span_scope span(std::string_view name, span_type type, remote_context&& parent,
+                                prela::attributes attrs = {});
   [[nodiscard]] span_handle start_span(std::string_view name, span_type type = span_type::custom);
   [[nodiscard]] span_handle start_span(std::string_view name, span_type type, prela::attributes attrs);
   [[nodiscard]] span_handle start_span(std::string_view name, span_type type, const remote_context& parent,
+                                       prela::attributes attrs = {});
+  [[nodiscard]] span_handle start_span(std::string_view name, span_type type, remote_context&& parent,
                                        prela::attributes attrs = {});
 
   [[nodiscard]] tracer_stats stats() const;

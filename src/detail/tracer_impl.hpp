@@ -122,8 +122,11 @@ class span_factory {
     context_pin context;
   };
   /// `attrs` may be null (no attributes); its elements are moved from.
+  /// `baggage_to_take`: the remote context's baggage, when the caller gives it up (it
+  /// is then moved into the context rather than shared).
   static started start(const tracer_impl& tracer, std::string_view name, span_type type,
-                       const remote_context* remote, prela::attributes* attrs);
+                       const remote_context* remote, prela::attributes* attrs,
+                       prela::baggage* baggage_to_take = nullptr);
   /// Counts the end of a span that does not record.
   static void on_end(const span& s) noexcept;
   /// Counts the end of a recording span and queues its record, built in place. The
@@ -152,6 +155,7 @@ class span_factory {
   /// (new_trace_context), else a new trace. Fills params' trace id and parent fields.
   /// Part of start() (defined beside it, inlined into it: the span start's hot path).
   [[gnu::always_inline]] static inline lineage choose_parent(trace_context& ctx, const remote_context* remote,
+                                                             prela::baggage* baggage_to_take,
                                                              sampling_parameters& params);
   static span* allocate();
   /// Opens this thread's span cache and registers its exit cleanup (first span start).
