@@ -9,6 +9,7 @@
 
 #include "detail/baggage_build.hpp"
 #include "detail/recycling_pool.hpp"
+#include "prela/detail/flow.hpp"
 
 namespace prela {
 namespace detail {
@@ -372,8 +373,19 @@ context_scope::context_scope(context_scope&& other) noexcept
 
 context_scope::~context_scope() {
   if (!ctx_) return;
-  ctx_->exchange_state(saved_);
-  // Spans still open in the new trace (handles not yet ended) are closed with it.
+  trace_context* const c = ctx_.get();
+  // A flow's state belongs to the thread running it: the one that has the context
+  // installed, or, for a thread's own context, that thread. From anywhere else,
+  // restoring would race with that thread, so the saved state is dropped instead. A
+  // coroutine frame destroyed while suspended (unwinding_mark) takes its context with
+  // it: nothing to report then.
+  if (c == detail::peek_context() || c == detail::tls.own) {
+    c->exchange_state(saved_);
+  } else if (c->thread_own_ || detail::tls.unwinding != c) {
+    detail::report_misuse(detail::misuse::trace_scope_in_other_flow);
+  }
+  // Spans still open in the trace that ends here (handles not yet ended), or in the
+  // dropped one, are taken off it.
   trace_context::discard_stack(saved_.stack);
 }
 

@@ -479,7 +479,13 @@ activation& activation::operator=(activation&& other) noexcept {
 
 namespace {
 // One flag per kind of report: each is printed once per process.
-enum class report : std::uint8_t { installed_elsewhere, scope_in_other_flow, scope_below_open_scope, count_ };
+enum class report : std::uint8_t {
+  installed_elsewhere,
+  trace_scope_in_other_flow,
+  scope_in_other_flow,
+  scope_below_open_scope,
+  count_
+};
 std::atomic<bool> reported[static_cast<std::size_t>(report::count_)] = {};
 
 bool first_report(report r) noexcept {
@@ -515,7 +521,16 @@ void report_scope(report r, const span& s) noexcept {
 
 void report_misuse(misuse kind) noexcept {
   count(counter::context_mismatches);
-  (void)kind;  // one kind so far
+  if (kind == misuse::trace_scope_in_other_flow) {
+    if (!first_report(report::trace_scope_in_other_flow)) return;
+    diagnose(
+        "prela: a new_trace_context() scope ended in another flow than the one it was opened in (it was "
+        "moved "
+        "to another thread or task); the trace it replaced was not restored, so that flow goes on in the new "
+        "trace. Keep such a scope in the scope of the code it isolates. Counted in "
+        "tracer_stats::context_mismatches; reported once. See docs/troubleshooting.md.");
+    return;
+  }
   if (!first_report(report::installed_elsewhere)) return;
   diagnose(
       "prela: a flow's context was wanted on two threads at once, and the second ran under its thread's own "

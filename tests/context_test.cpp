@@ -735,6 +735,33 @@ BOOST_AUTO_TEST_CASE(a_handle_ended_in_its_threads_exit_after_prelas_cleanup_the
   BOOST_TEST(find(t.spans(), "ended_at_exit") != nullptr);
 }
 
+// A new_trace_context() scope moved to another thread and destroyed there: putting the
+// previous trace back from that thread would race with the flow's own. It is dropped,
+// counted and reported; the flow goes on in the new trace, and nothing it holds is
+// touched from the other thread.
+BOOST_AUTO_TEST_CASE(a_trace_scope_ended_in_another_flow_restores_nothing_and_is_counted) {
+  traced t;
+  std::optional<span_scope> outer(get_tracer().span("outer"));
+  std::optional<context_scope> inner(new_trace_context());
+  const trace_id inner_trace = inner->trace_id();
+  auto handle = get_tracer().start_span("in_new_trace");
+  const auto before = get_tracer().stats().context_mismatches;
+  std::thread([&] { inner.reset(); }).join();
+  BOOST_TEST(get_tracer().stats().context_mismatches == before + 1);
+  BOOST_TEST((current_trace_id() == inner_trace));  // this flow's state was left alone
+  BOOST_TEST(current_span() == &*handle);
+  handle.end();
+  {
+    auto next = get_tracer().span("next");
+    BOOST_TEST((next->trace_id() == inner_trace));
+  }
+  outer.reset();  // its entry went with the dropped state: ends, counted as out of place
+  BOOST_TEST(get_tracer().stats().context_mismatches == before + 2);
+  const auto spans = t.spans();
+  BOOST_TEST(find(spans, "outer") != nullptr);
+  BOOST_TEST(find(spans, "in_new_trace") != nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(after_shutdown_spans_still_nest_and_are_dropped_and_counted) {
   { traced t; }  // init, then shutdown
   const auto before = get_tracer().stats();

@@ -23,6 +23,9 @@ enum class misuse : std::uint8_t {
   /// A flow's context was to be installed on a thread while another thread had it
   /// installed; the work ran under its thread's own context instead.
   installed_elsewhere,
+  /// A new_trace_context() scope ended in another flow than the one it was opened in:
+  /// the previous trace was not put back (that would race with the flow's own thread).
+  trace_scope_in_other_flow,
 };
 /// Counts a misuse and reports its kind once (the span scope cases are reported by the
 /// scope itself, with its name).
