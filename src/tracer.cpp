@@ -524,10 +524,9 @@ void report_misuse(misuse kind) noexcept {
   if (kind == misuse::trace_scope_in_other_flow) {
     if (!first_report(report::trace_scope_in_other_flow)) return;
     diagnose(
-        "prela: a new_trace_context() scope ended in another flow than the one it was opened in (it was "
-        "moved "
-        "to another thread or task); the trace it replaced was not restored, so that flow goes on in the new "
-        "trace. Keep such a scope in the scope of the code it isolates. Counted in "
+        "prela: a new_trace_context() scope ended in another flow than the one it was opened in "
+        "(it was moved to another thread or task); the trace it replaced was not restored, so that "
+        "flow goes on in the new trace. Keep such a scope local to the code it isolates. Counted in "
         "tracer_stats::context_mismatches; reported once. See docs/troubleshooting.md.");
     return;
   }
