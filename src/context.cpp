@@ -381,7 +381,7 @@ context_scope::~context_scope() {
   // it: nothing to report then.
   if (c == detail::peek_context() || c == detail::tls.own) {
     c->exchange_state(saved_);
-  } else if (c->thread_own_ || detail::tls.unwinding != c) {
+  } else if (!c->frame_unwinding_here()) {
     detail::report_misuse(detail::misuse::trace_scope_in_other_flow);
   }
   // Spans still open in the trace that ends here (handles not yet ended), or in the

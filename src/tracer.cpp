@@ -553,7 +553,7 @@ void activation::finish() noexcept {
   // this thread (unwinding_mark): its coroutine frame is being destroyed while suspended
   // (cancellation, io_context destroyed). Any other scope ending outside its flow is a
   // mismatch, not a cancellation. Handles may end anywhere.
-  const bool suspended_frame = is_scope_ && foreign && !ctx->thread_own_ && tls.unwinding == ctx.get();
+  const bool suspended_frame = is_scope_ && foreign && ctx->frame_unwinding_here();
   if (uncaught_exceptions() > uncaught_) {
     try {
       if (ctx->cancelled_.load(std::memory_order_relaxed)) {

@@ -153,6 +153,11 @@ class trace_context {
   /// Takes every span of a stack that is being discarded off it.
   static void discard_stack(std::vector<span*>& stack) noexcept;
   [[nodiscard]] span* current_span_slow() const noexcept;
+  /// This thread is destroying a coroutine frame of this flow while it is suspended
+  /// (detail::unwinding_mark): the frame's scopes end with it, cancelled, not misused.
+  [[nodiscard]] bool frame_unwinding_here() const noexcept {
+    return !thread_own_ && detail::tls.unwinding == this;
+  }
 
   // References. A thread's own context counts its thread's reference as thread_share,
   // and the pins its thread takes on it in owner_pins_ instead of here: the thread that
