@@ -16,16 +16,15 @@ namespace prela::detail {
 // the batch was accepted (exporter::report_rejected).
 thread_local std::size_t rejected_in_export = 0;
 
-// The queue's chunks of record bytes. A chunk is reused only once more than
-// min_idle_chunks are idle, and then the one idle longest: the records written into it
-// were read on the export side long enough ago that its cache lines have left that
-// core's caches, so rewriting them costs the ending thread no cross-core traffic
-// (performance.md, "Handing spans to the export thread"). Chunks idle for longer than
-// max_idle_time are freed: a busy process keeps about min_idle_chunks * chunk_bytes
-// (8 MiB), a quiet one only the chunks that went idle in the second before the
-// collector's latest pass (recycle_chunks frees the others) or since.
+// The queue's chunks of record bytes. A chunk is reused once more than min_idle_chunks
+// are idle, the one idle longest first; the ending thread prefetches its lines ahead
+// of writing them (prefetch_for_write), so lines the collector read shortly before
+// cost it no wait. Chunks idle for longer than max_idle_time are freed: a busy process
+// keeps between min_idle_chunks and max_idle_chunks idle (256 KiB to 1.25 MiB) besides
+// those holding queued records, a quiet one only the chunks that went idle in the
+// second before the collector's latest pass (recycle_chunks frees the others) or since.
 constexpr std::size_t chunk_bytes = std::size_t{64} << 10;
-constexpr std::size_t min_idle_chunks = 128;
+constexpr std::size_t min_idle_chunks = 4;
 constexpr std::size_t max_idle_chunks = min_idle_chunks + 16;
 constexpr std::chrono::seconds max_idle_time{1};
 
