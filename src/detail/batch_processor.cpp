@@ -413,8 +413,10 @@ bool batch_processor::enqueue(const span_view& s) noexcept {
         encode_record(s, current_->bytes.get() + current_->used);
         current_->used += size;
         ++current_->records;
-        // The lines the next records of this size will take, write_ahead bytes on.
-        const std::size_t end = std::min(current_->capacity, current_->used + write_ahead + size);
+        // The lines the next records of this size will take, write_ahead bytes on (at
+        // most write_ahead bytes of them: a large record costs no more prefetches).
+        const std::size_t end =
+            std::min(current_->capacity, current_->used + write_ahead + std::min(size, write_ahead));
         for (std::size_t at = current_->used + write_ahead; at < end; at += cache_line) {
           prefetch_for_write(current_->bytes.get() + at);
         }
