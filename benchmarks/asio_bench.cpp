@@ -10,6 +10,7 @@
 #include <boost/asio/experimental/parallel_group.hpp>
 
 #include "prela/asio.hpp"
+#include "prela/prela.hpp"
 
 namespace net = boost::asio;
 
@@ -168,6 +169,43 @@ void gather3_prela(benchmark::State& state) {
                  [](net::io_context& io) { prela::asio::co_spawn(io, gather_loop(), net::detached); });
 }
 BENCHMARK(gather3_prela);
+
+// A sampled span opened and ended inside a coroutine, batch processor and an exporter
+// that does nothing: under plain co_spawn the span lives in the thread's own context,
+// under prela::asio::co_spawn in the task's context. The difference is what a span
+// costs for being in a task (its scope's hold on a context that is not the thread's).
+constexpr int spans_per_run = 2000;
+
+struct null_exporter final : prela::exporter {
+  prela::export_result export_spans(std::span<const prela::span_data>) override {
+    return prela::export_result::success;
+  }
+};
+
+net::awaitable<void> span_loop() {
+  for (int i = 0; i < spans_per_run; ++i) {
+    auto s = prela::get_tracer().span("operation", prela::span_type::tool);
+    benchmark::DoNotOptimize(&*s);
+  }
+  co_return;
+}
+
+template <class Spawn>
+void spans_in(benchmark::State& state, Spawn spawn) {
+  prela::init({.service_name = "bench", .exporters = {std::make_shared<null_exporter>()}});
+  run_iterations(state, spans_per_run, spawn);
+  prela::shutdown();
+}
+
+void span_sampled_in_plain_coroutine(benchmark::State& state) {
+  spans_in(state, [](net::io_context& io) { net::co_spawn(io, span_loop(), net::detached); });
+}
+BENCHMARK(span_sampled_in_plain_coroutine);
+
+void span_sampled_in_prela_task(benchmark::State& state) {
+  spans_in(state, [](net::io_context& io) { prela::asio::co_spawn(io, span_loop(), net::detached); });
+}
+BENCHMARK(span_sampled_in_prela_task);
 
 }  // namespace
 
