@@ -6,6 +6,8 @@
 // Loops:
 //   unsampled <n>     n unsampled root spans (span scope start + end), one trace
 //   unsampled-nested <n>  the same with a child span in each
+//   unsampled-task <n>  the unsampled loop inside a prela::asio task (the spans' scopes
+//                     hold the task's context, not the thread's own)
 //   sampled <n>       n recorded root spans, through the batch processor to an exporter
 //                     that discards them (the script also counts prela's threads)
 //   sampled-attributes <n>  the same with 3 attributes each: two given at the start
@@ -49,6 +51,11 @@ void unsampled(long n, bool nested) {
       auto child = tracer.span("child");
     }
   }
+}
+
+net::awaitable<void> unsampled_task(long n) {
+  unsampled(n, false);
+  co_return;
 }
 
 class discard_exporter final : public prela::exporter {
@@ -147,17 +154,21 @@ int main(int argc, char** argv) {
   const std::string_view loop = argc > 1 ? argv[1] : "";
   const long n = argc > 2 ? std::atol(argv[2]) : 0;
   if (n <= 0) {
-    std::fprintf(
-        stderr,
-        "usage: instruction_probe "
-        "unsampled|unsampled-nested|sampled|sampled-attributes|resume-plain|resume-prela|spawn-plain|"
-        "spawn-prela|gather|extract|inject|continue <n>\n");
+    std::fprintf(stderr,
+                 "usage: instruction_probe "
+                 "unsampled|unsampled-nested|unsampled-task|sampled|sampled-attributes|resume-plain|resume-"
+                 "prela|spawn-plain|"
+                 "spawn-prela|gather|extract|inject|continue <n>\n");
     return 2;
   }
   if (loop == "unsampled") {
     unsampled(n, false);
   } else if (loop == "unsampled-nested") {
     unsampled(n, true);
+  } else if (loop == "unsampled-task") {
+    net::io_context io(1);
+    prela::asio::co_spawn(io, unsampled_task(n), net::detached);
+    io.run();
   } else if (loop == "sampled") {
     sampled(n, false);
   } else if (loop == "sampled-attributes") {

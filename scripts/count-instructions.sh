@@ -20,7 +20,7 @@ count() {
   rm -rf "$dir"
   echo "$total $main"
 }
-for loop in "${@:-unsampled unsampled-nested sampled sampled-attributes resume-plain resume-prela spawn-plain spawn-prela gather extract inject continue}"; do
+for loop in "${@:-unsampled unsampled-nested unsampled-task sampled sampled-attributes resume-plain resume-prela spawn-plain spawn-prela gather extract inject continue}"; do
   for l in $loop; do
     read -r short short_main < <(count "$l" 20000)
     read -r long long_main < <(count "$l" 40000)
