@@ -9,6 +9,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 
+#include "null_exporter.hpp"
 #include "prela/asio.hpp"
 #include "prela/prela.hpp"
 
@@ -176,12 +177,6 @@ BENCHMARK(gather3_prela);
 // costs for being in a task (its scope's hold on a context that is not the thread's).
 constexpr int spans_per_run = 2000;
 
-struct null_exporter final : prela::exporter {
-  prela::export_result export_spans(std::span<const prela::span_data>) override {
-    return prela::export_result::success;
-  }
-};
-
 net::awaitable<void> span_loop() {
   for (int i = 0; i < spans_per_run; ++i) {
     auto s = prela::get_tracer().span("operation", prela::span_type::tool);
@@ -192,7 +187,7 @@ net::awaitable<void> span_loop() {
 
 template <class Spawn>
 void spans_in(benchmark::State& state, Spawn spawn) {
-  prela::init({.service_name = "bench", .exporters = {std::make_shared<null_exporter>()}});
+  prela::init({.service_name = "bench", .exporters = {std::make_shared<prela::bench::null_exporter>()}});
   run_iterations(state, spans_per_run, spawn);
   prela::shutdown();
 }

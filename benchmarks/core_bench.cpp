@@ -9,21 +9,15 @@
 #include <thread>
 #include <vector>
 
+#include "null_exporter.hpp"
 #include "prela/prela.hpp"
 
 namespace {
 
-// Accepts everything and does nothing: measures prela, not a backend.
-struct null_exporter final : prela::exporter {
-  prela::export_result export_spans(std::span<const prela::span_data>) override {
-    return prela::export_result::success;
-  }
-};
-
 void init_with(std::shared_ptr<prela::sampler> sampler) {
   prela::init({.service_name = "bench",
                .sampler = std::move(sampler),
-               .exporters = {std::make_shared<null_exporter>()}});
+               .exporters = {std::make_shared<prela::bench::null_exporter>()}});
 }
 
 // Reports the share of spans the queue had to drop: a benchmark thread can end spans

@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 
+#include "null_exporter.hpp"
 #include "prela/asio.hpp"
 #include "prela/prela.hpp"
 #include "sample_request.hpp"
@@ -58,16 +59,9 @@ net::awaitable<void> unsampled_task(long n) {
   co_return;
 }
 
-class discard_exporter final : public prela::exporter {
- public:
-  prela::export_result export_spans(std::span<const prela::span_data> /*spans*/) override {
-    return prela::export_result::success;
-  }
-};
-
 void sampled(long n, bool with_attributes) {
   prela::tracer_options options;
-  options.exporters.push_back(std::make_shared<discard_exporter>());
+  options.exporters.push_back(std::make_shared<prela::bench::null_exporter>());
   options.max_queue_size = 1 << 20;  // nothing is dropped
   prela::init(std::move(options));
   auto& tracer = prela::get_tracer();
