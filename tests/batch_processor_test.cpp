@@ -1,8 +1,6 @@
 #define BOOST_TEST_MODULE batch_processor
 #include <boost/test/unit_test.hpp>
 
-#include <malloc.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -420,7 +418,7 @@ BOOST_AUTO_TEST_CASE(concurrent_records_of_every_size_arrive_whole) {
 // later the collector's next pass frees them. mallinfo2 counts the main arena, where
 // this thread allocates the chunks (the export side's threads allocate in their own).
 BOOST_AUTO_TEST_CASE(the_queue_keeps_a_few_idle_chunks_under_load_and_frees_them_when_quiet) {
-  const auto heap_in_use = [] { return mallinfo2().uordblks; };
+  using prela::testing::heap_in_use;
   if (heap_in_use() == 0) {
     BOOST_TEST_MESSAGE("mallinfo2 reports nothing under this allocator (a sanitizer): not measured");
     return;

@@ -1,6 +1,8 @@
 // Helpers shared by the tests: a tracer initialised with a memory exporter.
 #pragma once
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -23,6 +25,10 @@
 #include "prela/prela.hpp"
 
 namespace prela::testing {
+
+/// Bytes allocated from glibc's main arena (where the calling thread's allocations go,
+/// if it is the main thread); 0 under a sanitizer's allocator.
+inline std::size_t heap_in_use() { return mallinfo2().uordblks; }
 
 /// Fails a test that hangs, instead of letting it hold CI until its overall limit: if
 /// still alive after `limit`, prints what is stuck (every open span, with its flow

@@ -1,8 +1,6 @@
 #define BOOST_TEST_MODULE tracer
 #include <boost/test/unit_test.hpp>
 
-#include <malloc.h>
-
 #include <atomic>
 #include <map>
 #include <thread>
@@ -64,9 +62,7 @@ BOOST_AUTO_TEST_CASE(init_and_shutdown_hundreds_of_times) {
   }
 }
 
-namespace {
-std::size_t heap_in_use() { return mallinfo2().uordblks; }  // 0 under AddressSanitizer
-}  // namespace
+using prela::testing::heap_in_use;
 
 // A replaced configuration is freed once no thread reads it: cycles do not add up.
 BOOST_AUTO_TEST_CASE(init_and_shutdown_cycles_do_not_grow_memory) {
